@@ -1,0 +1,110 @@
+/*
+ * fp_image — the frame and tensor descriptions shared by the media pipeline, the colour/resize kernels
+ * (src/gpu) and the tasks. A frame is described like an AVFrame (planes + linesizes) so a decoded
+ * AVFrame, software or CUDA (NV12/P010 in device memory), can be wrapped without copying.
+ *
+ * Owns: the descriptions and the pre/post-processing API (implemented in fp_color_cpu.c and, with
+ * CUDA, fp_color_cuda.cu — the CUDA functions take device pointers and a cudaStream_t and are the
+ * GPU twins of the CPU ones, compared in tests). Does not own allocation of frames (media) or tensors
+ * (nn). Every function returns 0 or a negative FP_E* code (FP_EINVAL for bad geometry/formats).
+ */
+#ifndef FP_IMAGE_H
+#define FP_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/fp_error.h"
+
+typedef enum fp_pixfmt {
+    FP_PIX_NONE = 0,
+    FP_PIX_YUV420P,     /* 8-bit planar 4:2:0 */
+    FP_PIX_YUV420P10,   /* 10-bit in 16-bit little-endian words, low bits (FFmpeg yuv420p10le) */
+    FP_PIX_YUV422P,
+    FP_PIX_YUV422P10,
+    FP_PIX_YUV444P,
+    FP_PIX_YUV444P10,
+    FP_PIX_NV12,        /* 8-bit Y plane + interleaved UV */
+    FP_PIX_P010,        /* 10-bit in the high bits of 16-bit words, Y + interleaved UV */
+    FP_PIX_YUVA420P,    /* yuv420p + full-resolution alpha plane */
+    FP_PIX_YUVA444P10,  /* ProRes 4444 with alpha (yuva444p10le) */
+    FP_PIX_GBRP,        /* planar G,B,R 8-bit */
+    FP_PIX_GBRAP,       /* planar G,B,R,A 8-bit */
+    FP_PIX_GBRP10,
+    FP_PIX_GBRAP10,
+    FP_PIX_RGB24,       /* packed */
+    FP_PIX_RGBA,        /* packed */
+    FP_PIX_COUNT
+} fp_pixfmt;
+
+typedef enum fp_matrix {
+    FP_MATRIX_BT601 = 0,
+    FP_MATRIX_BT709 = 1,
+    FP_MATRIX_BT2020 = 2,   /* non-constant luminance */
+} fp_matrix;
+
+typedef struct fp_colorspace {
+    fp_matrix matrix;
+    int full_range;          /* 0 = limited (16-235 / 64-940), 1 = full */
+} fp_colorspace;
+
+typedef struct fp_image {
+    fp_pixfmt fmt;
+    int width, height;
+    uint8_t *data[4];        /* host or device pointers, per `on_device` */
+    int linesize[4];         /* bytes per row of each plane */
+    int on_device;           /* 1: CUDA device memory */
+} fp_image;
+
+typedef struct fp_rect {
+    int x, y, w, h;          /* w == 0 or h == 0 means the whole frame */
+} fp_rect;
+
+typedef enum fp_resize_mode {
+    FP_RESIZE_BILINEAR = 0,  /* half-pixel centres (align_corners = 0), like swscale's bilinear */
+    FP_RESIZE_AREA = 1,      /* box filter over the covered source area (downscale) */
+    FP_RESIZE_NEAREST = 2,
+} fp_resize_mode;
+
+typedef enum fp_layout { FP_LAYOUT_NCHW = 0, FP_LAYOUT_NHWC = 1 } fp_layout;
+typedef enum fp_dtype { FP_DTYPE_F32 = 0, FP_DTYPE_F16 = 1 } fp_dtype;
+
+/* A model-side float image: batch index `n` of an N×C×H×W (or N×H×W×C) tensor. */
+typedef struct fp_planar {
+    void *data;              /* start of the whole tensor (host or device) */
+    fp_layout layout;
+    fp_dtype dtype;
+    int channels;            /* 1 (alpha/gray), 3 (RGB) or 4 (RGBA) */
+    int width, height;
+    int n;                   /* batch index this call reads/writes */
+    int on_device;
+} fp_planar;
+
+typedef struct fp_preprocess {
+    fp_colorspace cs;        /* source matrix and range */
+    fp_rect crop;            /* in source pixels, applied before resize */
+    fp_resize_mode resize;
+    float mean[3], std[3];   /* out = (rgb01 - mean) / std; identity: mean 0, std 1 */
+} fp_preprocess;
+
+const char *fp_pixfmt_name(fp_pixfmt f);
+int fp_pixfmt_has_alpha(fp_pixfmt f);
+int fp_pixfmt_bit_depth(fp_pixfmt f);
+
+/* Source frame -> float RGB in [0,1] (then normalised) written into dst (3 channels). CPU reference. */
+int fp_preprocess_cpu(const fp_image *src, const fp_preprocess *p, const fp_planar *dst, fp_err *e);
+
+/* Float RGB(A) in [0,1] -> frame in dst->fmt (alpha from the 4th channel, or from `alpha` when not
+ * NULL; formats without alpha drop it). Values are clamped; rounding is to nearest. CPU reference. */
+int fp_postprocess_cpu(const fp_planar *rgb, const fp_planar *alpha, fp_image *dst,
+                       const fp_colorspace *cs, fp_err *e);
+
+#ifdef FP_HAVE_CUDA
+/* GPU twins: same semantics, device pointers, queued on `stream` (a cudaStream_t). */
+int fp_preprocess_cuda(const fp_image *src, const fp_preprocess *p, const fp_planar *dst, void *stream,
+                       fp_err *e);
+int fp_postprocess_cuda(const fp_planar *rgb, const fp_planar *alpha, fp_image *dst,
+                        const fp_colorspace *cs, void *stream, fp_err *e);
+#endif
+
+#endif
