@@ -16,6 +16,10 @@
 
 #include "core/fp_error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum fp_pixfmt {
     FP_PIX_NONE = 0,
     FP_PIX_YUV420P,     /* 8-bit planar 4:2:0 */
@@ -132,6 +136,9 @@ int fp_postprocess_cpu(const fp_planar *rgb, const fp_planar *alpha, fp_image *d
  * Set it once at start-up: it is a process-wide setting, not synchronised. */
 void fp_color_cpu_set_threads(int n);
 
+/* Frames per launch of fp_preprocess_cuda_batch (larger batches take several launches). */
+#define FP_COLOR_MAX_BATCH 16
+
 #ifdef FP_HAVE_CUDA
 /* GPU twins: same semantics, device pointers, queued on `stream` (a cudaStream_t). Frames may be
  * pitched (linesize > row bytes, as NVDEC gives them). Errors: FP_EINVAL for bad arguments (checked
@@ -140,11 +147,14 @@ int fp_preprocess_cuda(const fp_image *src, const fp_preprocess *p, const fp_pla
                        fp_err *e);
 /* `count` frames of one format and size (src[0..count-1]) into batch slots dst->n .. dst->n+count-1
  * in as few launches as possible (FP_COLOR_MAX_BATCH frames per launch). */
-#define FP_COLOR_MAX_BATCH 16
 int fp_preprocess_cuda_batch(const fp_image *src, int count, const fp_preprocess *p,
                              const fp_planar *dst, void *stream, fp_err *e);
 int fp_postprocess_cuda(const fp_planar *rgb, const fp_planar *alpha, fp_image *dst,
                         const fp_colorspace *cs, void *stream, fp_err *e);
+#endif
+
+#ifdef __cplusplus
+}
 #endif
 
 #endif
