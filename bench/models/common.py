@@ -8,6 +8,7 @@ symbolic functions, so the graphs look like the official exports users bring.
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import torchvision  # noqa: F401 — imported up front: a first import inside ONNX tracing fails
 
 
 class _ResizeByRatio(torch.autograd.Function):
@@ -39,7 +40,6 @@ class _DeformConv(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, offset, mask, weight, bias, stride, padding, dilation, groups, offset_groups):
-        import torchvision
         return torchvision.ops.deform_conv2d(x, offset, weight, bias, stride=stride, padding=padding,
                                              dilation=dilation, mask=mask)
 

@@ -81,60 +81,78 @@ def main():
     mode, out = sys.argv[1], sys.argv[2]
     only = sys.argv[3:] or (TINY if mode == "tiny" else FULL)
     tiny = mode == "tiny"
+    failed = []
     for name in only:
-        d = os.path.join(out, name)
-        os.makedirs(d, exist_ok=True)
-        model = build(name, tiny)
-        g = torch.Generator().manual_seed(42)
-        ins, nin, nout = inputs_for(name, tiny, g)
-        opset = 19 if name == "basicvsrpp" else 17
-        export(model, tuple(ins), nin, nout, os.path.join(d, "model.onnx"), opset)
-        if tiny:
-            # Reference in float64 from the same float32 weights: the runtime's fp32 error is then
-            # measured against (nearly) exact values.
-            m64 = build(name, tiny).double()
-            m64.load_state_dict({k: v.double() if v.is_floating_point() else v for k, v in model.state_dict().items()})
-            ins64 = [t.double() if t.is_floating_point() else t for t in ins]
-            with torch.no_grad():
-                outs = m64(*ins64)
-            outs = outs if isinstance(outs, (tuple, list)) else (outs,)
-            save(d, "step0_in", nin, ins)
-            save(d, "step0_out", nout, outs)
-            if name.startswith("rvm"):  # a second frame, carrying the recurrent state
-                ins2 = [torch.rand(ins[0].shape, generator=g)] + [o.float() for o in outs[2:6]] + [ins[5]]
-                with torch.no_grad():
-                    outs2 = m64(*[t.double() for t in ins2])
-                save(d, "step1_in", nin, ins2)
-                save(d, "step1_out", nout, outs2)
-        else:
-            dev = "cuda"
-            model = model.to(dev)
-            with torch.no_grad():
-                outs = model(*[t.to(dev) for t in ins])
-            outs = outs if isinstance(outs, (tuple, list)) else (outs,)
-            save(d, "step0_in", nin, ins)
-            save(d, "step0_out", nout, outs)
-        print(f"exported {name} ({'tiny' if tiny else 'full'}) opset {opset}: "
-              f"{sum(p.numel() for p in model.parameters())} parameters", flush=True)
-    if tiny:  # one model through the dynamo exporter too, so both exporters' graphs are tested
         try:
-            name = "pairclass"
-            model = build(name, True)
-            g = torch.Generator().manual_seed(42)
-            ins, nin, nout = inputs_for(name, True, g)
-            d = os.path.join(out, "pairclass_dynamo")
-            os.makedirs(d, exist_ok=True)
-            torch.onnx.export(model, tuple(ins), os.path.join(d, "model.onnx"), input_names=nin,
-                              output_names=nout, opset_version=18, dynamo=True, external_data=False)
-            m64 = build(name, True).double()
-            m64.load_state_dict({k: v.double() if v.is_floating_point() else v for k, v in model.state_dict().items()})
+            export_one(name, tiny, out)
+        except Exception as ex:  # noqa: BLE001 — report, go on with the others, fail at the end
+            import traceback
+            traceback.print_exc()
+            failed.append(name)
+    if tiny:
+        export_dynamo(out)
+    if failed:
+        print("FAILED:", " ".join(failed), flush=True)
+        sys.exit(1)
+
+
+def export_one(name, tiny, out):
+    d = os.path.join(out, name)
+    os.makedirs(d, exist_ok=True)
+    model = build(name, tiny)
+    g = torch.Generator().manual_seed(42)
+    ins, nin, nout = inputs_for(name, tiny, g)
+    opset = 19 if name == "basicvsrpp" else 17
+    export(model, tuple(ins), nin, nout, os.path.join(d, "model.onnx"), opset)
+    if tiny:
+        # Reference in float64 from the same float32 weights: the runtime's fp32 error is then
+        # measured against (nearly) exact values.
+        m64 = build(name, tiny).double()
+        m64.load_state_dict({k: v.double() if v.is_floating_point() else v for k, v in model.state_dict().items()})
+        ins64 = [t.double() if t.is_floating_point() else t for t in ins]
+        with torch.no_grad():
+            outs = m64(*ins64)
+        outs = outs if isinstance(outs, (tuple, list)) else (outs,)
+        save(d, "step0_in", nin, ins)
+        save(d, "step0_out", nout, outs)
+        if name.startswith("rvm"):  # a second frame, carrying the recurrent state
+            ins2 = [torch.rand(ins[0].shape, generator=g)] + [o.float() for o in outs[2:6]] + [ins[5]]
             with torch.no_grad():
-                o = m64(ins[0].double())
-            save(d, "step0_in", nin, ins)
-            save(d, "step0_out", nout, [o])
-            print("exported pairclass via dynamo", flush=True)
-        except Exception as ex:  # noqa: BLE001 — report and go on; the legacy exports matter most
-            print(f"dynamo export failed: {ex!r}", flush=True)
+                outs2 = m64(*[t.double() for t in ins2])
+            save(d, "step1_in", nin, ins2)
+            save(d, "step1_out", nout, outs2)
+    else:
+        dev = "cuda"
+        model = model.to(dev)
+        with torch.no_grad():
+            outs = model(*[t.to(dev) for t in ins])
+        outs = outs if isinstance(outs, (tuple, list)) else (outs,)
+        save(d, "step0_in", nin, ins)
+        save(d, "step0_out", nout, outs)
+    print(f"exported {name} ({'tiny' if tiny else 'full'}) opset {opset}: "
+          f"{sum(p.numel() for p in model.parameters())} parameters", flush=True)
+
+
+def export_dynamo(out):
+    """One model through the dynamo exporter too, so both exporters' graphs are tested."""
+    try:
+        name = "pairclass"
+        model = build(name, True)
+        g = torch.Generator().manual_seed(42)
+        ins, nin, nout = inputs_for(name, True, g)
+        d = os.path.join(out, "pairclass_dynamo")
+        os.makedirs(d, exist_ok=True)
+        torch.onnx.export(model, tuple(ins), os.path.join(d, "model.onnx"), input_names=nin,
+                          output_names=nout, opset_version=18, dynamo=True, external_data=False)
+        m64 = build(name, True).double()
+        m64.load_state_dict({k: v.double() if v.is_floating_point() else v for k, v in model.state_dict().items()})
+        with torch.no_grad():
+            o = m64(ins[0].double())
+        save(d, "step0_in", nin, ins)
+        save(d, "step0_out", nout, [o])
+        print("exported pairclass via dynamo", flush=True)
+    except Exception as ex:  # noqa: BLE001 — report and go on; the legacy exports matter most
+        print(f"dynamo export failed: {ex!r}", flush=True)
 
 
 if __name__ == "__main__":
