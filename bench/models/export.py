@@ -63,7 +63,7 @@ def inputs_for(name, tiny, g):
     if name == "detector":
         return [r(1, 3, 64, 96) if tiny else r(1, 3, 640, 640)], ["images"], ["boxes"]
     if name == "inpainter":
-        h, w = (32, 48) if tiny else (512, 512)
+        h, w = (64, 96) if tiny else (512, 512)
         mask = (r(1, 1, h, w) > 0.7).float()
         return [r(1, 3, h, w), mask], ["image", "mask"], ["output"]
     if name == "pairclass":
