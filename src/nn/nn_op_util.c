@@ -112,29 +112,57 @@ int nn_norm_axis(int64_t axis, int rank, int *out_axis)
 
 /* ---- registry ---- */
 
+/* The group tables are fixed at link time; nn_op_register() adds defs at run time (tests, plugins).
+ * all_defs is rebuilt under the lock when extras change and is never freed while in use: superseded
+ * arrays are kept (a handful of pointers per registration) so a pointer returned by nn_op_all() stays
+ * valid for the life of the process. */
+#define NN_MAX_EXTRA_OPS 64
+static const nn_op_def *extra_defs[NN_MAX_EXTRA_OPS];
+static int nextra;
 static const nn_op_def **all_defs;
-static pthread_once_t all_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void build_all(void)
+static int build_all_locked(void)
 {
     size_t na = 0, nb = 0;
     while (nn_ops_group_a[na])
         na++;
     while (nn_ops_group_b[nb])
         nb++;
-    const nn_op_def **v = calloc(na + nb + 1, sizeof(*v));
+    const nn_op_def **v = calloc(na + nb + (size_t)nextra + 1, sizeof(*v));
     if (!v)
-        return; /* nn_op_all() then reports an empty registry; allocation of a few pointers */
+        return FP_ENOMEM;
     memcpy(v, nn_ops_group_a, na * sizeof(*v));
     memcpy(v + na, nn_ops_group_b, nb * sizeof(*v));
-    all_defs = v;
+    for (int i = 0; i < nextra; i++)
+        v[na + nb + i] = extra_defs[i];
+    all_defs = v; /* the previous array is intentionally leaked: callers may still iterate it */
+    return 0;
 }
 
 const nn_op_def *const *nn_op_all(void)
 {
     static const nn_op_def *const empty[] = { NULL };
-    pthread_once(&all_once, build_all);
-    return all_defs ? all_defs : empty;
+    pthread_mutex_lock(&reg_lock);
+    if (!all_defs)
+        build_all_locked();
+    const nn_op_def *const *r = all_defs ? all_defs : empty;
+    pthread_mutex_unlock(&reg_lock);
+    return r;
+}
+
+int nn_op_register(const nn_op_def *def)
+{
+    pthread_mutex_lock(&reg_lock);
+    int ret = FP_ENOMEM;
+    if (nextra < NN_MAX_EXTRA_OPS) {
+        extra_defs[nextra++] = def;
+        ret = build_all_locked();
+        if (ret < 0)
+            nextra--;
+    }
+    pthread_mutex_unlock(&reg_lock);
+    return ret;
 }
 
 static int domain_is_onnx(const char *d)
