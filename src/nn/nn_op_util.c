@@ -112,32 +112,29 @@ int nn_norm_axis(int64_t axis, int rank, int *out_axis)
 
 /* ---- registry ---- */
 
-/* The group tables are fixed at link time; nn_op_register() adds defs at run time (tests, plugins).
- * all_defs is rebuilt under the lock when extras change and is never freed while in use: superseded
- * arrays are kept (a handful of pointers per registration) so a pointer returned by nn_op_all() stays
- * valid for the life of the process. */
+/* The group tables are fixed at link time; nn_op_register() appends defs at run time (tests, plugins).
+ * all_defs is allocated once with room for the extras, and an extra is published by writing its slot
+ * (the terminating NULL after it is already there), so a pointer returned by nn_op_all() stays valid
+ * and NULL-terminated for the life of the process. */
 #define NN_MAX_EXTRA_OPS 64
-static const nn_op_def *extra_defs[NN_MAX_EXTRA_OPS];
-static int nextra;
 static const nn_op_def **all_defs;
+static size_t nbuiltin, nextra;
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static int build_all_locked(void)
+static void build_all_locked(void)
 {
     size_t na = 0, nb = 0;
     while (nn_ops_group_a[na])
         na++;
     while (nn_ops_group_b[nb])
         nb++;
-    const nn_op_def **v = calloc(na + nb + (size_t)nextra + 1, sizeof(*v));
+    const nn_op_def **v = calloc(na + nb + NN_MAX_EXTRA_OPS + 1, sizeof(*v));
     if (!v)
-        return FP_ENOMEM;
+        return;
     memcpy(v, nn_ops_group_a, na * sizeof(*v));
     memcpy(v + na, nn_ops_group_b, nb * sizeof(*v));
-    for (int i = 0; i < nextra; i++)
-        v[na + nb + i] = extra_defs[i];
-    all_defs = v; /* the previous array is intentionally leaked: callers may still iterate it */
-    return 0;
+    nbuiltin = na + nb;
+    all_defs = v;
 }
 
 const nn_op_def *const *nn_op_all(void)
@@ -153,13 +150,14 @@ const nn_op_def *const *nn_op_all(void)
 
 int nn_op_register(const nn_op_def *def)
 {
-    pthread_mutex_lock(&reg_lock);
     int ret = FP_ENOMEM;
-    if (nextra < NN_MAX_EXTRA_OPS) {
-        extra_defs[nextra++] = def;
-        ret = build_all_locked();
-        if (ret < 0)
-            nextra--;
+    pthread_mutex_lock(&reg_lock);
+    if (!all_defs)
+        build_all_locked();
+    if (all_defs && nextra < NN_MAX_EXTRA_OPS) {
+        __atomic_store_n(&all_defs[nbuiltin + nextra], def, __ATOMIC_RELEASE);
+        nextra++;
+        ret = 0;
     }
     pthread_mutex_unlock(&reg_lock);
     return ret;
