@@ -180,3 +180,11 @@ with open(os.path.join(HERE, "f32.npy"), "rb") as f:
     data = f.read()
 with open(os.path.join(HERE, B("truncated.npy")), "wb") as f:
     f.write(data[:-10])
+
+# reference for the CLI test: ONNX's own test_constant expected output, as numpy writes it
+TDATA = "/usr/share/libonnx-testdata/data/node/test_constant/test_data_set_0/output_0.pb"
+if os.path.exists(TDATA):
+    t = TP()
+    with open(TDATA, "rb") as f:
+        t.ParseFromString(f.read())
+    np.save(os.path.join(HERE, "test_constant_values.npy"), numpy_helper.to_array(t))
