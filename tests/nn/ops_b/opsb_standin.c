@@ -1,8 +1,9 @@
 /*
  * opsb_standin — the few runtime functions the group-b kernels call (attribute accessors,
  * nn_node_error, tensor helpers, a pthread CPU context with scratch and parallel_for), for building the
- * op unit tests before the nncore runtime is merged. Linked only when the fp_nn library does not exist
- * (tests/nn/ops_b/CMakeLists.txt); never part of framepipe itself.
+ * op tests without the runtime (tests/nn/ops_b/CMakeLists.txt links it into the test library only);
+ * never part of framepipe itself. The scratch it hands out is poisoned with NaN bytes so a kernel
+ * that reads scratch before writing it fails the tests.
  *
  * Owns its nn_cpu_ctx (tb_ctx_new / tb_ctx_free). Semantics follow the contracts in nn_op.h and
  * nn_tensor.h; parallel_for splits [0, n) into one contiguous range per thread, like the real one.
