@@ -82,6 +82,8 @@ typedef struct nn_op_def {
 
 /* ---- registry (nn_ops_table.c) ---- */
 const nn_op_def *nn_op_find(const char *domain, const char *op_type);
+/* The def implementing op_type at this opset: highest min_opset <= opset; NULL if none. */
+const nn_op_def *nn_op_find_opset(const char *domain, const char *op_type, int opset);
 /* All registered defs, NULL-terminated. */
 const nn_op_def *const *nn_op_all(void);
 
