@@ -71,13 +71,14 @@ typedef enum fp_resize_mode {
 } fp_resize_mode;
 
 typedef enum fp_layout { FP_LAYOUT_NCHW = 0, FP_LAYOUT_NHWC = 1 } fp_layout;
-typedef enum fp_dtype { FP_DTYPE_F32 = 0, FP_DTYPE_F16 = 1 } fp_dtype;
+/* Sample type of a model-side image (not framepipe.h's fp_dtype, which describes model tensors). */
+typedef enum fp_sample_type { FP_DTYPE_F32 = 0, FP_DTYPE_F16 = 1 } fp_sample_type;
 
 /* A model-side float image: batch index `n` of an N×C×H×W (or N×H×W×C) tensor. */
 typedef struct fp_planar {
     void *data;              /* start of the whole tensor (host or device) */
     fp_layout layout;
-    fp_dtype dtype;
+    fp_sample_type dtype;
     int channels;            /* 1 (alpha/gray), 3 (RGB) or 4 (RGBA) */
     int width, height;
     int n;                   /* batch index this call reads/writes */
