@@ -111,8 +111,8 @@ typedef struct fp_preprocess {
  *   1/4, 1/2, 1/4 around the even column, vertical average of the two rows (edges replicate).
  *   Values are clamped to [0,1] (NaN -> 0) before conversion, results rounded to nearest.
  *   dst must have the size of rgb; every fp_pixfmt is accepted as source and as destination.
- * Changes from the first draft of this header: fp_preprocess_init(), 4-channel preprocess output,
- * the batched CUDA entry point.
+ * Changes from the first draft of this header (color helper): fp_preprocess_init(), 4-channel
+ * preprocess output, fp_color_cpu_set_threads(), the batched CUDA entry point, C++ linkage guards.
  */
 
 /* Identity defaults: BT.709 limited range, whole frame, bilinear, mean 0, std 1. */

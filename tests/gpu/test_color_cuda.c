@@ -140,7 +140,7 @@ typedef struct pre_case {
     fp_rect crop;
     int dw, dh, mode, nc;
     fp_layout layout;
-    fp_dtype dtype;
+    fp_sample_type dtype;
     fp_colorspace cs;
     int batch; /* frames in one batched call (1 = fp_preprocess_cuda) */
 } pre_case;
@@ -200,7 +200,7 @@ static void run_pre(const pre_case *c)
     free(gpu);
 }
 
-static void run_post(fp_pixfmt f, int w, int h, int nc, int sep_alpha, fp_colorspace cs, fp_dtype dt, fp_layout lay,
+static void run_post(fp_pixfmt f, int w, int h, int nc, int sep_alpha, fp_colorspace cs, fp_sample_type dt, fp_layout lay,
                      int pad)
 {
     size_t np = (size_t)w * h, esz = dt == FP_DTYPE_F16 ? 2 : 4;
@@ -288,7 +288,7 @@ int main(void)
                 c.mode = k % 3;
                 c.nc = 3 + (k / 3) % 2;
                 c.layout = (fp_layout)((k / 2) % 2);
-                c.dtype = (fp_dtype)(k % 2);
+                c.dtype = (fp_sample_type)(k % 2);
                 c.cs = (fp_colorspace){(fp_matrix)(k % 3), (k / 3) % 2};
                 c.dw = j == 0 ? c.w : dsz[j][0];
                 c.dh = j == 0 ? c.h : dsz[j][1];
@@ -315,7 +315,7 @@ int main(void)
     static const int batches[] = {1, 3, 16, 19};
     for (int b = 0; b < N(batches); b++) {
         pre_case c = {FP_PIX_NV12, 67, 35, 13, {2, 1, 61, 33}, 31, 17, b % 3, 3, (fp_layout)(b & 1),
-                      (fp_dtype)(b >> 1 & 1), {FP_MATRIX_BT601, 1}, batches[b]};
+                      (fp_sample_type)(b >> 1 & 1), {FP_MATRIX_BT601, 1}, batches[b]};
         run_pre(&c);
         c.fmt = FP_PIX_P010;
         run_pre(&c);
@@ -326,7 +326,7 @@ int main(void)
     for (int i = 0; i < N(ALL); i++)
         for (int s = 0; s < N(psz); s++, k++) {
             fp_colorspace cs = {(fp_matrix)(k % 3), (k / 3) % 2};
-            run_post(ALL[i], psz[s][0], psz[s][1], 3 + k % 2, (k / 2) % 2, cs, (fp_dtype)(k % 2),
+            run_post(ALL[i], psz[s][0], psz[s][1], 3 + k % 2, (k / 2) % 2, cs, (fp_sample_type)(k % 2),
                      (fp_layout)((k / 4) % 2), psz[s][2]);
         }
     run_post(FP_PIX_YUVA420P, 1920, 1080, 4, 0, (fp_colorspace){FP_MATRIX_BT709, 0}, FP_DTYPE_F16, FP_LAYOUT_NCHW, 0);
