@@ -15,7 +15,7 @@
  */
 #include "color_util.h"
 #include "fp_test.h"
-#include "gpu/fp_color_core.h" /* host fp16 conversion */
+#include "gpu/fp_color_priv.h" /* host fp16 conversion, fp_color_cuda_force_generic */
 
 #include <cuda_runtime_api.h>
 
@@ -261,23 +261,16 @@ static void run_post(fp_pixfmt f, int w, int h, int nc, int sep_alpha, fp_colors
     free(al);
 }
 
-int main(void)
+/* Every preprocess case; only_nv: just NV12/P010 sources (all of the large and batch cases are). */
+static void run_all_pre(int only_nv)
 {
-    int ndev = 0;
-    if (cudaGetDeviceCount(&ndev) != cudaSuccess || ndev == 0) {
-        printf("test_color_cuda: 0 passed, 0 failed, 1 skipped (no CUDA device)\n");
-        return 77;
-    }
-    fp_color_cpu_set_threads(8); /* the reference is deterministic for any thread count */
-    uint64_t seed = 0xC0105EEDull;
-    printf("test_color_cuda: seed %llu\n", (unsigned long long)seed);
-    cu_seed(seed);
-
     static const int sizes[][3] = {{1, 1, 0}, {3, 3, 0}, {7, 5, 1}, {129, 67, 0}, {33, 17, 61}, {130, 66, 256}};
     static const int dsz[][2] = {{1, 1}, {3, 7}, {129, 65}, {64, 48}};
     /* every format x size x a rotating configuration */
     int k = 0;
-    for (int i = 0; i < N(ALL); i++)
+    for (int i = 0; i < N(ALL); i++) {
+        if (only_nv && !cu_is_nv(ALL[i]))
+            continue;
         for (int s = 0; s < N(sizes); s++)
             for (int j = 0; j < 4; j++, k++) {
                 pre_case c = {0};
@@ -296,6 +289,7 @@ int main(void)
                     c.crop = (fp_rect){1, 1, c.w - 3, c.h - 2}; /* odd offsets */
                 run_pre(&c);
             }
+    }
     /* NVDEC-like 1080p NV12 and P010 with 256-byte-aligned pitch, model-size and full-size outputs */
     {
         pre_case c = {FP_PIX_NV12, 1920, 1080, 256 - (1920 % 256), {0}, 512, 288, FP_RESIZE_BILINEAR, 3,
@@ -320,9 +314,28 @@ int main(void)
         c.fmt = FP_PIX_P010;
         run_pre(&c);
     }
+}
+
+int main(void)
+{
+    int ndev = 0;
+    if (cudaGetDeviceCount(&ndev) != cudaSuccess || ndev == 0) {
+        printf("test_color_cuda: 0 passed, 0 failed, 1 skipped (no CUDA device)\n");
+        return 77;
+    }
+    fp_color_cpu_set_threads(8); /* the reference is deterministic for any thread count */
+    uint64_t seed = 0xC0105EEDull;
+    printf("test_color_cuda: seed %llu\n", (unsigned long long)seed);
+    cu_seed(seed);
+
+    run_all_pre(0);
+    /* the generic kernel too, for the formats that have a specialised one */
+    fp_color_cuda_force_generic(1);
+    run_all_pre(1);
+    fp_color_cuda_force_generic(0);
     /* postprocess: every format, sizes, alpha sources, precisions, layouts */
     static const int psz[][3] = {{1, 1, 0}, {3, 3, 0}, {7, 5, 3}, {129, 67, 64}, {64, 48, 0}};
-    k = 0;
+    int k = 0;
     for (int i = 0; i < N(ALL); i++)
         for (int s = 0; s < N(psz); s++, k++) {
             fp_colorspace cs = {(fp_matrix)(k % 3), (k / 3) % 2};
