@@ -127,8 +127,9 @@ int fp_pixfmt_bit_depth(fp_pixfmt f);
  * partly written. */
 int fp_preprocess_cpu(const fp_image *src, const fp_preprocess *p, const fp_planar *dst, fp_err *e);
 
-/* Float RGB(A) in [0,1] -> frame in dst->fmt (alpha from the 4th channel, or from `alpha` when not
- * NULL; formats without alpha drop it; formats with alpha and no alpha given get opaque). Values
+/* Float RGB(A) in [0,1] -> frame in dst->fmt (alpha from `alpha` (1 channel) when not NULL, else
+ * from the 4th channel of rgb; formats without alpha drop it; formats with alpha and no alpha
+ * given get opaque). Negative linesizes (bottom-up frames) are fine on both sides. Values
  * are clamped; rounding is to nearest. CPU reference. dst planes are the caller's. */
 int fp_postprocess_cpu(const fp_planar *rgb, const fp_planar *alpha, fp_image *dst,
                        const fp_colorspace *cs, fp_err *e);
