@@ -101,6 +101,7 @@ static const fp_pixfmt ALL[] = {FP_PIX_YUV420P, FP_PIX_YUV420P10, FP_PIX_YUV422P
 #define N(a) (int)(sizeof(a) / sizeof((a)[0]))
 
 static long long n_values, n_exact;
+static cudaStream_t g_stream; /* NULL, or a non-blocking stream for the batch cases */
 
 /* Compares a slot of `nel` values; returns the number outside tolerance. */
 static int compare_tensor(const void *cpu, const void *gpu, size_t nel, int dtype, double *worst)
@@ -175,8 +176,8 @@ static void run_pre(const pre_case *c)
     uint8_t *dout = dbuf_alloc(&out, slot * slots);
     CK(cudaMemset(dout, 0x7F, slot * slots));
     fp_planar dd = {dout, c->layout, c->dtype, c->nc, c->dw, c->dh, 1, 1};
-    int ret = c->batch ? fp_preprocess_cuda_batch(df_img, nb, &p, &dd, NULL, &e)
-                       : fp_preprocess_cuda(&df_img[0], &p, &dd, NULL, &e);
+    int ret = c->batch ? fp_preprocess_cuda_batch(df_img, nb, &p, &dd, g_stream, &e)
+                       : fp_preprocess_cuda(&df_img[0], &p, &dd, g_stream, &e);
     CHECK_MSG(ret == 0, "cuda: %s", e.msg);
     CK(cudaDeviceSynchronize());
     CK(cudaMemcpy(gpu, dout, slot * slots, cudaMemcpyDeviceToHost));
@@ -305,7 +306,8 @@ static void run_all_pre(int only_nv)
         c.w = 1919, c.h = 1079, c.pad = 129, c.dw = 320, c.dh = 180, c.mode = FP_RESIZE_AREA;
         run_pre(&c);
     }
-    /* batches: 1, 3, 16 and 19 (two launches) frames */
+    /* batches: 1, 3, 16 and 19 (two launches) frames, on a non-blocking stream */
+    CK(cudaStreamCreateWithFlags(&g_stream, cudaStreamNonBlocking));
     static const int batches[] = {1, 3, 16, 19};
     for (int b = 0; b < N(batches); b++) {
         pre_case c = {FP_PIX_NV12, 67, 35, 13, {2, 1, 61, 33}, 31, 17, b % 3, 3, (fp_layout)(b & 1),
@@ -314,6 +316,8 @@ static void run_all_pre(int only_nv)
         c.fmt = FP_PIX_P010;
         run_pre(&c);
     }
+    CK(cudaStreamDestroy(g_stream));
+    g_stream = NULL;
 }
 
 int main(void)
