@@ -255,7 +255,8 @@ static void test_watchdog(int polite)
     stall *s = calloc(1, sizeof(*s)); /* outlives the pipeline if the stage is left behind */
     int64_t t0 = fp_clock_ns();
     double took;
-    fp_pipeline_opts o = { .watchdog_s = 0.3, .stuck_grace_s = 0.3, .ignore_signals = 1 };
+    /* a polite stage gets a long grace so it is always joined, even on a loaded machine */
+    fp_pipeline_opts o = { .watchdog_s = 0.3, .stuck_grace_s = polite ? 10 : 0.3, .ignore_signals = 1 };
     int ret;
     s->polite = polite;
     fp_pipeline_alloc(&p, "stall.mkv");
@@ -273,7 +274,7 @@ static void test_watchdog(int polite)
     CHECK_EQ_INT(fp_exit_code(ret), FP_EXIT_TIMEOUT);
     if (polite) {
         CHECK(atomic_load(&s->returned));
-        CHECK_MSG(took < 2.0, "took %.2f s", took);
+        CHECK_MSG(took < 3.0, "took %.2f s", took);
     } else {
         /* the stuck stage (3 s of sleep) is left behind: wait() returns after watchdog + grace */
         CHECK(!atomic_load(&s->returned));
@@ -295,10 +296,12 @@ static void test_watchdog(int polite)
 static void test_bottleneck(void)
 {
     fp_pipeline *p;
-    toy t = { .n = 200, .work_us = 2000 };
+    /* 100 x 5 ms of work behind a queue of 16: the source has 80 ms of slack to refill it, which
+     * keeps the verdict stable on a loaded 2-core machine under TSan */
+    toy t = { .n = 100, .work_us = 5000 };
     char verdict[1024];
     int idx;
-    CHECK_EQ_INT(run_toy(&t, 1, 4, &p), 0);
+    CHECK_EQ_INT(run_toy(&t, 1, 16, &p), 0);
     idx = fp_metrics_bottleneck(p, verdict, sizeof(verdict));
     CHECK_EQ_INT(idx, 1); /* the single hash worker */
     CHECK_MSG(!strncmp(verdict, "bottleneck: hash", 16) && strstr(verdict, "raise --workers") &&
@@ -306,12 +309,12 @@ static void test_bottleneck(void)
               "verdict '%s'", verdict);
     fp_stage_stats s;
     fp_pipeline_stage_stats(p, 1, &s);
-    CHECK_EQ_INT(s.frames, 200);
-    CHECK(s.busy_s >= 0.3);        /* 200 x 2 ms of sleep */
-    CHECK(s.busy_s / s.wall_s > 0.8);
+    CHECK_EQ_INT(s.frames, 100);
+    CHECK(s.busy_s >= 0.5);        /* 100 x 5 ms of sleep count as busy */
+    CHECK(s.busy_s / s.wall_s > 0.5);
     CHECK_NEAR(s.busy_s + s.wait_in_s + s.wait_out_s, s.wall_s, 1e-6);
     fp_pipeline_stage_stats(p, 0, &s);
-    CHECK(s.wait_out_s / s.wall_s > 0.5); /* back-pressure on the source */
+    CHECK(s.wait_out_s / s.wall_s > 0.4); /* back-pressure on the source */
     fp_metrics_table_print(p, stdout);
     fp_pipeline_freep(&p);
 }
