@@ -483,3 +483,8 @@ const char *fp_stage_io_name_internal(const fp_pipeline *p, int i, int output)
         return st->nout ? fp_queue_name(st->out[0]) : NULL;
     return st->nin ? fp_queue_name(st->in[0]) : NULL;
 }
+int fp_pipeline_nb_queues_internal(const fp_pipeline *p) { return p->nb_owned + p->nb_watched; }
+const fp_queue *fp_pipeline_queue_internal(const fp_pipeline *p, int i)
+{
+    return i < p->nb_owned ? p->owned[i] : p->watched[i - p->nb_owned];
+}

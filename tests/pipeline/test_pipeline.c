@@ -319,6 +319,27 @@ static void test_bottleneck(void)
     fp_pipeline_freep(&p);
 }
 
+/* a pool of 3 slow workers is one group in the verdict and in the table */
+static void test_pool_grouping(void)
+{
+    fp_pipeline *p;
+    toy t = { .n = 60, .work_us = 5000 };
+    char verdict[1024], *table = NULL;
+    size_t tlen = 0;
+    FILE *f;
+    CHECK_EQ_INT(run_toy(&t, 3, 16, &p), 0);
+    CHECK_EQ_INT(fp_metrics_bottleneck(p, verdict, sizeof(verdict)), 1);
+    CHECK_MSG(!strncmp(verdict, "bottleneck: hash x3 (busy ", 26), "verdict '%s'", verdict);
+    f = open_memstream(&table, &tlen);
+    fp_metrics_table_print(p, f);
+    fclose(f);
+    CHECK_MSG(strstr(table, "\nhash x3 ") && strstr(table, "       60 ") &&
+                  strstr(table, "queues (most items held / depth): items ") && strstr(table, "/16, hashed "),
+              "table:\n%s", table);
+    free(table);
+    fp_pipeline_freep(&p);
+}
+
 int main(void)
 {
     test_determinism();
@@ -327,5 +348,6 @@ int main(void)
     test_watchdog(1);
     test_watchdog(0);
     test_bottleneck();
+    test_pool_grouping();
     return fp_test_finish("test_pipeline");
 }
