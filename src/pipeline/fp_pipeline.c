@@ -405,28 +405,37 @@ static void progress(fp_stage *st) { atomic_store(&st->last_progress_ns, fp_cloc
 
 int fp_stage_pop(fp_stage *st, fp_queue *q, void **item)
 {
-    int64_t t0 = fp_clock_ns();
     int ret;
-    atomic_store(&st->wait_since_ns, t0);
-    atomic_store(&st->state, STAGE_WAIT_IN);
+    fp_stage_wait_begin(st, 0);
     ret = fp_queue_pop(q, item);
-    atomic_fetch_add(&st->wait_in_ns, fp_clock_ns() - t0);
-    atomic_store(&st->state, STAGE_BUSY);
-    progress(st);
+    fp_stage_wait_end(st);
     return ret;
 }
 
 int fp_stage_push(fp_stage *st, fp_queue *q, void *item)
 {
-    int64_t t0 = fp_clock_ns();
     int ret;
-    atomic_store(&st->wait_since_ns, t0);
-    atomic_store(&st->state, STAGE_WAIT_OUT);
+    fp_stage_wait_begin(st, 1);
     ret = fp_queue_push(q, item);
-    atomic_fetch_add(&st->wait_out_ns, fp_clock_ns() - t0);
+    fp_stage_wait_end(st);
+    return ret;
+}
+
+void fp_stage_wait_begin(fp_stage *st, int output)
+{
+    atomic_store(&st->wait_since_ns, fp_clock_ns());
+    atomic_store(&st->state, output ? STAGE_WAIT_OUT : STAGE_WAIT_IN);
+}
+
+void fp_stage_wait_end(fp_stage *st)
+{
+    int state = atomic_load(&st->state);
+    int64_t since = atomic_load(&st->wait_since_ns);
+    if (state != STAGE_WAIT_IN && state != STAGE_WAIT_OUT)
+        return;
+    atomic_fetch_add(state == STAGE_WAIT_IN ? &st->wait_in_ns : &st->wait_out_ns, fp_clock_ns() - since);
     atomic_store(&st->state, STAGE_BUSY);
     progress(st);
-    return ret;
 }
 
 void fp_stage_add_frames(fp_stage *st, int64_t n)

@@ -291,6 +291,31 @@ static void test_watchdog(int polite)
     free(s);
 }
 
+/* a long wait bracketed by fp_stage_wait_begin/end is waiting, not a stall */
+static int long_wait_fn(fp_stage *st, void *o)
+{
+    fp_stage_wait_begin(st, 0);
+    usleep(700000);
+    fp_stage_wait_end(st);
+    fp_stage_add_frames(st, 1);
+    return 0;
+}
+
+static void test_bracketed_wait(void)
+{
+    fp_pipeline *p;
+    fp_stage_stats s;
+    fp_pipeline_opts o = { .watchdog_s = 0.3, .ignore_signals = 1 };
+    fp_pipeline_alloc(&p, "wait.mp4");
+    fp_pipeline_add_stage(p, "mux", long_wait_fn, NULL, NULL);
+    fp_pipeline_start(p);
+    CHECK_EQ_INT(fp_pipeline_wait(p, &o), 0);
+    fp_pipeline_stage_stats(p, 0, &s);
+    CHECK(s.wait_in_s >= 0.65 && s.busy_s < 0.2);
+    CHECK_EQ_INT(s.frames, 1);
+    fp_pipeline_freep(&p);
+}
+
 /* ---- metrics ---- */
 
 static void test_bottleneck(void)
@@ -347,6 +372,7 @@ int main(void)
     test_generic_message();
     test_watchdog(1);
     test_watchdog(0);
+    test_bracketed_wait();
     test_bottleneck();
     test_pool_grouping();
     return fp_test_finish("test_pipeline");
