@@ -414,10 +414,20 @@ int fp_stage_pop(fp_stage *st, fp_queue *q, void **item)
 
 int fp_stage_push(fp_stage *st, fp_queue *q, void *item)
 {
-    int ret;
+    int ret, registered = 0;
+    /* Pushing to a queue the stage is not a registered producer of would let the queue close under
+     * it (its real producers finished) and lose frames: refuse loudly instead. */
+    for (int i = 0; i < st->nout; i++)
+        registered |= st->out[i] == q;
+    if (!registered)
+        return fp_stage_fail(st, FP_EINTERNAL, "%s: %s: pushes to queue '%s' without fp_stage_add_output()",
+                             st->p->name, st->name, fp_queue_name(q));
     fp_stage_wait_begin(st, 1);
     ret = fp_queue_push(q, item);
     fp_stage_wait_end(st);
+    if (ret == FP_EOF) /* closed while we still produce: a wiring bug, never an end of stream */
+        return fp_stage_fail(st, FP_EINTERNAL, "%s: %s: queue '%s' was closed while this stage still "
+                             "produces into it", st->p->name, st->name, fp_queue_name(q));
     return ret;
 }
 

@@ -126,7 +126,10 @@ void fp_pipeline_stage_stats(const fp_pipeline *p, int i, fp_stage_stats *out);
 
 /* Pop from an input, timed as waiting on input. Same returns as fp_queue_pop(). */
 int fp_stage_pop(fp_stage *st, fp_queue *q, void **item);
-/* Push to an output, timed as waiting on output. Same returns and ownership as fp_queue_push(). */
+/* Push to an output, timed as waiting on output. Same ownership as fp_queue_push(): on a non-zero
+ * return the caller still owns item. Returns 0 or the abort code; FP_EINTERNAL (with the stage's
+ * error filled) if q is not one of the stage's outputs or was closed under it (a wiring bug that
+ * would otherwise lose frames silently). */
 int fp_stage_push(fp_stage *st, fp_queue *q, void *item);
 /* Bracket any other blocking wait (a reorder buffer waiting for segment N, a GPU event) so it is
  * counted as waiting on input (output = 0) or output (output = 1) and the watchdog does not take it

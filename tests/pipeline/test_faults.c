@@ -75,7 +75,7 @@ static int sink_fn(fp_stage *st, void *o)
 /* The set-up sequence a command performs; returns the first error. */
 static int setup(fp_pipeline **pp, ctx *c)
 {
-    fp_stage *s1, *s2, *s3;
+    fp_stage *s1, *s2, *s2b, *s3;
     int ret;
     if ((ret = fp_pipeline_alloc(pp, "faults.mp4")) < 0)
         return ret;
@@ -83,11 +83,13 @@ static int setup(fp_pipeline **pp, ctx *c)
         (ret = fp_pipeline_queue(*pp, "q2", 4, NULL, &c->q2)) < 0 ||
         (ret = fp_pipeline_add_stage(*pp, "src", src_fn, c, &s1)) < 0 ||
         (ret = fp_pipeline_add_stage(*pp, "mid", mid_fn, c, &s2)) < 0 ||
-        (ret = fp_pipeline_add_stage(*pp, "mid", mid_fn, c, NULL)) < 0 ||
+        (ret = fp_pipeline_add_stage(*pp, "mid", mid_fn, c, &s2b)) < 0 ||
         (ret = fp_pipeline_add_stage(*pp, "sink", sink_fn, c, &s3)) < 0 ||
         (ret = fp_stage_add_output(s1, c->q1)) < 0 ||
         (ret = fp_stage_add_input(s2, c->q1)) < 0 ||
         (ret = fp_stage_add_output(s2, c->q2)) < 0 ||
+        (ret = fp_stage_add_input(s2b, c->q1)) < 0 ||
+        (ret = fp_stage_add_output(s2b, c->q2)) < 0 ||
         (ret = fp_stage_add_input(s3, c->q2)) < 0)
         return ret;
     return 0;

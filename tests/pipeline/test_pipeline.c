@@ -217,6 +217,53 @@ static void test_generic_message(void)
     fp_pipeline_freep(&p);
 }
 
+/* two stages fail on their own, 200 ms apart: the earlier message is the one reported */
+static int fail_early_fn(fp_stage *st, void *o)
+{
+    usleep(50000);
+    return fp_stage_fail(st, FP_EINPUT, "a.mp4: demux: truncated packet");
+}
+
+static int fail_late_fn(fp_stage *st, void *o)
+{
+    usleep(250000); /* ignores should_stop on purpose */
+    return fp_stage_fail(st, FP_EIO, "b.webm: mux: write failed");
+}
+
+static void test_first_error_wins(void)
+{
+    fp_pipeline *p;
+    fp_pipeline_alloc(&p, "two");
+    fp_pipeline_add_stage(p, "late", fail_late_fn, NULL, NULL);   /* added first, fails second */
+    fp_pipeline_add_stage(p, "early", fail_early_fn, NULL, NULL);
+    fp_pipeline_start(p);
+    CHECK_EQ_INT(fp_pipeline_wait(p, NULL), FP_EINPUT);
+    CHECK(!strcmp(fp_pipeline_err(p)->msg, "a.mp4: demux: truncated packet"));
+    fp_pipeline_freep(&p);
+}
+
+/* pushing into a queue the stage was not wired to is refused with a message, not a silent loss */
+static int rogue_fn(fp_stage *st, void *o)
+{
+    int ret = fp_stage_push(st, (fp_queue *)o, (void *)1);
+    return ret;
+}
+
+static void test_unwired_push(void)
+{
+    fp_pipeline *p;
+    fp_queue *q;
+    fp_pipeline_alloc(&p, "wiring");
+    fp_pipeline_queue(p, "frames", 2, NULL, &q);
+    fp_pipeline_add_stage(p, "rogue", rogue_fn, q, NULL);
+    fp_pipeline_start(p);
+    CHECK_EQ_INT(fp_pipeline_wait(p, NULL), FP_EINTERNAL);
+    CHECK_MSG(!strcmp(fp_pipeline_err(p)->msg, "wiring: rogue: pushes to queue 'frames' without fp_stage_add_output()"),
+              "'%s'", fp_pipeline_err(p)->msg);
+    CHECK_EQ_INT(fp_queue_size(q), 0);
+    fp_pipeline_freep(&p);
+}
+
 /* ---- watchdog ---- */
 
 typedef struct stall {
@@ -370,6 +417,8 @@ int main(void)
     test_determinism();
     test_error_propagation();
     test_generic_message();
+    test_first_error_wins();
+    test_unwired_push();
     test_watchdog(1);
     test_watchdog(0);
     test_bracketed_wait();
