@@ -18,9 +18,10 @@ setup_env() {
   if [ ! -d /tmp/devroot ]; then
     mkdir -p /tmp/devroot
     for d in .gpu-deps/debs/*.deb; do dpkg -x "$d" /tmp/devroot; done
-    # Debian's .pc files say prefix=/usr; point them at the unpacked tree.
-    find /tmp/devroot -name '*.pc' -exec sed -i 's#^prefix=/usr#prefix=/tmp/devroot/usr#' {} +
   fi
+  # Debian's .pc files name /usr (prefix=/usr, some an absolute includedir): point them at the
+  # unpacked tree. Idempotent: rewritten paths no longer match.
+  find /tmp/devroot -name '*.pc' -exec sed -i -e 's#^prefix=/usr$#prefix=/tmp/devroot/usr#' -e 's#=/usr/#=/tmp/devroot/usr/#g' {} +
   export PKG_CONFIG_PATH=/tmp/ffmin/lib/pkgconfig:/tmp/devroot/usr/lib/x86_64-linux-gnu/pkgconfig:/tmp/devroot/usr/share/pkgconfig
   export LD_LIBRARY_PATH=/tmp/ffmin/lib:/tmp/devroot/usr/lib/x86_64-linux-gnu:/tmp/devroot/usr/lib/x86_64-linux-gnu/openblas-pthread:${LD_LIBRARY_PATH:-}
   export PATH=/tmp/ffmin/bin:/tmp/devroot/usr/bin:/usr/local/cuda/bin:$PATH
