@@ -11,5 +11,5 @@ cd .gpu-deps/debs
 apt-get download libprotobuf-c1 libprotobuf-c-dev protobuf-c-compiler libprotoc32 libprotobuf32 \
   libopenblas0-pthread libopenblas-dev libopenblas-pthread-dev libopenblas0 libgfortran5 \
   libsqlite3-dev libpq-dev libpq5 libmicrohttpd-dev libmicrohttpd12 libonnx-dev \
-  libjansson-dev libjansson4 libcjson-dev libcjson1 zlib1g-dev >/dev/null 2>&1
+  libjansson-dev libjansson4 libcjson-dev libcjson1 zlib1g-dev libffmpeg-nvenc-dev >/dev/null 2>&1
 ls | wc -l

@@ -34,7 +34,7 @@ setup_env() {
 do_build() {
   log "build $(date -u +%H:%M:%S)"
   rm -f build-gpu/CMakeCache.txt   # pkg-config results are cached; the carried tree may move
-  cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DFP_CUDA=ON -DFP_FFMPEG_STATIC=ON \
+  cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DFP_CUDA=ON -DFP_FFMPEG_STATIC=ON -DFP_JOBS=OFF \
     -DFP_ONNX_PROTO=/tmp/devroot/usr/include/onnx/onnx.proto >"$OUT/build.log" 2>&1 &&
   cmake --build build-gpu -j "$(nproc)" -- -k 0 >>"$OUT/build.log" 2>&1
   local rc=$?
