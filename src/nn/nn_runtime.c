@@ -641,7 +641,8 @@ static int build_plan(fp_model *m, const fp_tensor *in, int nin, nn_plan_s **out
         for (int k = 0; k < n->nout; k++)
             if (tout[k])
                 outbytes += nn_tensor_nbytes(tout[k]);
-        if (all_const && !op_is_random(n) && outbytes <= NN_FOLD_MAX_BYTES) {
+        /* Shape and Size read only the (always known) input shape: they fold whatever the input. */
+        if ((all_const || op_reads_shape_only(n)) && !op_is_random(n) && outbytes <= NN_FOLD_MAX_BYTES) {
             ret = fold_node(m, p, n, tin, n->nin, tout, upcast, e);
             p->nfolded++;
             continue;

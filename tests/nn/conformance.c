@@ -376,6 +376,10 @@ static void run_test(runner *r, const char *suite, const char *dir, const char *
             for (int k = 0; k < nin; k++)
                 if (inames[k] && !strcmp(inames[k], vi.name))
                     src = k;
+            /* The suite stores bfloat16 data as uint16 bit patterns (numpy has no bfloat16); onnx's
+             * own runner reinterprets them the same way. */
+            if (ins[src].dtype == NN_DT_UINT16 && vi.dtype == FP_DTYPE_BFLOAT16)
+                ins[src].dtype = NN_DT_BFLOAT16;
             fin[i].dtype = (fp_dtype)ins[src].dtype;
             fin[i].ndim = ins[src].ndim;
             memcpy(fin[i].dims, ins[src].dims, sizeof(fin[i].dims));
@@ -397,6 +401,8 @@ static void run_test(runner *r, const char *suite, const char *dir, const char *
             } else {
                 for (int i = 0; i < nout; i++) {
                     char why[512];
+                    if (outs[i].dtype == NN_DT_UINT16 && fout[i].dtype == FP_DTYPE_BFLOAT16)
+                        outs[i].dtype = NN_DT_BFLOAT16; /* same bfloat16-as-uint16 convention */
                     if (!compare(&fout[i], &outs[i], why, sizeof(why))) {
                         fp_value_info vi;
                         fp_model_output_info(m, i, &vi);
