@@ -106,9 +106,9 @@ const nn_backend nn_backend_cpu = {
     .sync = cpu_sync,
 };
 
-#ifdef FP_HAVE_CUDA
-/* Weak so that a CUDA-enabled build links before the CUDA backend lands; the CUDA object must be linked
- * with a strong reference or as an object library (a weak reference does not pull it from an archive). */
+#if defined(FP_HAVE_CUDA) && !defined(FP_HAVE_NN_CUDA)
+/* CUDA is built but the backend's sources are absent: a weak reference keeps the link working and
+ * nn_backend_find("cuda") answers NULL. With src/nn/cuda present the reference is strong. */
 extern const nn_backend nn_backend_cuda __attribute__((weak));
 #endif
 
@@ -131,8 +131,13 @@ const nn_backend *nn_backend_find(const char *name)
     if (!name || !strcmp(name, "cpu"))
         return &nn_backend_cpu;
 #ifdef FP_HAVE_CUDA
-    if (!strcmp(name, "cuda"))
-        return &nn_backend_cuda ? &nn_backend_cuda : NULL;
+    if (!strcmp(name, "cuda")) {
+#ifdef FP_HAVE_NN_CUDA
+        return &nn_backend_cuda;
+#else
+        return &nn_backend_cuda; /* weak: NULL when the backend is not linked */
+#endif
+    }
 #endif
     return NULL;
 }
