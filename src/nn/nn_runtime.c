@@ -36,6 +36,7 @@
 enum { VS_NONE = 0, VS_CONST = 1, VS_INPUT = 2, VS_ARENA = 3, VS_STAGED = 4 };
 
 #define NN_FOLD_MAX_BYTES ((size_t)256 << 20)
+#define NN_VALUE_INPUT_MAX 4096 /* elements of an input whose values join the plan key */
 
 typedef struct nn_step {
     int node;
@@ -442,17 +443,24 @@ static int check_inputs(fp_model *m, const fp_tensor *in, int nin, fp_err *e)
     return 0;
 }
 
+/* Value-input bytes beyond NN_VALUE_INPUT_MAX elements are left out: build_plan refuses such inputs,
+ * so no cached plan can match a key that omits them. */
+static size_t key_value_bytes(const fp_model *m, const fp_tensor *in, int i)
+{
+    if (!m->value_input[i])
+        return 0;
+    nn_tensor t = { .dtype = (nn_dtype)in[i].dtype, .ndim = in[i].ndim };
+    memcpy(t.dims, in[i].dims, sizeof(t.dims));
+    if (nn_tensor_numel(&t) > NN_VALUE_INPUT_MAX)
+        return 0;
+    return nn_tensor_nbytes(&t);
+}
+
 static int make_key(fp_model *m, const fp_tensor *in, int nin, unsigned char **key, size_t *len)
 {
     size_t n = 0;
-    for (int i = 0; i < nin; i++) {
-        n += sizeof(int) * 3 + sizeof(int64_t) * (size_t)in[i].ndim;
-        if (m->value_input[i])
-            n += nn_tensor_nbytes(&(nn_tensor){ .dtype = (nn_dtype)in[i].dtype, .ndim = in[i].ndim,
-                                                .dims = { in[i].dims[0], in[i].dims[1], in[i].dims[2],
-                                                          in[i].dims[3], in[i].dims[4], in[i].dims[5],
-                                                          in[i].dims[6], in[i].dims[7] } });
-    }
+    for (int i = 0; i < nin; i++)
+        n += sizeof(int) * 3 + sizeof(int64_t) * (size_t)in[i].ndim + key_value_bytes(m, in, i);
     unsigned char *k = malloc(n + 1), *p = k;
     if (!k)
         return FP_ENOMEM;
@@ -462,15 +470,13 @@ static int make_key(fp_model *m, const fp_tensor *in, int nin, unsigned char **k
         p += sizeof(hdr);
         memcpy(p, in[i].dims, sizeof(int64_t) * (size_t)in[i].ndim);
         p += sizeof(int64_t) * (size_t)in[i].ndim;
-        if (m->value_input[i]) {
-            nn_tensor t = { .dtype = (nn_dtype)in[i].dtype, .ndim = in[i].ndim };
-            memcpy(t.dims, in[i].dims, sizeof(t.dims));
-            size_t b = nn_tensor_nbytes(&t);
-            /* value inputs are read on the host at plan time; device values are refused earlier */
-            if (b)
-                memcpy(p, in[i].data, b);
-            p += b;
-        }
+        size_t b = key_value_bytes(m, in, i);
+        /* value inputs are read on the host (build_plan refuses device ones before using the key) */
+        if (b && in[i].device == FP_DEVICE_HOST)
+            memcpy(p, in[i].data, b);
+        else if (b)
+            memset(p, 0, b);
+        p += b;
     }
     *key = k;
     *len = n;
@@ -639,6 +645,12 @@ static int build_plan(fp_model *m, const fp_tensor *in, int nin, nn_plan_s **out
         t->ndim = in[i].ndim;
         memcpy(t->dims, in[i].dims, sizeof(t->dims));
         t->device = NN_DEV_HOST;
+        if (m->value_input[i] && nn_tensor_numel(t) > NN_VALUE_INPUT_MAX) {
+            plan_free(m, p);
+            return fp_errorf(e, FP_EUNSUPPORTED, "%s: plan: input '%s' decides output shapes through its values "
+                             "but has %lld elements (at most %d: each distinct value makes a new plan)", g->path,
+                             g->values[v].name, (long long)nn_tensor_numel(t), NN_VALUE_INPUT_MAX);
+        }
         if (m->value_input[i]) {
             /* Its value shapes the plan: copy it so the plan's constants do not alias caller memory. */
             if (in[i].device != FP_DEVICE_HOST) {
