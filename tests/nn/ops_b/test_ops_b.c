@@ -15,6 +15,10 @@
 
 static uint64_t seed = 0x9e3779b97f4a7c15ull;
 
+/* OpenBLAS threads its GEMMs itself; the 1-vs-N comparison changes its thread count too, so the claim
+ * "same output at any thread count" covers BLAS as well. */
+void openblas_set_num_threads(int num_threads);
+
 static float *rand_buf(int64_t n, float lo, float hi)
 {
     float *p = malloc(sizeof(float) * (size_t)(n ? n : 1));
@@ -33,10 +37,12 @@ static int run2(tb_node *t, nn_tensor **in, int nin, nn_tensor **out, int nout, 
     int r;
     memset(other, 0, sizeof(other));
     fp_err_clear(e);
+    openblas_set_num_threads(1);
     r = tb_run(t, in, nin, out, nout, c1, e);
     if (r == 0) {
         for (int i = 0; i < nout; i++)
             op[i] = out[i] ? &other[i] : NULL;
+        openblas_set_num_threads(4);
         r = tb_run(t, in, nin, op, nout, c4, e);
         for (int i = 0; i < nout && r == 0; i++)
             if (out[i])
@@ -202,6 +208,7 @@ static void test_conv(void)
         { 2, 1, 3, 2, 1, { 129, 3 }, { 2, 2 }, { 5, 4 }, { 1, 1 }, { 0, 0 }, { 0, 0 }, 1, NULL }, /* s > k */
         { 2, 1, 2, 3, 1, { 7, 7 }, { 1, 5 }, { 3, 1 }, { 1, 1 }, { 0, 2 }, { 0, 2 }, 1, NULL }, /* 1x5 */
         { 2, 1, 3, 3, 1, { 3, 3 }, { 3, 3 }, { 1, 1 }, { 1, 1 }, { 0, 0 }, { 0, 0 }, 1, NULL }, /* out 1x1 */
+        { 2, 1, 16, 32, 1, { 33, 40 }, { 3, 3 }, { 1, 1 }, { 1, 1 }, { 1, 1 }, { 1, 1 }, 1, NULL }, /* BLAS-threaded */
         { 2, 1, 2, 3, 1, { 7, 8 }, { 3, 3 }, { 2, 2 }, { 1, 1 }, { 0, 0 }, { 0, 0 }, 1, "SAME_UPPER" },
         { 1, 2, 3, 4, 1, { 129 }, { 5 }, { 3 }, { 2 }, { 2 }, { 1 }, 1, NULL },                  /* 1-D */
         { 3, 1, 2, 3, 1, { 3, 7, 5 }, { 2, 3, 1 }, { 1, 2, 1 }, { 1, 1, 1 }, { 1, 0, 0 }, { 0, 1, 0 }, 1, NULL },
@@ -510,6 +517,7 @@ static void test_matmul_one(int an, const int64_t *ad, int bn, const int64_t *bd
 static void test_matmul(void)
 {
     test_matmul_one(2, (int64_t[]){ 1, 1 }, 2, (int64_t[]){ 1, 1 }, 2, (int64_t[]){ 1, 1 });
+    test_matmul_one(3, (int64_t[]){ 2, 129, 257 }, 2, (int64_t[]){ 257, 131 }, 3, (int64_t[]){ 2, 129, 131 });
     test_matmul_one(2, (int64_t[]){ 129, 7 }, 2, (int64_t[]){ 7, 3 }, 2, (int64_t[]){ 129, 3 });
     test_matmul_one(1, (int64_t[]){ 7 }, 2, (int64_t[]){ 7, 3 }, 1, (int64_t[]){ 3 });
     test_matmul_one(2, (int64_t[]){ 3, 7 }, 1, (int64_t[]){ 7 }, 1, (int64_t[]){ 3 });
