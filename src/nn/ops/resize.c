@@ -144,7 +144,9 @@ static int rs_parse(const nn_node *n, nn_tensor *const *in, int nin, rs_params *
     } else {
         int si = legacy ? 1 : 2, zi = legacy ? -1 : 3;
         int has_s = rs_present(in, nin, si), has_z = zi > 0 && rs_present(in, nin, zi);
-        if (!legacy && rs_present(in, nin, 1)) {
+        /* roi only matters to tf_crop_and_resize; other modes ignore it (so a non-constant or half
+         * roi never blocks them). */
+        if (!legacy && p->ctm == CTM_TF_CROP_AND_RESIZE && rs_present(in, nin, 1)) {
             if (!in[1]->data)
                 return nn_node_error(e, n, FP_EUNSUPPORTED, "input roi must be a constant");
             if (nn_tensor_numel(in[1]) != 2 * naxes)

@@ -657,6 +657,37 @@ static void test_pool(void)
     free(x);
 }
 
+static void test_pool_int8(void)
+{
+    /* All-negative int8 input: the max must come from the data, never from a zero initialiser. */
+    int8_t x[2 * 3 * 5];
+    nn_tensor tx = tb_tensor(NN_DT_INT8, 4, (int64_t[]){ 1, 2, 3, 5 }, x), ty, ti;
+    nn_tensor *in[1] = { &tx }, *out[2] = { &ty, &ti };
+    tb_node t;
+    fp_err e;
+    int r;
+    for (int i = 0; i < 30; i++)
+        x[i] = (int8_t)(-100 + (i * 37) % 90);
+    tb_node_init(&t, "MaxPool", 12);
+    tb_attr_ints(&t, "kernel_shape", 2, (int64_t[]){ 2, 3 });
+    tb_attr_ints(&t, "pads", 4, (int64_t[]){ 1, 1, 1, 1 });
+    tb_attr_ints(&t, "strides", 2, (int64_t[]){ 2, 2 });
+    memset(&ty, 0, sizeof(ty));
+    memset(&ti, 0, sizeof(ti));
+    r = run2(&t, in, 1, out, 2, &e);
+    CHECK_MSG(r == 0 && ty.dtype == NN_DT_INT8, "int8 maxpool: %s", e.msg);
+    if (r == 0) {
+        int ok = 1;
+        const int8_t *y = ty.data;
+        const int64_t *ix = ti.data;
+        for (int64_t i = 0; i < nn_tensor_numel(&ty); i++)
+            ok &= y[i] < 0 && x[ix[i]] == y[i];
+        CHECK(ok);
+    }
+    nn_tensor_free(&ty);
+    nn_tensor_free(&ti);
+}
+
 /* -------------------------------------------------------------- Resize ---- */
 
 static int resize_run(tb_node *t, nn_tensor *x, const float *scales, int ns, const int64_t *sizes, int nz,
@@ -1088,6 +1119,7 @@ int main(void)
     test_matmul();
     test_gemm();
     test_pool();
+    test_pool_int8();
     test_resize();
     test_grid_sample();
     test_depth_space();
