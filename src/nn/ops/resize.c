@@ -194,7 +194,7 @@ static int rs_parse(const nn_node *n, nn_tensor *const *in, int nin, rs_params *
             if (!stretch)
                 for (int i = 0; i < naxes; i++) {
                     p->scale[axes[i]] = ks;
-                    p->out[axes[i]] = (int64_t)nearbyint(ks * (double)x->dims[axes[i]]);
+                    p->out[axes[i]] = (int64_t)floor(ks * (double)x->dims[axes[i]] + 0.5); /* ONNX: half up */
                 }
             return 0;
         }

@@ -806,6 +806,18 @@ static void test_resize(void)
         nn_tensor_free(&ty);
     }
 
+    /* The aspect-kept size rounds half up (ONNX reference): 3 × 1.5 = 4.5 → 5. */
+    {
+        float sm[6] = { 0, 1, 2, 3, 4, 5 };
+        nn_tensor ts = tb_tensor(NN_DT_FLOAT, 4, (int64_t[]){ 1, 1, 2, 3 }, sm);
+        tb_node_init(&t, "Resize", 18);
+        tb_attr_str(&t, "keep_aspect_ratio_policy", "not_larger");
+        tb_attr_ints(&t, "axes", 2, (int64_t[]){ 2, 3 });
+        r = resize_run(&t, &ts, NULL, 0, (int64_t[]){ 3, 100 }, 2, &ty, &e);
+        CHECK_MSG(r == 0 && ty.dims[2] == 3 && ty.dims[3] == 5, "half-up aspect size: %s", e.msg);
+        nn_tensor_free(&ty);
+    }
+
     /* tf_crop_and_resize: roi outside the image yields extrapolation_value. */
     {
         float roi[8] = { 0, 0, 0.5f, 0.5f, 1, 1, 1.5f, 1.5f };
