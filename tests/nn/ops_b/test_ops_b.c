@@ -914,6 +914,47 @@ static void test_grid_sample(void)
             CHECK(((float *)ty.data)[0] == (p == 0 ? 0.0f : x[w - 1]));
         nn_tensor_free(&ty);
     }
+    /* Random grid reaching outside the image: bilinear with zeros and border padding against a direct
+     * double-precision reading of the definition (unnormalise, clamp for border, 4-neighbour blend). */
+    for (int64_t i = 0; i < n * h * w * 2; i++)
+        grid[i] = tb_randf(&seed, -1.3f, 1.3f);
+    for (int p = 0; p < 2; p++)
+        for (int ac = 0; ac < 2; ac++) {
+            double *ref = malloc(sizeof(double) * n * c * h * w);
+            for (int64_t b = 0; b < n; b++)
+                for (int64_t o = 0; o < h * w; o++) {
+                    const float *g = grid + (b * h * w + o) * 2;
+                    double gx = ac ? (g[0] + 1.0) / 2 * (w - 1) : ((g[0] + 1.0) * w - 1) / 2;
+                    double gy = ac ? (g[1] + 1.0) / 2 * (h - 1) : ((g[1] + 1.0) * h - 1) / 2;
+                    if (p == 1) {
+                        gx = fmin(fmax(gx, 0), w - 1);
+                        gy = fmin(fmax(gy, 0), h - 1);
+                    }
+                    for (int64_t ci = 0; ci < c; ci++) {
+                        const float *img = x + (b * c + ci) * h * w;
+                        double v = 0;
+                        int64_t x0 = (int64_t)floor(gx), y0 = (int64_t)floor(gy);
+                        for (int k = 0; k < 4; k++) {
+                            int64_t yy = y0 + k / 2, xx = x0 + k % 2;
+                            double wy = k / 2 ? gy - y0 : 1 - (gy - y0), wx = k % 2 ? gx - x0 : 1 - (gx - x0);
+                            if (yy >= 0 && yy < h && xx >= 0 && xx < w)
+                                v += wy * wx * img[yy * w + xx];
+                        }
+                        ref[(b * c + ci) * h * w + o] = v;
+                    }
+                }
+            tb_node_init(&t, "GridSample", 16);
+            tb_attr_str(&t, "padding_mode", pads[p]);
+            tb_attr_int(&t, "align_corners", ac);
+            memset(&ty, 0, sizeof(ty));
+            r = run2(&t, in, 2, out, 1, &e);
+            CHECK_MSG(r == 0, "gridsample random: %s", e.msg);
+            if (r == 0)
+                CHECK_MSG(max_err(ty.data, ref, n * c * h * w) < 1e-5, "gridsample %s align %d err %g", pads[p], ac,
+                          max_err(ty.data, ref, n * c * h * w));
+            nn_tensor_free(&ty);
+            free(ref);
+        }
     free(x);
     free(grid);
 }
