@@ -385,6 +385,10 @@ static int cu_supports_op(nn_backend_ctx *ctx, const nn_node *n, nn_tensor *cons
         *why = "op not implemented on cuda";
         return 0;
     }
+    /* At load the runtime asks with the op alone (no tensors yet): the op exists here; shape- and
+     * dtype-dependent refusals come when a plan asks again with tensors. */
+    if (!in || !out)
+        return 1;
     if (nin > CU_MAX_IN) {
         *why = "too many inputs";
         return 0;
