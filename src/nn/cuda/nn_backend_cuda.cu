@@ -517,9 +517,12 @@ static int cu_prepare_node(nn_backend_ctx *ctx, nn_node *n, nn_tensor *const *in
         ctx->mem_in_use += want_nb;
         if (ctx->mem_in_use > ctx->mem_peak)
             ctx->mem_peak = ctx->mem_in_use;
+        /* Copies go on ctx->stream: a plain cudaMemcpy from pageable memory may still be in flight on
+         * the legacy stream, which our non-blocking stream does not wait for. */
         if (want == t->dtype) {
-            if (nb && (st = cudaMemcpy(cn->cdev[i], t->data, nb, cudaMemcpyHostToDevice)) != cudaSuccess) {
-                rc = cu_err_cuda(e, n, st, "cudaMemcpy(constant)");
+            if (nb && ((st = cudaMemcpyAsync(cn->cdev[i], t->data, nb, cudaMemcpyHostToDevice, ctx->stream)) != cudaSuccess ||
+                       (st = cudaStreamSynchronize(ctx->stream)) != cudaSuccess)) {
+                rc = cu_err_cuda(e, n, st, "upload constant");
                 goto fail;
             }
             continue;
@@ -528,7 +531,7 @@ static int cu_prepare_node(nn_backend_ctx *ctx, nn_node *n, nn_tensor *const *in
             rc = cu_err_cuda(e, n, st, "cudaMalloc(constant staging)");
             goto fail;
         }
-        if (nb && (st = cudaMemcpy(raw, t->data, nb, cudaMemcpyHostToDevice)) != cudaSuccess) {
+        if (nb && (st = cudaMemcpyAsync(raw, t->data, nb, cudaMemcpyHostToDevice, ctx->stream)) != cudaSuccess) {
             cudaFree(raw);
             rc = cu_err_cuda(e, n, st, "cudaMemcpy(constant)");
             goto fail;
@@ -542,6 +545,14 @@ static int cu_prepare_node(nn_backend_ctx *ctx, nn_node *n, nn_tensor *const *in
     }
     if (op->prepare && (rc = op->prepare(ctx, n, cn, in, nin, out, nout, e)) < 0)
         goto fail;
+    /* Op prepares upload through ctx->stream too; the host sources die when we return. */
+    {
+        cudaError_t st = cudaStreamSynchronize(ctx->stream);
+        if (st != cudaSuccess) {
+            rc = cu_err_cuda(e, n, st, "prepare");
+            goto fail;
+        }
+    }
     return 0;
 fail:
     cu_release_node(ctx, n);
