@@ -443,9 +443,41 @@ static int cu_copy(nn_backend_ctx *ctx, void *dst, nn_device dst_dev, const void
     return 0;
 }
 
-static void cu_release_node(nn_backend_ctx *ctx, nn_node *n)
+/* The plan this state belongs to, as far as kernels care: every tensor's dtype and shape, and the
+ * values of host value inputs (Resize scales...). The runtime caches several plans per model and calls
+ * prepare_node once per plan, so one node may hold several states; run_node picks by signature. */
+static uint64_t cu_sig(const cu_op *op, nn_tensor *const *in, int nin, nn_tensor *const *out, int nout)
 {
-    cu_node *cn = (cu_node *)n->backend_data;
+    uint64_t h = 1469598103934665603ULL;
+#define MIX(v) do { h ^= (uint64_t)(v); h *= 1099511628211ULL; } while (0)
+    MIX(nin);
+    MIX(nout);
+    for (int io = 0; io < 2; io++) {
+        int cnt = io ? nout : nin;
+        nn_tensor *const *t = io ? out : in;
+        for (int i = 0; i < cnt; i++) {
+            if (!t[i]) {
+                MIX(0xFFFF);
+                continue;
+            }
+            MIX(t[i]->dtype);
+            MIX(t[i]->ndim);
+            for (int d = 0; d < t[i]->ndim; d++)
+                MIX(t[i]->dims[d]);
+            if (!io && ((op->value_inputs >> i) & 1u) && t[i]->device == NN_DEV_HOST && t[i]->data) {
+                size_t nb = nn_tensor_nbytes(t[i]);
+                const unsigned char *b = (const unsigned char *)t[i]->data;
+                for (size_t k = 0; k < nb && k < 4096; k++)
+                    MIX(b[k]);
+            }
+        }
+    }
+#undef MIX
+    return h;
+}
+
+static void cu_node_free(nn_backend_ctx *ctx, cu_node *cn)
+{
     if (!cn)
         return;
     if (cn->priv_free && cn->priv)
@@ -457,6 +489,20 @@ static void cu_release_node(nn_backend_ctx *ctx, nn_node *n)
             free(cn->host[i].data);
     }
     free(cn);
+}
+
+static void cu_release_node(nn_backend_ctx *ctx, nn_node *n)
+{
+    cu_node *cn = (cu_node *)n->backend_data;
+    if (!cn)
+        return;
+    /* Kernels of earlier runs may still read this state. */
+    cudaStreamSynchronize(ctx->stream);
+    while (cn) {
+        cu_node *next = cn->next;
+        cu_node_free(ctx, cn);
+        cn = next;
+    }
     n->backend_data = NULL;
 }
 
@@ -469,12 +515,22 @@ static int cu_prepare_node(nn_backend_ctx *ctx, nn_node *n, nn_tensor *const *in
     if (nin > CU_MAX_IN)
         return nn_node_error(e, n, FP_EUNSUPPORTED, "cuda: %d inputs (at most %d)", nin, CU_MAX_IN);
     cudaSetDevice(ctx->device);
-    cu_release_node(ctx, n);
+    uint64_t sig = cu_sig(op, in, nin, out, nout);
+    /* Same plan prepared again (evicted and rebuilt): replace its state. */
+    for (cu_node **pp = (cu_node **)&n->backend_data; *pp; pp = &(*pp)->next) {
+        if ((*pp)->sig == sig) {
+            cu_node *old = *pp;
+            *pp = old->next;
+            cudaStreamSynchronize(ctx->stream);
+            cu_node_free(ctx, old);
+            break;
+        }
+    }
     cu_node *cn = (cu_node *)calloc(1, sizeof(*cn));
     if (!cn)
         return nn_node_error(e, n, FP_ENOMEM, "cuda: prepare: out of memory");
     cn->op = op;
-    n->backend_data = cn;
+    cn->sig = sig;
     int rc = 0;
     for (int i = 0; i < nin; i++) {
         if (!cu_is_const(in, nin, i))
@@ -533,7 +589,7 @@ static int cu_prepare_node(nn_backend_ctx *ctx, nn_node *n, nn_tensor *const *in
         }
         if (nb && (st = cudaMemcpyAsync(raw, t->data, nb, cudaMemcpyHostToDevice, ctx->stream)) != cudaSuccess) {
             cudaFree(raw);
-            rc = cu_err_cuda(e, n, st, "cudaMemcpy(constant)");
+            rc = cu_err_cuda(e, n, st, "upload constant");
             goto fail;
         }
         rc = cu_convert(ctx, n, cn->cdev[i], want, raw, t->dtype, cnt, e);
@@ -553,9 +609,11 @@ static int cu_prepare_node(nn_backend_ctx *ctx, nn_node *n, nn_tensor *const *in
             goto fail;
         }
     }
+    cn->next = (cu_node *)n->backend_data;
+    n->backend_data = cn;
     return 0;
 fail:
-    cu_release_node(ctx, n);
+    cu_node_free(ctx, cn);
     return rc;
 }
 
@@ -565,10 +623,16 @@ static int cu_run_node(nn_backend_ctx *ctx, const nn_node *n, nn_tensor *const *
     cu_node *cn = (cu_node *)n->backend_data;
     if (!cn || !cn->op)
         return nn_node_error(e, n, FP_EINTERNAL, "cuda: run_node before prepare_node");
+    uint64_t sig = cu_sig(cn->op, in, nin, out, nout);
+    while (cn && cn->sig != sig)
+        cn = cn->next;
+    if (!cn)
+        return nn_node_error(e, n, FP_EINTERNAL, "cuda: run_node with shapes prepare_node never saw");
     for (int i = 0; i < nin; i++) {
         if (in[i] && !cn->cdev[i] && !((cn->op->value_inputs >> i) & 1u)) {
             if (in[i]->device != NN_DEV_CUDA && nn_tensor_numel(in[i]) > 0)
-                return nn_node_error(e, n, FP_EINTERNAL, "cuda: input %d is not in device memory", i);
+                return nn_node_error(e, n, FP_EINTERNAL, "cuda: input %d is in host memory (graph inputs must be "
+                                     "copied to the device or given as device pointers)", i);
         }
     }
     for (int i = 0; i < nout; i++)
