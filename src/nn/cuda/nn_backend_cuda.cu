@@ -14,9 +14,22 @@
  * constants, cuDNN algorithm search) happens in prepare_node, so a run can be captured as a graph.
  */
 #include "nn/cuda/nn_cuda.h"
+#include "nn/cuda/nn_cuda_stats.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+static nn_cuda_stats cu_stats; /* updated with __atomic builtins: models may run in several threads */
+
+extern "C" void nn_cuda_stats_get(nn_cuda_stats *st)
+{
+    st->nodes_fp32 = __atomic_load_n(&cu_stats.nodes_fp32, __ATOMIC_RELAXED);
+    st->nodes_fp16 = __atomic_load_n(&cu_stats.nodes_fp16, __ATOMIC_RELAXED);
+    st->nodes_bf16 = __atomic_load_n(&cu_stats.nodes_bf16, __ATOMIC_RELAXED);
+    st->nodes_other = __atomic_load_n(&cu_stats.nodes_other, __ATOMIC_RELAXED);
+    st->graph_replays = __atomic_load_n(&cu_stats.graph_replays, __ATOMIC_RELAXED);
+    st->graph_captures = __atomic_load_n(&cu_stats.graph_captures, __ATOMIC_RELAXED);
+}
 
 /* ---------------------------------------------------------------- errors */
 
@@ -417,9 +430,6 @@ static int cu_alloc(nn_backend_ctx *ctx, size_t bytes, void **ptr, fp_err *e)
         return fp_errorf(e, st == cudaErrorMemoryAllocation ? FP_EDEVICE : FP_EDEVICE,
                          "cuda backend: alloc %zu bytes: %s", bytes, cudaGetErrorString(st));
     }
-    ctx->mem_in_use += bytes;
-    if (ctx->mem_in_use > ctx->mem_peak)
-        ctx->mem_peak = ctx->mem_in_use;
     return 0;
 }
 
@@ -428,7 +438,6 @@ static void cu_free_mem(nn_backend_ctx *ctx, void *ptr)
     if (!ptr)
         return;
     cudaFree(ptr);
-    /* cudaFree does not tell the size; the bench reads cudaMemGetInfo for peaks instead. */
 }
 
 static int cu_copy(nn_backend_ctx *ctx, void *dst, nn_device dst_dev, const void *src, nn_device src_dev,
@@ -570,9 +579,6 @@ static int cu_prepare_node(nn_backend_ctx *ctx, nn_node *n, nn_tensor *const *in
             goto fail;
         }
         cn->cdt[i] = want;
-        ctx->mem_in_use += want_nb;
-        if (ctx->mem_in_use > ctx->mem_peak)
-            ctx->mem_peak = ctx->mem_in_use;
         /* Copies go on ctx->stream: a plain cudaMemcpy from pageable memory may still be in flight on
          * the legacy stream, which our non-blocking stream does not wait for. */
         if (want == t->dtype) {
@@ -638,6 +644,9 @@ static int cu_run_node(nn_backend_ctx *ctx, const nn_node *n, nn_tensor *const *
     for (int i = 0; i < nout; i++)
         if (out[i] && out[i]->device != NN_DEV_CUDA && nn_tensor_numel(out[i]) > 0)
             return nn_node_error(e, n, FP_EINTERNAL, "cuda: output %d is not in device memory", i);
+    nn_dtype odt = nout > 0 && out[0] ? out[0]->dtype : NN_DT_UNDEFINED;
+    __atomic_fetch_add(odt == NN_DT_FLOAT ? &cu_stats.nodes_fp32 : odt == NN_DT_FLOAT16 ? &cu_stats.nodes_fp16
+                       : odt == NN_DT_BFLOAT16 ? &cu_stats.nodes_bf16 : &cu_stats.nodes_other, 1, __ATOMIC_RELAXED);
     return cn->op->run(ctx, n, cn, in, nin, out, nout, e);
 }
 
@@ -648,6 +657,7 @@ static int cu_run_begin(nn_backend_ctx *ctx, uint64_t plan_key, fp_err *e)
     for (int i = 0; i < ctx->ngraphs; i++) {
         if (ctx->graphs[i].key == plan_key) {
             CU_CHECK(e, NULL, cudaGraphLaunch(ctx->graphs[i].exec, ctx->stream));
+            __atomic_fetch_add(&cu_stats.graph_replays, 1, __ATOMIC_RELAXED);
             return 1;
         }
     }
@@ -686,6 +696,7 @@ static int cu_run_end(nn_backend_ctx *ctx, uint64_t plan_key, fp_err *e)
     }
     ctx->graphs[slot].key = plan_key;
     ctx->graphs[slot].exec = ex;
+    __atomic_fetch_add(&cu_stats.graph_captures, 1, __ATOMIC_RELAXED);
     /* Capturing recorded the work without doing it: run it once now. */
     CU_CHECK(e, NULL, cudaGraphLaunch(ex, ctx->stream));
     return 0;
@@ -713,9 +724,3 @@ extern "C" const nn_backend nn_backend_cuda = {
     cu_run_end,
     cu_sync,
 };
-
-/* Peak bytes this instance handed out (arena + constants); for the bench. */
-extern "C" size_t nn_backend_cuda_mem_peak(const nn_backend_ctx *ctx)
-{
-    return ctx ? ctx->mem_peak : 0;
-}

@@ -56,7 +56,6 @@ struct nn_backend_ctx {
     cu_graph_entry graphs[CU_GRAPH_CACHE];
     int ngraphs;
     int graph_next;              /* round-robin eviction slot */
-    size_t mem_in_use, mem_peak; /* bytes handed out by alloc() (arena + uploaded constants) */
 };
 
 /* Per-node, per-plan state (n->backend_data is a list of them, one per signature). Everything here
