@@ -179,25 +179,55 @@ static const char *dim_str(const nn_value *v, char *buf, size_t len)
 
 static int get_plan(fp_model *m, const fp_tensor *in, int nin, struct nn_plan_s **out, fp_err *e);
 
+/* Shared by fp_model_load and nn_model_load_mem: takes ownership of g (freed on failure). */
+static int model_from_graph(nn_graph *g, const fp_model_opts *opts, fp_model **out, fp_err *e);
+
 int fp_model_load(const char *path, const fp_model_opts *opts, fp_model **out, fp_err *e)
 {
+    nn_graph *g = NULL;
+    *out = NULL;
+    int ret = nn_graph_load(path, &g, e);
+    if (ret < 0)
+        return ret;
+    return model_from_graph(g, opts, out, e);
+}
+
+int nn_model_load_mem(const void *buf, size_t len, const char *name, const fp_model_opts *opts, fp_model **out,
+                      fp_err *e)
+{
+    nn_graph *g = NULL;
+    *out = NULL;
+    int ret = nn_graph_load_mem(buf, len, name, NULL, &g, e);
+    if (ret < 0)
+        return ret;
+    return model_from_graph(g, opts, out, e);
+}
+
+static int model_from_graph(nn_graph *g, const fp_model_opts *opts, fp_model **out, fp_err *e)
+{
     static const fp_model_opts defaults = { 0 };
+    const char *path = g->path;
     *out = NULL;
     if (!opts)
         opts = &defaults;
     const char *bname = opts->backend ? opts->backend : "cpu";
     const nn_backend *be = nn_backend_find(bname);
-    if (!be)
-        return fp_errorf(e, FP_EINVAL, "%s: load: backend '%s' is not built in (have: cpu%s)", path, bname,
-                         nn_backend_find("cuda") ? ", cuda" : "");
+    if (!be) {
+        int r = fp_errorf(e, FP_EINVAL, "%s: load: backend '%s' is not built in (have: cpu%s)", path, bname,
+                          nn_backend_find("cuda") ? ", cuda" : "");
+        nn_graph_freep(&g);
+        return r;
+    }
     fp_model *m = calloc(1, sizeof(*m));
-    if (!m)
-        return fp_errorf(e, FP_ENOMEM, "%s: load: out of memory", path);
+    if (!m) {
+        int r = fp_errorf(e, FP_ENOMEM, "%s: load: out of memory", path);
+        nn_graph_freep(&g);
+        return r;
+    }
     m->be = be;
+    m->g = g;
     m->max_plans = opts->max_plans > 0 ? opts->max_plans : 8;
-    int ret = nn_graph_load(path, &m->g, e);
-    if (ret >= 0)
-        ret = nn_graph_check_ops(m->g, e);
+    int ret = nn_graph_check_ops(m->g, e);
     if (ret >= 0)
         ret = find_value_inputs(m, e);
     if (ret >= 0) {
@@ -233,8 +263,9 @@ int fp_model_load(const char *path, const fp_model_opts *opts, fp_model **out, f
     if (concrete) {
         fp_tensor *in = calloc((size_t)m->g->ninputs + 1, sizeof(fp_tensor));
         if (!in) {
-            fp_model_freep(&m);
-            return fp_errorf(e, FP_ENOMEM, "%s: load: out of memory", path);
+            ret = fp_errorf(e, FP_ENOMEM, "%s: load: out of memory", path);
+            fp_model_freep(&m); /* frees path too: message first */
+            return ret;
         }
         for (int i = 0; i < m->g->ninputs; i++) {
             const nn_value *v = &m->g->values[m->g->inputs[i]];

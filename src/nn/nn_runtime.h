@@ -7,4 +7,9 @@
 
 #include "framepipe.h"
 
+/* fp_model_load from a buffer (fuzzing, embedded models). name is used in messages; external data is
+ * refused. Same ownership and errors as fp_model_load. */
+int nn_model_load_mem(const void *buf, size_t len, const char *name, const fp_model_opts *opts, fp_model **m,
+                      fp_err *e);
+
 #endif
