@@ -677,10 +677,11 @@ static int build_plan(fp_model *m, const fp_tensor *in, int nin, nn_plan_s **out
         memcpy(t->dims, in[i].dims, sizeof(t->dims));
         t->device = NN_DEV_HOST;
         if (m->value_input[i] && nn_tensor_numel(t) > NN_VALUE_INPUT_MAX) {
+            ret = fp_errorf(e, FP_EUNSUPPORTED, "%s: plan: input '%s' decides output shapes through its values "
+                            "but has %lld elements (at most %d: each distinct value makes a new plan)", g->path,
+                            g->values[v].name, (long long)nn_tensor_numel(t), NN_VALUE_INPUT_MAX);
             plan_free(m, p);
-            return fp_errorf(e, FP_EUNSUPPORTED, "%s: plan: input '%s' decides output shapes through its values "
-                             "but has %lld elements (at most %d: each distinct value makes a new plan)", g->path,
-                             g->values[v].name, (long long)nn_tensor_numel(t), NN_VALUE_INPUT_MAX);
+            return ret;
         }
         if (m->value_input[i]) {
             /* Its value shapes the plan: copy it so the plan's constants do not alias caller memory. */
