@@ -131,15 +131,11 @@ static int op_reads_shape_only(const nn_node *n)
 }
 
 /* Which graph inputs feed, through value-dependent ops, an input an op needs the value of. */
-static int find_value_inputs(fp_model *m, fp_err *e)
+int nn_graph_value_inputs(const nn_graph *g, unsigned char *flags)
 {
-    nn_graph *g = m->g;
     unsigned char *need = calloc((size_t)g->nvalues + 1, 1);
-    m->value_input = calloc((size_t)g->ninputs + 1, 1);
-    if (!need || !m->value_input) {
-        free(need);
-        return fp_errorf(e, FP_ENOMEM, "%s: load: out of memory", g->path);
-    }
+    if (!need)
+        return FP_ENOMEM;
     for (int i = g->nnodes - 1; i >= 0; i--) {
         const nn_node *n = &g->nodes[i];
         int out_needed = 0;
@@ -157,8 +153,16 @@ static int find_value_inputs(fp_model *m, fp_err *e)
         }
     }
     for (int i = 0; i < g->ninputs; i++)
-        m->value_input[i] = need[g->inputs[i]];
+        flags[i] = need[g->inputs[i]];
     free(need);
+    return 0;
+}
+
+static int find_value_inputs(fp_model *m, fp_err *e)
+{
+    m->value_input = calloc((size_t)m->g->ninputs + 1, 1);
+    if (!m->value_input || nn_graph_value_inputs(m->g, m->value_input) < 0)
+        return fp_errorf(e, FP_ENOMEM, "%s: load: out of memory", m->g->path);
     return 0;
 }
 
