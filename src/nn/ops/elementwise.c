@@ -68,15 +68,38 @@ typedef struct un_param {
         return (T)(EXPR);                                                                          \
     }
 
+/* One exp of -|x| serves both signs and never overflows. */
 static inline float sigmoid_f(float x)
 {
-    return x >= 0 ? 1.0f / (1.0f + expf(-x)) : expf(x) / (1.0f + expf(x));
+    float e = expf(-fabsf(x)), r = 1.0f / (1.0f + e);
+    return x >= 0 ? r : e * r;
 }
 static inline double sigmoid_d(double x)
 {
-    return x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x));
+    double e = exp(-fabs(x)), r = 1.0 / (1.0 + e);
+    return x >= 0 ? r : e * r;
 }
 #define SIGMOID(x) _Generic((x), float: sigmoid_f, default: sigmoid_d)(x)
+
+/* tanh from one exp: glibc's tanhf is several times slower. Below 0.5, 1 - 2/(e+1) would cancel,
+ * so expm1 keeps the relative accuracy there; above 9 the result is +-1 in float. */
+static inline float tanh_f(float x)
+{
+    float a = fabsf(x), r;
+    if (a > 9.0f)
+        r = 1.0f;
+    else if (a < 0.5f) {
+        float m = expm1f(2.0f * a);
+        r = m / (m + 2.0f);
+    } else {
+        r = 1.0f - 2.0f / (expf(2.0f * a) + 1.0f);
+    }
+    return copysignf(r, x);
+}
+#define TANH(x) _Generic((x), float: tanh_f, default: tanh)(x)
+
+/* min/max as comparisons: the libm calls are not inlined without -ffinite-math-only */
+#define CLAMP01(v) ((v) < 0 ? (T)0 : (v) > 1 ? (T)1 : (v))
 
 /* softplus without overflow for large x */
 #define SOFTPLUS(x) ((x) > 0 ? (x) + log1p(exp(-(x))) : log1p(exp(x)))
@@ -84,9 +107,9 @@ static inline double sigmoid_d(double x)
 UN_ROWS(relu, x > 0 ? x : (T)0)
 UN_ROWS(leakyrelu, x >= 0 ? x : x * P0)
 UN_ROWS(sigmoid, SIGMOID(x))
-UN_ROWS(hardsigmoid, fmax((T)0, fmin((T)1, P0 * x + P1)))
-UN_ROWS(hardswish, x * fmax((T)0, fmin((T)1, x / (T)6 + (T)0.5)))
-UN_ROWS(tanh_, tanh(x))
+UN_ROWS(hardsigmoid, CLAMP01(P0 * x + P1))
+UN_ROWS(hardswish, x * CLAMP01(x / (T)6 + (T)0.5))
+UN_ROWS(tanh_, TANH(x))
 UN_ROWS(exp_, exp(x))
 UN_ROWS(log_, log(x))
 UN_ROWS(sqrt_, sqrt(x))

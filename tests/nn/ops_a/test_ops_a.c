@@ -374,6 +374,33 @@ static void test_unary(void)
     CHECK_EQ_INT(run(&t, in, 1, &out, 1), 0);
     CHECK_NEAR(fat(out, 0), -0.3, 1e-6);
     tfree(&out);
+    /* float activations against double libm over a wide range, tiny values included */
+    {
+        enum { NV = 2001 };
+        static float v[NV];
+        int64_t dv = NV;
+        for (int i = 0; i < NV; i++)
+            v[i] = i < 100 ? ldexpf(1.0f, -i) * (i & 1 ? -1 : 1) : -12.0f + 24.0f * (float)i / NV;
+        nn_tensor *vi[1] = { tf(1, &dv, v) };
+        static const char *ops[3] = { "Tanh", "Sigmoid", "HardSwish" };
+        for (int o = 0; o < 3; o++) {
+            tn_init(&t, ops[o], 14);
+            CHECK_EQ_INT(run(&t, vi, 1, &out, 1), 0);
+            double worst = 0;
+            for (int i = 0; i < NV; i++) {
+                double x = v[i];
+                double r = o == 0 ? tanh(x) : o == 1 ? 1 / (1 + exp(-x)) : x * fmin(1, fmax(0, x / 6 + 0.5));
+                /* HardSwish cancels near x = -3 in float: absolute error there */
+                double err2 = fabs(fat(out, i) - r) / (o == 2 ? fmax(fabs(r), 0.1) : fabs(r) + 1e-30);
+                if (r == 0)
+                    err2 = fabs(fat(out, i));
+                worst = err2 > worst || isnan(err2) ? err2 : worst;
+            }
+            CHECK_MSG(worst < 1e-6, "%s: worst relative error %g", ops[o], worst);
+            tfree(&out);
+        }
+        tfree(&vi[0]);
+    }
     tn_init(&t, "Erf", 13);
     CHECK_EQ_INT(run(&t, in, 1, &out, 1), 0);
     CHECK_NEAR(fat(out, 3), 0.5204998778, 1e-6);
