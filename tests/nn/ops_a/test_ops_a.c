@@ -1073,6 +1073,69 @@ static void test_topk_nms(void)
         tfree(&nin[k]);
 }
 
+static void test_index_ops(void)
+{
+    tn t;
+    nn_tensor *out = NULL;
+    int64_t d[2] = { 3, 3 };
+    float x[9] = { 1, 2, 3, 4, 5, 6, 7, 8, 9 };
+    nn_tensor *m = tf(2, d, x);
+    /* Trilu lower with k = -1: strictly below the diagonal */
+    nn_tensor *tin[2] = { m, ivec(1, (int64_t)-1) };
+    tn_init(&t, "Trilu", 14);
+    tn_int(&t, "upper", 0);
+    CHECK_EQ_INT(run(&t, tin, 2, &out, 1), 0);
+    CHECK(fat(out, 0) == 0 && fat(out, 3) == 4 && fat(out, 4) == 0 && fat(out, 7) == 8 && fat(out, 8) == 0);
+    tfree(&out);
+    tfree(&tin[1]);
+    /* CumSum exclusive + reverse along axis 1 */
+    int64_t ax = 1;
+    nn_tensor *cin[2] = { m, ti64(0, NULL, &ax) };
+    tn_init(&t, "CumSum", 14);
+    tn_int(&t, "exclusive", 1);
+    tn_int(&t, "reverse", 1);
+    CHECK_EQ_INT(run(&t, cin, 2, &out, 1), 0);
+    CHECK(fat(out, 0) == 5 && fat(out, 1) == 3 && fat(out, 2) == 0 && fat(out, 3) == 11);
+    tfree(&out);
+    tfree(&cin[1]);
+    /* GatherND with batch_dims 1: per row pick one column */
+    int64_t gi[3] = { 2, 0, -1 }, dgi[2] = { 3, 1 };
+    nn_tensor *gin[2] = { m, ti64(2, dgi, gi) };
+    tn_init(&t, "GatherND", 13);
+    tn_int(&t, "batch_dims", 1);
+    CHECK_EQ_INT(run(&t, gin, 2, &out, 1), 0);
+    CHECK(shape_is(out, 1, 3LL) && fat(out, 0) == 3 && fat(out, 1) == 4 && fat(out, 2) == 9);
+    tfree(&out);
+    tfree(&gin[1]);
+    /* ScatterND with add and a repeated index accumulates; out-of-range index fails cleanly */
+    int64_t si[2] = { 1, 1 }, dsi[2] = { 2, 1 }, du[2] = { 2, 3 };
+    float up[6] = { 1, 1, 1, 10, 10, 10 };
+    nn_tensor *sin[3] = { m, ti64(2, dsi, si), tf(2, du, up) };
+    tn_init(&t, "ScatterND", 16);
+    tn_str(&t, "reduction", "add");
+    CHECK_EQ_INT(run(&t, sin, 3, &out, 1), 0);
+    CHECK(fat(out, 0) == 1 && fat(out, 3) == 15 && fat(out, 5) == 17);
+    tfree(&out);
+    ((int64_t *)sin[1]->data)[1] = 3;
+    tn_init(&t, "ScatterND", 16);
+    CHECK_EQ_INT(run(&t, sin, 3, &out, 1), FP_EINPUT);
+    tfree(&out);
+    for (int k = 1; k < 3; k++)
+        tfree(&sin[k]);
+    /* OneHot with a negative index and axis 0 */
+    int64_t oi[2] = { -1, 1 }, d2 = 2, depth = 3;
+    float vals[2] = { 0, 5 };
+    nn_tensor *oin[3] = { ti64(1, &d2, oi), ti64(0, NULL, &depth), tf(1, &d2, vals) };
+    tn_init(&t, "OneHot", 11);
+    tn_int(&t, "axis", 0);
+    CHECK_EQ_INT(run(&t, oin, 3, &out, 1), 0);
+    CHECK(shape_is(out, 2, 3LL, 2LL) && fat(out, 3) == 5 && fat(out, 4) == 5 && fat(out, 0) == 0);
+    tfree(&out);
+    for (int k = 0; k < 3; k++)
+        tfree(&oin[k]);
+    tfree(&m);
+}
+
 static void test_registry(void)
 {
     int cnt = 0, dup = 0;
@@ -1104,5 +1167,6 @@ int main(void)
     test_cast();
     test_generators();
     test_topk_nms();
+    test_index_ops();
     return fp_test_finish("nn.ops_a");
 }
