@@ -5,8 +5,8 @@
  * DepthToSpace/SpaceToDepth. Adding an op adds its def here and nowhere else in the runtime.
  *
  * Group a's kernels live in family files (elementwise.c, reduce.c, softmax.c, movement.c, shape.c,
- * cast.c, topk.c, index.c) rather than one file per op: the ops of a family share their type
- * dispatch and iteration, and each family file is still "one place" for its ops.
+ * cast.c, topk.c, index.c, einsum.c) rather than one file per op: the ops of a family share their
+ * type dispatch and iteration, and each family file is still "one place" for its ops.
  */
 #include "nn/nn_op.h"
 
@@ -117,8 +117,9 @@ extern const nn_op_def nn_op_onehot;
 extern const nn_op_def nn_op_trilu;
 extern const nn_op_def nn_op_cumsum;
 extern const nn_op_def nn_op_bitshift;
+extern const nn_op_def nn_op_einsum;
 
-#define NN_OPS_GROUP_A_COUNT 105
+#define NN_OPS_GROUP_A_COUNT 106
 
 const nn_op_def *const nn_ops_group_a[] = {
     &nn_op_relu,
@@ -226,6 +227,7 @@ const nn_op_def *const nn_ops_group_a[] = {
     &nn_op_trilu,
     &nn_op_cumsum,
     &nn_op_bitshift,
+    &nn_op_einsum,
     NULL
 };
 

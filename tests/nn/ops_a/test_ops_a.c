@@ -1136,6 +1136,52 @@ static void test_index_ops(void)
     tfree(&m);
 }
 
+static void test_einsum(void)
+{
+    tn t;
+    nn_tensor *out = NULL;
+    int64_t d[2] = { 3, 3 };
+    float x[9] = { 1, 2, 3, 4, 5, 6, 7, 8, 9 };
+    nn_tensor *m[1] = { tf(2, d, x) };
+    tn_init(&t, "Einsum", 12);
+    tn_str(&t, "equation", "ii->i");
+    CHECK_EQ_INT(run(&t, m, 1, &out, 1), 0);
+    CHECK(shape_is(out, 1, 3LL) && fat(out, 0) == 1 && fat(out, 1) == 5 && fat(out, 2) == 9);
+    tfree(&out);
+    tn_init(&t, "Einsum", 12);
+    tn_str(&t, "equation", "ii"); /* implicit: trace, rank 0 */
+    CHECK_EQ_INT(run(&t, m, 1, &out, 1), 0);
+    CHECK(out->ndim == 0 && fat(out, 0) == 15);
+    tfree(&out);
+    tn_init(&t, "Einsum", 12);
+    tn_str(&t, "equation", "ba"); /* implicit output is alphabetical: a transpose */
+    CHECK_EQ_INT(run(&t, m, 1, &out, 1), 0);
+    CHECK(fat(out, 1) == 4 && fat(out, 3) == 2);
+    tfree(&out);
+    /* batched matmul with a broadcast ellipsis: [2,1,2,3] x [3,2] */
+    int64_t da[4] = { 2, 1, 2, 3 }, db[2] = { 3, 2 };
+    float a[12], b[6] = { 1, 0, 0, 1, 1, 1 };
+    for (int i = 0; i < 12; i++)
+        a[i] = (float)i;
+    nn_tensor *mm[2] = { tf(4, da, a), tf(2, db, b) };
+    tn_init(&t, "Einsum", 12);
+    tn_str(&t, "equation", "...ij,jk->...ik");
+    CHECK_EQ_INT(run(&t, mm, 2, &out, 1), 0);
+    CHECK(shape_is(out, 4, 2LL, 1LL, 2LL, 2LL));
+    /* row [9,10,11] . columns [1,0,1], [0,1,1] */
+    CHECK(fat(out, 6) == 20 && fat(out, 7) == 21);
+    tfree(&out);
+    tn_init(&t, "Einsum", 12);
+    tn_str(&t, "equation", "ij,jk->iq");
+    nn_tensor *mq[2] = { m[0], m[0] };
+    CHECK_EQ_INT(run(&t, mq, 2, &out, 1), FP_EMODEL);
+    CHECK(strstr(err.msg, "output label") != NULL);
+    tfree(&out);
+    tfree(&mm[0]);
+    tfree(&mm[1]);
+    tfree(&m[0]);
+}
+
 static void test_registry(void)
 {
     int cnt = 0, dup = 0;
@@ -1168,5 +1214,6 @@ int main(void)
     test_generators();
     test_topk_nms();
     test_index_ops();
+    test_einsum();
     return fp_test_finish("nn.ops_a");
 }
