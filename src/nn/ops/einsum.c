@@ -176,7 +176,7 @@ static int einsum_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_tens
     for (int a = 0; a < p.nout; a++)
         dims[a] = p.size[p.out[a]];
     out[0]->dtype = in[0]->dtype;
-    return nn_tensor_set_shape(out[0], p.nout, dims);
+    return opsa_set_shape(n, e, out[0], p.nout, dims);
 }
 
 static int einsum_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,

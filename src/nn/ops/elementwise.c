@@ -236,7 +236,7 @@ static int unary_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_tenso
     if (!opsa_dt_is_float(t) && !(d->si && opsa_dt_is_int(t)))
         return nn_node_error(e, n, FP_EUNSUPPORTED, "input dtype %s not supported", nn_dtype_name(t));
     out[0]->dtype = t;
-    return nn_tensor_set_shape(out[0], in[0]->ndim, in[0]->dims);
+    return opsa_set_shape(n, e, out[0], in[0]->ndim, in[0]->dims);
 }
 
 static int unary_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,
@@ -754,7 +754,7 @@ static int clip_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor
             return nn_node_error(e, n, FP_EMODEL, "%s must be a scalar", k == 1 ? "min" : "max");
     }
     out[0]->dtype = in[0]->dtype;
-    return nn_tensor_set_shape(out[0], in[0]->ndim, in[0]->dims);
+    return opsa_set_shape(n, e, out[0], in[0]->ndim, in[0]->dims);
 }
 
 static int clip_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,
@@ -866,7 +866,7 @@ static int boolout_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_ten
     if (is_not ? in[0]->dtype != NN_DT_BOOL : !opsa_dt_is_float(in[0]->dtype))
         return nn_node_error(e, n, FP_EUNSUPPORTED, "input dtype %s not supported", nn_dtype_name(in[0]->dtype));
     out[0]->dtype = NN_DT_BOOL;
-    return nn_tensor_set_shape(out[0], in[0]->ndim, in[0]->dims);
+    return opsa_set_shape(n, e, out[0], in[0]->ndim, in[0]->dims);
 }
 
 static int boolout_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,

@@ -58,7 +58,7 @@ static int gathernd_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_te
         dims[nd++] = x->dims[d];
     }
     out[0]->dtype = x->dtype;
-    return nn_tensor_set_shape(out[0], nd, dims);
+    return opsa_set_shape(n, e, out[0], nd, dims);
 }
 
 static int gathernd_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,
@@ -154,7 +154,7 @@ static int scatterel_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_t
         if (d != axis && in[1]->dims[d] > in[0]->dims[d])
             return nn_node_error(e, n, FP_EMODEL, "indices dim %d larger than the data's", d);
     out[0]->dtype = in[0]->dtype;
-    return nn_tensor_set_shape(out[0], in[0]->ndim, in[0]->dims);
+    return opsa_set_shape(n, e, out[0], in[0]->ndim, in[0]->dims);
 }
 
 static int scatterel_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,
@@ -214,7 +214,7 @@ static int scatternd_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_t
     if (!ok)
         return nn_node_error(e, n, FP_EMODEL, "updates shape does not match indices and data");
     out[0]->dtype = x->dtype;
-    return nn_tensor_set_shape(out[0], x->ndim, x->dims);
+    return opsa_set_shape(n, e, out[0], x->ndim, x->dims);
 }
 
 static int scatternd_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,
@@ -277,7 +277,7 @@ static int onehot_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_tens
     for (int d = 0, k = 0; d < r; d++)
         dims[d] = d == axis ? depth : in[0]->dims[k++];
     out[0]->dtype = in[2]->dtype;
-    return nn_tensor_set_shape(out[0], r, dims);
+    return opsa_set_shape(n, e, out[0], r, dims);
 }
 
 static int onehot_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,
@@ -322,7 +322,7 @@ static int trilu_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_tenso
     if (nin > 1 && in[1] && nn_tensor_numel(in[1]) != 1)
         return nn_node_error(e, n, FP_EMODEL, "k must hold one value");
     out[0]->dtype = in[0]->dtype;
-    return nn_tensor_set_shape(out[0], in[0]->ndim, in[0]->dims);
+    return opsa_set_shape(n, e, out[0], in[0]->ndim, in[0]->dims);
 }
 
 static int trilu_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,
@@ -368,7 +368,7 @@ static int cumsum_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_tens
             return nn_node_error(e, n, FP_EMODEL, "axis out of range for rank %d", in[0]->ndim);
     }
     out[0]->dtype = in[0]->dtype;
-    return nn_tensor_set_shape(out[0], in[0]->ndim, in[0]->dims);
+    return opsa_set_shape(n, e, out[0], in[0]->ndim, in[0]->dims);
 }
 
 static int cumsum_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,

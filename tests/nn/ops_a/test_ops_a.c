@@ -1182,6 +1182,51 @@ static void test_einsum(void)
     tfree(&m[0]);
 }
 
+/* Hostile shape values fail infer with a message naming the node, never overflow or crash. */
+static void test_bad_shapes(void)
+{
+    tn t;
+    nn_tensor *out = NULL;
+    int64_t d[2] = { 4, 4 };
+    nn_tensor *x = tf(2, d, NULL);
+    nn_tensor *tin[2] = { x, ivec(2, INT64_MAX / 2, (int64_t)3) };
+    tn_init(&t, "Tile", 13);
+    CHECK_EQ_INT(run(&t, tin, 2, &out, 1), FP_EMODEL);
+    CHECK(strstr(err.msg, "(Tile)") != NULL);
+    tfree(&out);
+    tfree(&tin[1]);
+    nn_tensor *pin[2] = { x, ivec(4, INT64_MAX, (int64_t)0, INT64_MAX, (int64_t)0) };
+    tn_init(&t, "Pad", 13);
+    CHECK_EQ_INT(run(&t, pin, 2, &out, 1), FP_EMODEL);
+    tfree(&out);
+    tfree(&pin[1]);
+    nn_tensor *rin[2] = { x, ivec(2, INT64_MAX, (int64_t)-1) };
+    tn_init(&t, "Reshape", 14);
+    CHECK_EQ_INT(run(&t, rin, 2, &out, 1), FP_EMODEL);
+    tfree(&out);
+    tfree(&rin[1]);
+    nn_tensor *cin[1] = { ivec(3, INT64_MAX, INT64_MAX, (int64_t)2) };
+    tn_init(&t, "ConstantOfShape", 9);
+    CHECK_EQ_INT(run(&t, cin, 1, &out, 1), FP_EMODEL);
+    CHECK(strstr(err.msg, "overflow") != NULL);
+    tfree(&out);
+    tfree(&cin[0]);
+    nn_tensor *uin[2] = { x, ivec(7, (int64_t)0, (int64_t)1, (int64_t)2, (int64_t)3, (int64_t)4, (int64_t)5,
+                                  (int64_t)6) };
+    tn_init(&t, "Unsqueeze", 13);
+    CHECK(run(&t, uin, 2, &out, 1) < 0);
+    tfree(&out);
+    tfree(&uin[1]);
+    nn_tensor *sin[5] = { x, ivec(1, (int64_t)0), ivec(1, INT64_MAX), ivec(1, (int64_t)0), ivec(1, INT64_MAX) };
+    tn_init(&t, "Slice", 13);
+    CHECK_EQ_INT(run(&t, sin, 5, &out, 1), 0);
+    CHECK(shape_is(out, 2, 1LL, 4LL));
+    tfree(&out);
+    for (int k = 1; k < 5; k++)
+        tfree(&sin[k]);
+    tfree(&x);
+}
+
 static void test_registry(void)
 {
     int cnt = 0, dup = 0;
@@ -1215,5 +1260,6 @@ int main(void)
     test_topk_nms();
     test_index_ops();
     test_einsum();
+    test_bad_shapes();
     return fp_test_finish("nn.ops_a");
 }
