@@ -11,24 +11,19 @@
 #include <stdarg.h>
 #include <stdint.h>
 
-#ifdef OPSA_STANDIN
-#include "runtime_standin.h"
-static nn_cpu_ctx ctx1_s = { 1, NULL, 0, 0 }, ctx4_s = { 4, NULL, 0, 0 };
-static nn_cpu_ctx *ctx_get(int threads)
-{
-    return threads == 1 ? &ctx1_s : &ctx4_s;
-}
-#else
 #include "nn/nn_cpu.h"
+
+/* Contexts with 1 and 4 workers, created once and kept for the process (reachable at exit). */
 static nn_cpu_ctx *ctx_get(int threads)
 {
     static nn_cpu_ctx *c1, *c4;
     nn_cpu_ctx **c = threads == 1 ? &c1 : &c4;
-    if (!*c)
-        nn_cpu_ctx_create(c, threads, NULL);
+    if (!*c && nn_cpu_ctx_create(c, threads, NULL) < 0) {
+        fprintf(stderr, "cannot create a CPU context\n");
+        exit(1);
+    }
     return *c;
 }
-#endif
 
 extern const nn_op_def *const nn_ops_group_a[];
 
