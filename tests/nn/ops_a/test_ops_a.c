@@ -1222,6 +1222,272 @@ static void test_bad_shapes(void)
     tfree(&x);
 }
 
+/* ---- randomised differential tests against naive index-by-index references ---- */
+
+static uint32_t rnd(uint32_t n)
+{
+    rng = rng * 1664525u + 1013904223u;
+    return (rng >> 8) % n;
+}
+
+/* flat index into t of output coordinate c (right-aligned numpy broadcast) */
+static int64_t bidx(const nn_tensor *t, const int64_t *c, int r)
+{
+    int64_t off = 0;
+    for (int d = 0; d < t->ndim; d++) {
+        int64_t cd = c[r - t->ndim + d];
+        off = off * t->dims[d] + (t->dims[d] == 1 ? 0 : cd);
+    }
+    return off;
+}
+
+static void unravel(int64_t i, const nn_tensor *t, int64_t *c)
+{
+    for (int d = t->ndim - 1; d >= 0; d--) {
+        c[d] = t->dims[d] ? i % t->dims[d] : 0;
+        i = t->dims[d] ? i / t->dims[d] : 0;
+    }
+}
+
+static nn_tensor *rand_tensor(int nd, const int64_t *dims)
+{
+    nn_tensor *t = tf(nd, dims, NULL);
+    for (int64_t i = 0; i < nn_tensor_numel(t); i++)
+        ((float *)t->data)[i] = (float)(int)rnd(9) - 4; /* small integers: exact sums */
+    return t;
+}
+
+static void test_random_broadcast(void)
+{
+    static const char *ops[4] = { "Add", "Mul", "Max", "Less" };
+    int bad = 0, cases = 0;
+    printf("random broadcast seed %u\n", rng);
+    for (int it = 0; it < 300; it++) {
+        int r = (int)rnd(6);
+        int64_t full[NN_MAX_DIMS], da[NN_MAX_DIMS], db[NN_MAX_DIMS];
+        for (int d = 0; d < r; d++)
+            full[d] = rnd(10) == 0 ? 0 : 1 + rnd(5);
+        int ra = r - (int)rnd(r + 1), rb = r - (int)rnd(r + 1);
+        for (int d = 0; d < ra; d++)
+            da[d] = rnd(3) == 0 ? 1 : full[r - ra + d];
+        for (int d = 0; d < rb; d++)
+            db[d] = rnd(3) == 0 ? 1 : full[r - rb + d];
+        nn_tensor *in[2] = { rand_tensor(ra, da), rand_tensor(rb, db) }, *out = NULL;
+        const char *op = ops[it % 4];
+        tn t;
+        tn_init(&t, op, 13);
+        int ret = run(&t, in, 2, &out, 1);
+        cases++;
+        if (ret < 0) {
+            bad++;
+        } else {
+            int64_t c[NN_MAX_DIMS];
+            for (int64_t i = 0; i < nn_tensor_numel(out); i++) {
+                unravel(i, out, c);
+                float x = fat(in[0], bidx(in[0], c, out->ndim)), y = fat(in[1], bidx(in[1], c, out->ndim));
+                double want = it % 4 == 0 ? x + y : it % 4 == 1 ? x * y : it % 4 == 2 ? (x > y ? x : y) : x < y;
+                double got = it % 4 == 3 ? ((uint8_t *)out->data)[i] : fat(out, i);
+                if (got != want) {
+                    bad++;
+                    break;
+                }
+            }
+        }
+        tfree(&out);
+        tfree(&in[0]);
+        tfree(&in[1]);
+    }
+    CHECK_MSG(bad == 0, "%d of %d random broadcast cases wrong", bad, cases);
+}
+
+static void test_random_reduce(void)
+{
+    static const char *ops[3] = { "ReduceSum", "ReduceMax", "ReduceMean" };
+    int bad = 0, cases = 0;
+    for (int it = 0; it < 200; it++) {
+        int r = 1 + (int)rnd(5), keep = (int)rnd(2);
+        int64_t dims[NN_MAX_DIMS];
+        for (int d = 0; d < r; d++)
+            dims[d] = 1 + rnd(4);
+        unsigned mask = rnd(1u << r);
+        nn_tensor *x = rand_tensor(r, dims), *out = NULL;
+        tn t;
+        tn_init(&t, ops[it % 3], 11); /* axes attribute form for all three */
+        int k = t.n.nattr;
+        nn_attr *a = tn_attr(&t, "axes", NN_ATTR_INTS);
+        for (int d = 0; d < r; d++)
+            if (mask >> d & 1)
+                t.ints[k][a->n++] = rnd(2) ? d : d - r; /* negative axes too */
+        a->ints = t.ints[k];
+        tn_int(&t, "keepdims", keep);
+        nn_tensor *in[1] = { x };
+        cases++;
+        if (run(&t, in, 1, &out, 1) < 0) {
+            bad++;
+            goto next;
+        }
+        /* naive: walk the input, fold into the output cell its kept coordinates select */
+        int64_t on = nn_tensor_numel(out), want_on = 1;
+        for (int d = 0; d < r; d++)
+            if (!(mask == 0 || (mask >> d & 1)))
+                want_on *= dims[d];
+        if (on != want_on) {
+            char sb[64];
+            fprintf(stderr, "reduce case %d: %s mask %x of %s gave %lld elements, want %lld\n", it, ops[it % 3], mask,
+                    nn_shape_str(x, sb, sizeof(sb)), (long long)on, (long long)want_on);
+            bad++;
+            goto next;
+        }
+        double *acc = calloc((size_t)on, sizeof(double)), *cnt = calloc((size_t)on, sizeof(double));
+        for (int64_t o = 0; o < on; o++)
+            acc[o] = it % 3 == 1 ? -INFINITY : 0;
+        int64_t c[NN_MAX_DIMS];
+        for (int64_t i = 0; i < nn_tensor_numel(x); i++) {
+            unravel(i, x, c);
+            int64_t o = 0;
+            for (int d = 0; d < r; d++) {
+                int red = mask == 0 || (mask >> d & 1);
+                if (!red)
+                    o = o * dims[d] + c[d];
+            }
+            float v = fat(x, i);
+            acc[o] = it % 3 == 1 ? (v > acc[o] ? v : acc[o]) : acc[o] + v;
+            cnt[o]++;
+        }
+        for (int64_t o = 0; o < on; o++) {
+            double want = it % 3 == 2 ? acc[o] / cnt[o] : acc[o];
+            if (fabs(fat(out, o) - want) > 1e-5) {
+                bad++;
+                break;
+            }
+        }
+        /* the output rank follows keepdims */
+        int nred = 0;
+        for (int d = 0; d < r; d++)
+            nred += mask == 0 || (mask >> d & 1);
+        if (out->ndim != (keep ? r : r - nred))
+            bad++;
+        free(acc);
+        free(cnt);
+    next:
+        tfree(&out);
+        tfree(&x);
+    }
+    CHECK_MSG(bad == 0, "%d of %d random reduction cases wrong", bad, cases);
+}
+
+static void test_random_slice_transpose(void)
+{
+    int bad = 0, cases = 0;
+    for (int it = 0; it < 200; it++) {
+        int r = 1 + (int)rnd(4);
+        int64_t dims[NN_MAX_DIMS];
+        for (int d = 0; d < r; d++)
+            dims[d] = 1 + rnd(6);
+        nn_tensor *x = rand_tensor(r, dims), *out = NULL;
+        for (int64_t i = 0; i < nn_tensor_numel(x); i++)
+            ((float *)x->data)[i] = (float)i;
+        tn t;
+        cases++;
+        if (it % 2) {
+            /* Transpose with a random permutation */
+            int perm[NN_MAX_DIMS];
+            for (int d = 0; d < r; d++)
+                perm[d] = d;
+            for (int d = r - 1; d > 0; d--) {
+                int j = (int)rnd(d + 1), tmp = perm[d];
+                perm[d] = perm[j];
+                perm[j] = tmp;
+            }
+            tn_init(&t, "Transpose", 13);
+            int k = t.n.nattr;
+            nn_attr *a = tn_attr(&t, "perm", NN_ATTR_INTS);
+            for (int d = 0; d < r; d++)
+                t.ints[k][d] = perm[d];
+            a->ints = t.ints[k];
+            a->n = r;
+            nn_tensor *in[1] = { x };
+            if (run_det(&t, in, 1, &out) < 0) {
+                bad++;
+            } else {
+                int64_t c[NN_MAX_DIMS], xc[NN_MAX_DIMS];
+                for (int64_t i = 0; i < nn_tensor_numel(out); i++) {
+                    unravel(i, out, c);
+                    for (int d = 0; d < r; d++)
+                        xc[perm[d]] = c[d];
+                    int64_t off = 0;
+                    for (int d = 0; d < r; d++)
+                        off = off * dims[d] + xc[d];
+                    if (fat(out, i) != (float)off) {
+                        bad++;
+                        break;
+                    }
+                }
+            }
+        } else {
+            /* Slice on every axis with random (possibly out-of-range) starts/ends and +-steps */
+            int64_t st[NN_MAX_DIMS], en[NN_MAX_DIMS], sp[NN_MAX_DIMS], ax[NN_MAX_DIMS];
+            for (int d = 0; d < r; d++) {
+                ax[d] = d;
+                st[d] = (int64_t)rnd(2 * dims[d] + 5) - dims[d] - 2;
+                en[d] = (int64_t)rnd(2 * dims[d] + 5) - dims[d] - 2;
+                sp[d] = rnd(2) ? 1 + rnd(3) : -1 - (int64_t)rnd(3);
+            }
+            int64_t rr = r;
+            nn_tensor *in[5] = { x, ti64(1, &rr, st), ti64(1, &rr, en), ti64(1, &rr, ax), ti64(1, &rr, sp) };
+            tn_init(&t, "Slice", 13);
+            if (run(&t, in, 5, &out, 1) < 0) {
+                bad++;
+            } else {
+                /* reference from the spec's wording: list the selected indices per axis. Note a
+                 * negative step with a start below -dim starts at 0 (the spec clamps the adjusted
+                 * start to [0, dim-1]) where Python's slicing would select nothing. */
+                int64_t sel[NN_MAX_DIMS][16], ns[NN_MAX_DIMS];
+                for (int d = 0; d < r; d++) {
+                    int64_t n = dims[d], s = st[d], e = en[d], step = sp[d];
+                    s = s < 0 ? s + n : s;
+                    e = e < 0 ? e + n : e;
+                    if (step > 0) {
+                        s = s < 0 ? 0 : s > n ? n : s;
+                        e = e < 0 ? 0 : e > n ? n : e;
+                    } else {
+                        s = s < 0 ? 0 : s > n - 1 ? n - 1 : s;
+                        e = e < -1 ? -1 : e > n - 1 ? n - 1 : e;
+                    }
+                    ns[d] = 0;
+                    for (int64_t v = s; step > 0 ? v < e : v > e; v += step)
+                        sel[d][ns[d]++] = v;
+                }
+                int ok = out->ndim == r;
+                for (int d = 0; ok && d < r; d++)
+                    ok = out->dims[d] == ns[d];
+                int64_t c[NN_MAX_DIMS];
+                for (int64_t i = 0; ok && i < nn_tensor_numel(out); i++) {
+                    unravel(i, out, c);
+                    int64_t off = 0;
+                    for (int d = 0; d < r; d++)
+                        off = off * dims[d] + sel[d][c[d]];
+                    ok = fat(out, i) == (float)off;
+                }
+                if (!ok) {
+                    char sb[64], so[64];
+                    fprintf(stderr, "slice case %d: x %s -> %s:", it, nn_shape_str(x, sb, 64), nn_shape_str(out, so, 64));
+                    for (int d = 0; d < r; d++)
+                        fprintf(stderr, " [%lld:%lld:%lld]->%lld", (long long)st[d], (long long)en[d], (long long)sp[d],
+                                (long long)ns[d]);
+                    fprintf(stderr, "\n");
+                }
+                bad += !ok;
+            }
+            for (int k = 1; k < 5; k++)
+                tfree(&in[k]);
+        }
+        tfree(&out);
+        tfree(&x);
+    }
+    CHECK_MSG(bad == 0, "%d of %d random slice/transpose cases wrong", bad, cases);
+}
+
 static void test_registry(void)
 {
     int cnt = 0, dup = 0;
@@ -1256,5 +1522,8 @@ int main(void)
     test_index_ops();
     test_einsum();
     test_bad_shapes();
+    test_random_broadcast();
+    test_random_reduce();
+    test_random_slice_transpose();
     return fp_test_finish("nn.ops_a");
 }
