@@ -1,7 +1,8 @@
 #!/bin/sh
 # Run HERE (the Debian build machine), before a GPU run: fills .gpu-deps/ (git-ignored) with what the
 # GPU machine lacks — the static FFmpeg from ../shared/device and Debian's -dev packages for
-# protobuf-c, OpenBLAS, SQLite, libpq, libcurl, libmicrohttpd, onnx.proto, zlib, JSON. The device call
+# protobuf-c, OpenBLAS, SQLite, libpq, libcurl, libmicrohttpd, onnx.proto, zlib, JSON, and the nv-codec
+# headers (GPU discovery in framepipe doctor). The device call
 # names .gpu-deps in `carry`; scripts/gpu-check.sh unpacks them under /tmp there (never into /).
 set -eu
 cd "$(dirname "$0")/.."

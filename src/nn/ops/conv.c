@@ -36,7 +36,7 @@ static void im2col_rows(void *arg, int64_t r0, int64_t r1)
         int64_t kz = kk / (w->k[1] * w->k[2]), ky = (kk / w->k[2]) % w->k[1], kx = kk % w->k[2];
         const float *xc = a->x + c * in_plane;
         float *dst = a->col + r * a->os;
-        int64_t ix0 = kx * w->d[2] - w->pb[2];
+        int64_t ix0 = kx * w->d[2] - w->pb[2], lo, hi;
 
         for (int64_t oz = 0; oz < w->out[0]; oz++) {
             int64_t iz = oz * w->s[0] - w->pb[0] + kz * w->d[0];
@@ -53,16 +53,24 @@ static void im2col_rows(void *arg, int64_t r0, int64_t r1)
                     continue;
                 }
                 src = xc + (iz * w->in[1] + iy) * w->in[2];
-                for (int64_t ox = 0; ox < w->out[2]; ox++) {
-                    int64_t ix = ix0 + ox * w->s[2];
-                    dst[ox] = ix >= 0 && ix < w->in[2] ? src[ix] : 0.0f;
-                }
+                opsb_row_range(ix0, w->s[2], w->in[2], w->out[2], &lo, &hi);
+                for (int64_t ox = 0; ox < lo; ox++)
+                    dst[ox] = 0.0f;
+                if (w->s[2] == 1)
+                    memcpy(dst + lo, src + ix0 + lo, sizeof(float) * (size_t)(hi - lo));
+                else
+                    for (int64_t ox = lo; ox < hi; ox++)
+                        dst[ox] = src[ix0 + ox * w->s[2]];
+                for (int64_t ox = hi; ox < w->out[2]; ox++)
+                    dst[ox] = 0.0f;
             }
         }
     }
 }
 
-/* Depthwise: plane p = n*C + c; weight [C, 1, K], one output plane per input plane. */
+/* Depthwise: plane p = n*C + c; weight [C, 1, K], one output plane per input plane. Each output row
+ * accumulates tap by tap (kz, ky, kx order, the same for every element) over the columns where the
+ * tap lands inside the input, so the inner loop has no branches. */
 static void depthwise_planes(void *arg, int64_t p0, int64_t p1)
 {
     const conv_args *a = arg;
@@ -75,29 +83,38 @@ static void depthwise_planes(void *arg, int64_t p0, int64_t p1)
         float *yc = a->y + p * a->os;
         float b = a->bias ? a->bias[c] : 0.0f;
         for (int64_t oz = 0; oz < w->out[0]; oz++)
-            for (int64_t oy = 0; oy < w->out[1]; oy++)
-                for (int64_t ox = 0; ox < w->out[2]; ox++) {
-                    float acc = 0.0f;
-                    for (int64_t kz = 0; kz < w->k[0]; kz++) {
-                        int64_t iz = oz * w->s[0] - w->pb[0] + kz * w->d[0];
-                        if (iz < 0 || iz >= w->in[0])
+            for (int64_t oy = 0; oy < w->out[1]; oy++) {
+                float *restrict yr = yc + (oz * w->out[1] + oy) * w->out[2];
+                for (int64_t ox = 0; ox < w->out[2]; ox++)
+                    yr[ox] = 0.0f;
+                for (int64_t kz = 0; kz < w->k[0]; kz++) {
+                    int64_t iz = oz * w->s[0] - w->pb[0] + kz * w->d[0];
+                    if (iz < 0 || iz >= w->in[0])
+                        continue;
+                    for (int64_t ky = 0; ky < w->k[1]; ky++) {
+                        int64_t iy = oy * w->s[1] - w->pb[1] + ky * w->d[1];
+                        const float *restrict row;
+                        const float *wr;
+                        if (iy < 0 || iy >= w->in[1])
                             continue;
-                        for (int64_t ky = 0; ky < w->k[1]; ky++) {
-                            int64_t iy = oy * w->s[1] - w->pb[1] + ky * w->d[1];
-                            const float *row, *wr;
-                            if (iy < 0 || iy >= w->in[1])
-                                continue;
-                            row = xc + (iz * w->in[1] + iy) * w->in[2];
-                            wr = wc + (kz * w->k[1] + ky) * w->k[2];
-                            for (int64_t kx = 0; kx < w->k[2]; kx++) {
-                                int64_t ix = ox * w->s[2] - w->pb[2] + kx * w->d[2];
-                                if (ix >= 0 && ix < w->in[2])
-                                    acc += row[ix] * wr[kx];
-                            }
+                        row = xc + (iz * w->in[1] + iy) * w->in[2];
+                        wr = wc + (kz * w->k[1] + ky) * w->k[2];
+                        for (int64_t kx = 0; kx < w->k[2]; kx++) {
+                            int64_t ix0 = kx * w->d[2] - w->pb[2], lo, hi, st = w->s[2];
+                            float wv = wr[kx];
+                            opsb_row_range(ix0, st, w->in[2], w->out[2], &lo, &hi);
+                            if (st == 1)
+                                for (int64_t ox = lo; ox < hi; ox++)
+                                    yr[ox] += wv * row[ix0 + ox];
+                            else
+                                for (int64_t ox = lo; ox < hi; ox++)
+                                    yr[ox] += wv * row[ix0 + ox * st];
                         }
                     }
-                    yc[(oz * w->out[1] + oy) * w->out[2] + ox] = acc + b;
                 }
+                for (int64_t ox = 0; ox < w->out[2]; ox++)
+                    yr[ox] += b;
+            }
     }
 }
 

@@ -107,14 +107,23 @@ typedef struct dcn_args {
     int64_t c0;          /* first channel of the group */
 } dcn_args;
 
-/* torchvision's bilinear_interpolate, verbatim in behaviour (float arithmetic included). */
-static float dcn_bilinear(const float *img, int64_t h, int64_t w, float y, float x)
+/* torchvision's bilinear_interpolate, reorganised: the four corner indices and weights of a sample
+ * point depend only on (offset group, tap, pixel), so they are computed once and reused for every
+ * channel of the offset group. A corner outside the image gets weight 0 (and a safe index), which is
+ * torchvision's "v = 0" for that corner; the sum keeps its order w1·v1 + w2·v2 + w3·v3 + w4·v4. */
+static void dcn_coeffs(int64_t h, int64_t w, float y, float x, int64_t *idx, float *wt)
 {
     int64_t y0, x0, y1, x1;
-    float ly, lx, hy, hx, v1 = 0, v2 = 0, v3 = 0, v4 = 0;
+    float ly, lx, hy, hx;
+    int ok0y, ok1y, ok0x, ok1x;
 
-    if (y <= -1.0f || y >= (float)h || x <= -1.0f || x >= (float)w)
-        return 0.0f;
+    if (y <= -1.0f || y >= (float)h || x <= -1.0f || x >= (float)w) {
+        for (int i = 0; i < 4; i++) {
+            idx[i] = 0;
+            wt[i] = 0.0f;
+        }
+        return;
+    }
     y0 = (int64_t)floorf(y);
     x0 = (int64_t)floorf(x);
     y1 = y0 + 1;
@@ -123,40 +132,49 @@ static float dcn_bilinear(const float *img, int64_t h, int64_t w, float y, float
     lx = x - (float)x0;
     hy = 1.0f - ly;
     hx = 1.0f - lx;
-    if (y0 >= 0 && x0 >= 0)
-        v1 = img[y0 * w + x0];
-    if (y0 >= 0 && x1 <= w - 1)
-        v2 = img[y0 * w + x1];
-    if (y1 <= h - 1 && x0 >= 0)
-        v3 = img[y1 * w + x0];
-    if (y1 <= h - 1 && x1 <= w - 1)
-        v4 = img[y1 * w + x1];
-    return hy * hx * v1 + hy * lx * v2 + ly * hx * v3 + ly * lx * v4;
+    ok0y = y0 >= 0;
+    ok1y = y1 <= h - 1;
+    ok0x = x0 >= 0;
+    ok1x = x1 <= w - 1;
+    idx[0] = ok0y && ok0x ? y0 * w + x0 : 0;
+    idx[1] = ok0y && ok1x ? y0 * w + x1 : 0;
+    idx[2] = ok1y && ok0x ? y1 * w + x0 : 0;
+    idx[3] = ok1y && ok1x ? y1 * w + x1 : 0;
+    wt[0] = ok0y && ok0x ? hy * hx : 0.0f;
+    wt[1] = ok0y && ok1x ? hy * lx : 0.0f;
+    wt[2] = ok1y && ok0x ? ly * hx : 0.0f;
+    wt[3] = ok1y && ok1x ? ly * lx : 0.0f;
 }
 
-static void dcn_im2col_rows(void *arg, int64_t r0, int64_t r1)
+/* Task t = (offset group within the conv group's channel range, kernel tap): fills the im2col rows
+ * (c, tap) of every channel c of that offset group inside [c0, c0 + cg). Rows of different tasks are
+ * disjoint, so each row has one writer. */
+static void dcn_im2col_tasks(void *arg, int64_t t0, int64_t t1)
 {
     const dcn_args *a = arg;
     const dcn_geom *g = a->g;
     int64_t ksize = g->kh * g->kw, cg = g->c / g->group, cpo = g->c / g->ogroup, osz = g->oh * g->ow;
+    int64_t og_first = a->c0 / cpo;
 
-    for (int64_t r = r0; r < r1; r++) {
-        int64_t c = a->c0 + r / ksize, kk = r % ksize, ki = kk / g->kw, kj = kk % g->kw;
-        int64_t og = c / cpo;
-        const float *img = a->x + c * g->h * g->w;
+    for (int64_t t = t0; t < t1; t++) {
+        int64_t og = og_first + t / ksize, kk = t % ksize, ki = kk / g->kw, kj = kk % g->kw;
+        int64_t cb = og * cpo > a->c0 ? og * cpo : a->c0;
+        int64_t ce = (og + 1) * cpo < a->c0 + cg ? (og + 1) * cpo : a->c0 + cg;
         const float *offy = a->off + ((og * ksize + kk) * 2) * osz;
         const float *offx = offy + osz;
         const float *msk = a->mask ? a->mask + (og * ksize + kk) * osz : NULL;
-        float *dst = a->col + r * osz;
-        (void)cg;
-        for (int64_t oy = 0; oy < g->oh; oy++)
-            for (int64_t ox = 0; ox < g->ow; ox++) {
-                int64_t p = oy * g->ow + ox;
-                float y = (float)(oy * g->sh - g->ph + ki * g->dh) + offy[p];
-                float x = (float)(ox * g->sw - g->pw + kj * g->dw) + offx[p];
-                float v = dcn_bilinear(img, g->h, g->w, y, x);
-                dst[p] = msk ? v * msk[p] : v;
+        for (int64_t p = 0; p < osz; p++) {
+            int64_t oy = p / g->ow, ox = p % g->ow, idx[4];
+            float y = (float)(oy * g->sh - g->ph + ki * g->dh) + offy[p];
+            float x = (float)(ox * g->sw - g->pw + kj * g->dw) + offx[p];
+            float wt[4];
+            dcn_coeffs(g->h, g->w, y, x, idx, wt);
+            for (int64_t c = cb; c < ce; c++) {
+                const float *img = a->x + c * g->h * g->w;
+                float v = wt[0] * img[idx[0]] + wt[1] * img[idx[1]] + wt[2] * img[idx[2]] + wt[3] * img[idx[3]];
+                a->col[((c - a->c0) * ksize + kk) * osz + p] = msk ? v * msk[p] : v;
             }
+        }
     }
 }
 
@@ -192,7 +210,8 @@ static int dcn_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **
         for (int64_t gi = 0; gi < g.group; gi++) {
             float *yg = y + (b * g.oc + gi * mg) * osz;
             a.c0 = gi * cg;
-            nn_cpu_parallel_for(ctx, cg * ksize, dcn_im2col_rows, &a);
+            nn_cpu_parallel_for(ctx, ((gi * cg + cg - 1) / (g.c / g.ogroup) - gi * cg / (g.c / g.ogroup) + 1) * ksize,
+                                dcn_im2col_tasks, &a);
             opsb_sgemm(0, 0, mg, osz, cg * ksize, 1.0f, (const float *)in[1]->data + gi * mg * cg * ksize,
                        cg * ksize, col, osz, 0.0f, yg, osz);
             if (bias)

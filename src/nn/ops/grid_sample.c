@@ -6,8 +6,9 @@
  * Semantics are PyTorch's grid_sampler_2d (which the ONNX spec and reference follow): unnormalise,
  * then for bilinear/nearest apply border clipping or reflection to the coordinate; bicubic applies the
  * padding rule to each of its 16 taps instead; nearest rounds half to even; the cubic coefficient is
- * −0.75. Output planes (batch × channel) run in parallel, one writer each. 3-D (5-D input) grids are
- * reported unsupported.
+ * −0.75. Where a pixel samples (taps and weights) depends only on the grid, so it is computed once
+ * per output pixel and applied to all channels; output rows run in parallel, one writer per element.
+ * 3-D (5-D input) grids are reported unsupported.
  */
 #include "nn/nn_op.h"
 #include "nn/ops/ops_b_util.h"
@@ -110,20 +111,16 @@ static float gs_pad_coord(float c, int64_t size, enum gs_pad pad, int align)
     return c;
 }
 
-static float gs_at(const float *img, int64_t h, int64_t w, int64_t y, int64_t x)
-{
-    return y >= 0 && y < h && x >= 0 && x < w ? img[y * w + x] : 0.0f;
-}
-
-/* Bicubic tap: padding applied to the tap's own coordinate (PyTorch get_value_bounded). */
-static float gs_tap(const float *img, const gs_args *a, float y, float x)
+/* Bicubic tap index: padding applied to the tap's own coordinate (PyTorch get_value_bounded); -1 when
+ * the tap reads zero padding. */
+static int64_t gs_tap_index(const gs_args *a, float y, float x)
 {
     int64_t iy, ix;
     y = gs_pad_coord(y, a->h, a->pad, a->align);
     x = gs_pad_coord(x, a->w, a->pad, a->align);
     iy = (int64_t)y;
     ix = (int64_t)x;
-    return gs_at(img, a->h, a->w, iy, ix);
+    return iy >= 0 && iy < a->h && ix >= 0 && ix < a->w ? iy * a->w + ix : -1;
 }
 
 static void gs_cubic_w(float t, float *w)
@@ -136,43 +133,79 @@ static void gs_cubic_w(float t, float *w)
     w[3] = ((A * x3 - 5.0f * A) * x3 + 8.0f * A) * x3 - 4.0f * A;
 }
 
-static void gs_planes(void *arg, int64_t p0, int64_t p1)
+/* Where one output pixel reads: up to 16 taps (index or -1 for zero padding) and their weights. The
+ * taps depend only on the grid, so they are computed once per pixel and applied to every channel. */
+typedef struct gs_taps {
+    int64_t idx[16];
+    float wx[4], wy[4], w[4];
+} gs_taps;
+
+static void gs_pixel_taps(const gs_args *a, float gxn, float gyn, gs_taps *t)
+{
+    float gx = gs_unnormalize(gxn, a->w, a->align), gy = gs_unnormalize(gyn, a->h, a->align);
+    if (a->mode == GS_BICUBIC) {
+        float fx = floorf(gx), fy = floorf(gy);
+        gs_cubic_w(gx - fx, t->wx);
+        gs_cubic_w(gy - fy, t->wy);
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 4; j++)
+                t->idx[i * 4 + j] = gs_tap_index(a, fy - 1.0f + (float)i, fx - 1.0f + (float)j);
+        return;
+    }
+    gx = gs_pad_coord(gx, a->w, a->pad, a->align);
+    gy = gs_pad_coord(gy, a->h, a->pad, a->align);
+    if (a->mode == GS_NEAREST) {
+        int64_t iy = (int64_t)nearbyintf(gy), ix = (int64_t)nearbyintf(gx);
+        t->idx[0] = iy >= 0 && iy < a->h && ix >= 0 && ix < a->w ? iy * a->w + ix : -1;
+    } else {
+        float fx = floorf(gx), fy = floorf(gy), tx = gx - fx, ty = gy - fy;
+        int64_t x0 = (int64_t)fx, y0 = (int64_t)fy;
+        for (int k = 0; k < 4; k++) {
+            int64_t yy = y0 + (k >> 1), xx = x0 + (k & 1);
+            t->idx[k] = yy >= 0 && yy < a->h && xx >= 0 && xx < a->w ? yy * a->w + xx : -1;
+        }
+        t->w[0] = (1 - ty) * (1 - tx);
+        t->w[1] = (1 - ty) * tx;
+        t->w[2] = ty * (1 - tx);
+        t->w[3] = ty * tx;
+    }
+}
+
+static float gs_at_idx(const float *img, int64_t i)
+{
+    return i >= 0 ? img[i] : 0.0f;
+}
+
+/* Task r = one output row (batch b, row oy) for all channels; each output element has one writer. */
+static void gs_rows(void *arg, int64_t r0, int64_t r1)
 {
     const gs_args *a = arg;
-    for (int64_t p = p0; p < p1; p++) {
-        int64_t b = p / a->c;
-        const float *img = a->x + p * a->h * a->w;
-        const float *g = a->grid + b * a->oh * a->ow * 2;
-        float *y = a->y + p * a->oh * a->ow;
-        for (int64_t o = 0; o < a->oh * a->ow; o++) {
-            float gx = gs_unnormalize(g[2 * o], a->w, a->align);
-            float gy = gs_unnormalize(g[2 * o + 1], a->h, a->align);
-            float v = 0.0f;
-            if (a->mode == GS_BICUBIC) {
-                float fx = floorf(gx), fy = floorf(gy), wx[4], wy[4];
-                gs_cubic_w(gx - fx, wx);
-                gs_cubic_w(gy - fy, wy);
-                for (int i = 0; i < 4; i++) {
-                    float row = 0.0f;
-                    for (int j = 0; j < 4; j++)
-                        row += wx[j] * gs_tap(img, a, fy - 1.0f + (float)i, fx - 1.0f + (float)j);
-                    v += wy[i] * row;
-                }
-            } else {
-                gx = gs_pad_coord(gx, a->w, a->pad, a->align);
-                gy = gs_pad_coord(gy, a->h, a->pad, a->align);
-                if (a->mode == GS_NEAREST) {
-                    v = gs_at(img, a->h, a->w, (int64_t)nearbyintf(gy), (int64_t)nearbyintf(gx));
+    int64_t hw = a->h * a->w, ohw = a->oh * a->ow;
+    for (int64_t r = r0; r < r1; r++) {
+        int64_t b = r / a->oh, oy = r % a->oh;
+        const float *g = a->grid + (b * ohw + oy * a->ow) * 2;
+        for (int64_t ox = 0; ox < a->ow; ox++) {
+            gs_taps t;
+            int64_t o = oy * a->ow + ox;
+            gs_pixel_taps(a, g[2 * ox], g[2 * ox + 1], &t);
+            for (int64_t c = 0; c < a->c; c++) {
+                const float *img = a->x + (b * a->c + c) * hw;
+                float v = 0.0f;
+                if (a->mode == GS_BICUBIC) {
+                    for (int i = 0; i < 4; i++) {
+                        float row = 0.0f;
+                        for (int j = 0; j < 4; j++)
+                            row += t.wx[j] * gs_at_idx(img, t.idx[i * 4 + j]);
+                        v += t.wy[i] * row;
+                    }
+                } else if (a->mode == GS_NEAREST) {
+                    v = gs_at_idx(img, t.idx[0]);
                 } else {
-                    float fx = floorf(gx), fy = floorf(gy), tx = gx - fx, ty = gy - fy;
-                    int64_t x0 = (int64_t)fx, y0 = (int64_t)fy;
-                    v = (1 - ty) * (1 - tx) * gs_at(img, a->h, a->w, y0, x0) +
-                        (1 - ty) * tx * gs_at(img, a->h, a->w, y0, x0 + 1) +
-                        ty * (1 - tx) * gs_at(img, a->h, a->w, y0 + 1, x0) +
-                        ty * tx * gs_at(img, a->h, a->w, y0 + 1, x0 + 1);
+                    v = t.w[0] * gs_at_idx(img, t.idx[0]) + t.w[1] * gs_at_idx(img, t.idx[1]) +
+                        t.w[2] * gs_at_idx(img, t.idx[2]) + t.w[3] * gs_at_idx(img, t.idx[3]);
                 }
+                a->y[(b * a->c + c) * ohw + o] = v;
             }
-            y[o] = v;
         }
     }
 }
@@ -187,7 +220,7 @@ static int gs_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **o
     a.x = in[0]->data;
     a.grid = in[1]->data;
     a.y = out[0]->data;
-    nn_cpu_parallel_for(ctx, in[0]->dims[0] * a.c, gs_planes, &a);
+    nn_cpu_parallel_for(ctx, in[0]->dims[0] * a.oh, gs_rows, &a);
     return 0;
 }
 

@@ -50,4 +50,19 @@ void opsb_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float
  * in [lo, hi). */
 int64_t opsb_window_count(int64_t start, int64_t k, int64_t d, int64_t lo, int64_t hi);
 
+/* Output columns [*lo, *hi) whose input column ix0 + ox·stride lies in [0, in_len), for ox in
+ * [0, out_len). Lets row loops skip padding without a branch per element. */
+static inline void opsb_row_range(int64_t ix0, int64_t stride, int64_t in_len, int64_t out_len, int64_t *lo,
+                                  int64_t *hi)
+{
+    int64_t l = ix0 >= 0 ? 0 : (-ix0 + stride - 1) / stride;
+    int64_t h = ix0 > in_len - 1 ? 0 : (in_len - 1 - ix0) / stride + 1;
+    if (h > out_len)
+        h = out_len;
+    if (l > h)
+        l = h;
+    *lo = l;
+    *hi = h;
+}
+
 #endif

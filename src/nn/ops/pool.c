@@ -3,7 +3,7 @@
  * auto_pad, ceil_mode, dilations, storage_order, optional Indices output), AveragePool (opsets 7–19:
  * count_include_pad, ceil_mode, dilations from 19), GlobalAveragePool and GlobalMaxPool; 1-D to 3-D.
  *
- * Window geometry is shared with Conv (ops_b_util.c). With ceil_mode a window may hang past the padded
+ * MaxPool also takes int8/uint8 (opset 12+). Window geometry is shared with Conv (ops_b_util.c). With ceil_mode a window may hang past the padded
  * input; like PyTorch and ONNX Runtime, positions outside the padded input never count, and with
  * count_include_pad the divisor counts the window's positions inside the padded input. Planes
  * (batch × channel) run in parallel, one writer each. Does not own LpPool or MaxUnpool.
@@ -13,6 +13,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 enum pool_kind { POOL_MAX, POOL_AVG, POOL_GMAX, POOL_GAVG };
@@ -21,7 +22,11 @@ static int pool_window(const nn_node *n, nn_tensor *const *in, int nin, enum poo
                        fp_err *e)
 {
     int r;
-    if ((r = opsb_require_inputs(n, in, nin, 1, e)) < 0 || (r = opsb_require_float(n, in, nin, 1u, e)) < 0)
+    if ((r = opsb_require_inputs(n, in, nin, 1, e)) < 0)
+        return r;
+    /* MaxPool takes int8/uint8 from opset 12 (max is exact in any type); everything else is float. */
+    if (!(kind == POOL_MAX && n->opset >= 12 && (in[0]->dtype == NN_DT_UINT8 || in[0]->dtype == NN_DT_INT8)) &&
+        (r = opsb_require_float(n, in, nin, 1u, e)) < 0)
         return r;
     if (in[0]->ndim < 3)
         return nn_node_error(e, n, FP_EMODEL, "X must have rank >= 3 (N, C, spatial...)");
@@ -57,7 +62,7 @@ static int pool_infer_kind(const nn_node *n, nn_tensor *const *in, int nin, nn_t
     dims[1] = in[0]->dims[1];
     for (int i = 2; i < in[0]->ndim; i++)
         dims[i] = kind == POOL_GMAX || kind == POOL_GAVG ? 1 : w.out[OPSB_MAX_SP - w.nsp + i - 2];
-    out[0]->dtype = NN_DT_FLOAT;
+    out[0]->dtype = in[0]->dtype;
     if ((r = nn_tensor_set_shape(out[0], in[0]->ndim, dims)) < 0)
         return r;
     if (kind == POOL_MAX && nout > 1 && out[1]) {
@@ -73,6 +78,8 @@ typedef struct pool_args {
     enum pool_kind kind;
     const float *x;
     float *y;
+    const void *xi;      /* int8/uint8 MaxPool input and output */
+    void *yi;
     int64_t *idx;
     int include_pad, col_major;
 } pool_args;
@@ -137,6 +144,44 @@ static void pool_planes(void *arg, int64_t p0, int64_t p1)
     }
 }
 
+/* 8-bit MaxPool: same window walk as the float kernel, first maximum wins, same Indices rule. */
+#define POOL_MAX_INT(name, T)                                                                               \
+    static void name(void *arg, int64_t p0, int64_t p1)                                                     \
+    {                                                                                                       \
+        const pool_args *a = arg;                                                                           \
+        const opsb_window *w = a->w;                                                                        \
+        int64_t in_plane = w->in[0] * w->in[1] * w->in[2], out_plane = w->out[0] * w->out[1] * w->out[2];   \
+        for (int64_t p = p0; p < p1; p++) {                                                                 \
+            const T *xp = (const T *)a->xi + p * in_plane;                                                  \
+            T *yp = (T *)a->yi + p * out_plane;                                                             \
+            int64_t *ip = a->idx ? a->idx + p * out_plane : NULL;                                           \
+            for (int64_t o = 0; o < out_plane; o++) {                                                       \
+                int64_t ox = o % w->out[2], oy = (o / w->out[2]) % w->out[1], oz = o / (w->out[2] * w->out[1]); \
+                int64_t best = -1;                                                                          \
+                T m = 0;                                                                                    \
+                for (int64_t kz = 0; kz < w->k[0]; kz++)                                                    \
+                    for (int64_t ky = 0; ky < w->k[1]; ky++)                                                \
+                        for (int64_t kx = 0; kx < w->k[2]; kx++) {                                          \
+                            int64_t iz = oz * w->s[0] - w->pb[0] + kz * w->d[0];                            \
+                            int64_t iy = oy * w->s[1] - w->pb[1] + ky * w->d[1];                            \
+                            int64_t ix = ox * w->s[2] - w->pb[2] + kx * w->d[2], li;                        \
+                            if (iz < 0 || iz >= w->in[0] || iy < 0 || iy >= w->in[1] || ix < 0 || ix >= w->in[2]) \
+                                continue;                                                                   \
+                            li = (iz * w->in[1] + iy) * w->in[2] + ix;                                      \
+                            if (best < 0 || xp[li] > m) {                                                   \
+                                m = xp[li];                                                                 \
+                                best = a->col_major ? iz + w->in[0] * (iy + w->in[1] * ix) : li;            \
+                            }                                                                               \
+                        }                                                                                   \
+                yp[o] = m;                                                                                  \
+                if (ip)                                                                                     \
+                    ip[o] = p * in_plane + best;                                                            \
+            }                                                                                               \
+        }                                                                                                   \
+    }
+POOL_MAX_INT(pool_planes_u8, uint8_t)
+POOL_MAX_INT(pool_planes_i8, int8_t)
+
 static int pool_cpu_kind(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,
                          nn_cpu_ctx *ctx, enum pool_kind kind, fp_err *e)
 {
@@ -153,7 +198,13 @@ static int pool_cpu_kind(const nn_node *n, nn_tensor *const *in, int nin, nn_ten
     a.idx = kind == POOL_MAX && nout > 1 && out[1] ? out[1]->data : NULL;
     a.include_pad = kind == POOL_AVG && nn_attr_int(n, "count_include_pad", 0);
     a.col_major = kind == POOL_MAX && nn_attr_int(n, "storage_order", 0);
-    nn_cpu_parallel_for(ctx, in[0]->dims[0] * in[0]->dims[1], pool_planes, &a);
+    a.xi = in[0]->data;
+    a.yi = out[0]->data;
+    nn_cpu_parallel_for(ctx, in[0]->dims[0] * in[0]->dims[1],
+                        in[0]->dtype == NN_DT_UINT8 ? pool_planes_u8
+                        : in[0]->dtype == NN_DT_INT8 ? pool_planes_i8
+                                                     : pool_planes,
+                        &a);
     return 0;
 }
 

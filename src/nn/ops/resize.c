@@ -144,7 +144,9 @@ static int rs_parse(const nn_node *n, nn_tensor *const *in, int nin, rs_params *
     } else {
         int si = legacy ? 1 : 2, zi = legacy ? -1 : 3;
         int has_s = rs_present(in, nin, si), has_z = zi > 0 && rs_present(in, nin, zi);
-        if (!legacy && rs_present(in, nin, 1)) {
+        /* roi only matters to tf_crop_and_resize; other modes ignore it (so a non-constant or half
+         * roi never blocks them). */
+        if (!legacy && p->ctm == CTM_TF_CROP_AND_RESIZE && rs_present(in, nin, 1)) {
             if (!in[1]->data)
                 return nn_node_error(e, n, FP_EUNSUPPORTED, "input roi must be a constant");
             if (nn_tensor_numel(in[1]) != 2 * naxes)
@@ -192,7 +194,7 @@ static int rs_parse(const nn_node *n, nn_tensor *const *in, int nin, rs_params *
             if (!stretch)
                 for (int i = 0; i < naxes; i++) {
                     p->scale[axes[i]] = ks;
-                    p->out[axes[i]] = (int64_t)nearbyint(ks * (double)x->dims[axes[i]]);
+                    p->out[axes[i]] = (int64_t)floor(ks * (double)x->dims[axes[i]] + 0.5); /* ONNX: half up */
                 }
             return 0;
         }
@@ -399,6 +401,36 @@ static void rs_pass_rows(void *arg, int64_t r0, int64_t r1)
     }
 }
 
+/* Pass along the innermost axis (inner == 1): unit o is one whole source row, so the taps are
+ * applied per element without per-row call overhead. Same arithmetic and order as rs_pass_rows. */
+static void rs_pass_last(void *arg, int64_t o0, int64_t o1)
+{
+    const rs_pass *p = arg;
+    const rs_axis *a = p->a;
+    int nt = a->ntap;
+    for (int64_t o = o0; o < o1; o++) {
+        const float *s = p->src + o * p->len_in;
+        float *d = p->dst + o * p->len_out;
+        for (int64_t x = 0; x < p->len_out; x++) {
+            const int64_t *ix = a->idx + x * nt;
+            const float *w = a->w + x * nt;
+            float acc = 0.0f;
+            if (a->ext[x]) {
+                d[x] = p->extrap;
+                continue;
+            }
+            if (nt == 1) {
+                d[x] = s[ix[0]];
+                continue;
+            }
+            for (int t = 0; t < nt; t++)
+                if (w[t] != 0.0f)
+                    acc += w[t] * s[ix[t]];
+            d[x] = acc;
+        }
+    }
+}
+
 static int rs_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,
                   nn_cpu_ctx *ctx, fp_err *e)
 {
@@ -466,7 +498,10 @@ static int rs_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **o
         ps.len_out = p.out[a->ax];
         ps.inner = inner;
         ps.extrap = p.extrap;
-        nn_cpu_parallel_for(ctx, outer * ps.len_out, rs_pass_rows, &ps);
+        if (inner == 1)
+            nn_cpu_parallel_for(ctx, outer, rs_pass_last, &ps);
+        else
+            nn_cpu_parallel_for(ctx, outer * ps.len_out, rs_pass_rows, &ps);
         cur[a->ax] = p.out[a->ax];
         src = ps.dst;
     }

@@ -15,6 +15,10 @@
 
 static uint64_t seed = 0x9e3779b97f4a7c15ull;
 
+/* OpenBLAS threads its GEMMs itself; the 1-vs-N comparison changes its thread count too, so the claim
+ * "same output at any thread count" covers BLAS as well. */
+void openblas_set_num_threads(int num_threads);
+
 static float *rand_buf(int64_t n, float lo, float hi)
 {
     float *p = malloc(sizeof(float) * (size_t)(n ? n : 1));
@@ -33,10 +37,12 @@ static int run2(tb_node *t, nn_tensor **in, int nin, nn_tensor **out, int nout, 
     int r;
     memset(other, 0, sizeof(other));
     fp_err_clear(e);
+    openblas_set_num_threads(1);
     r = tb_run(t, in, nin, out, nout, c1, e);
     if (r == 0) {
         for (int i = 0; i < nout; i++)
             op[i] = out[i] ? &other[i] : NULL;
+        openblas_set_num_threads(4);
         r = tb_run(t, in, nin, op, nout, c4, e);
         for (int i = 0; i < nout && r == 0; i++)
             if (out[i])
@@ -202,6 +208,7 @@ static void test_conv(void)
         { 2, 1, 3, 2, 1, { 129, 3 }, { 2, 2 }, { 5, 4 }, { 1, 1 }, { 0, 0 }, { 0, 0 }, 1, NULL }, /* s > k */
         { 2, 1, 2, 3, 1, { 7, 7 }, { 1, 5 }, { 3, 1 }, { 1, 1 }, { 0, 2 }, { 0, 2 }, 1, NULL }, /* 1x5 */
         { 2, 1, 3, 3, 1, { 3, 3 }, { 3, 3 }, { 1, 1 }, { 1, 1 }, { 0, 0 }, { 0, 0 }, 1, NULL }, /* out 1x1 */
+        { 2, 1, 16, 32, 1, { 33, 40 }, { 3, 3 }, { 1, 1 }, { 1, 1 }, { 1, 1 }, { 1, 1 }, 1, NULL }, /* BLAS-threaded */
         { 2, 1, 2, 3, 1, { 7, 8 }, { 3, 3 }, { 2, 2 }, { 1, 1 }, { 0, 0 }, { 0, 0 }, 1, "SAME_UPPER" },
         { 1, 2, 3, 4, 1, { 129 }, { 5 }, { 3 }, { 2 }, { 2 }, { 1 }, 1, NULL },                  /* 1-D */
         { 3, 1, 2, 3, 1, { 3, 7, 5 }, { 2, 3, 1 }, { 1, 2, 1 }, { 1, 1, 1 }, { 1, 0, 0 }, { 0, 1, 0 }, 1, NULL },
@@ -510,6 +517,7 @@ static void test_matmul_one(int an, const int64_t *ad, int bn, const int64_t *bd
 static void test_matmul(void)
 {
     test_matmul_one(2, (int64_t[]){ 1, 1 }, 2, (int64_t[]){ 1, 1 }, 2, (int64_t[]){ 1, 1 });
+    test_matmul_one(3, (int64_t[]){ 2, 129, 257 }, 2, (int64_t[]){ 257, 131 }, 3, (int64_t[]){ 2, 129, 131 });
     test_matmul_one(2, (int64_t[]){ 129, 7 }, 2, (int64_t[]){ 7, 3 }, 2, (int64_t[]){ 129, 3 });
     test_matmul_one(1, (int64_t[]){ 7 }, 2, (int64_t[]){ 7, 3 }, 1, (int64_t[]){ 3 });
     test_matmul_one(2, (int64_t[]){ 3, 7 }, 1, (int64_t[]){ 7 }, 1, (int64_t[]){ 3 });
@@ -649,6 +657,37 @@ static void test_pool(void)
     free(x);
 }
 
+static void test_pool_int8(void)
+{
+    /* All-negative int8 input: the max must come from the data, never from a zero initialiser. */
+    int8_t x[2 * 3 * 5];
+    nn_tensor tx = tb_tensor(NN_DT_INT8, 4, (int64_t[]){ 1, 2, 3, 5 }, x), ty, ti;
+    nn_tensor *in[1] = { &tx }, *out[2] = { &ty, &ti };
+    tb_node t;
+    fp_err e;
+    int r;
+    for (int i = 0; i < 30; i++)
+        x[i] = (int8_t)(-100 + (i * 37) % 90);
+    tb_node_init(&t, "MaxPool", 12);
+    tb_attr_ints(&t, "kernel_shape", 2, (int64_t[]){ 2, 3 });
+    tb_attr_ints(&t, "pads", 4, (int64_t[]){ 1, 1, 1, 1 });
+    tb_attr_ints(&t, "strides", 2, (int64_t[]){ 2, 2 });
+    memset(&ty, 0, sizeof(ty));
+    memset(&ti, 0, sizeof(ti));
+    r = run2(&t, in, 1, out, 2, &e);
+    CHECK_MSG(r == 0 && ty.dtype == NN_DT_INT8, "int8 maxpool: %s", e.msg);
+    if (r == 0) {
+        int ok = 1;
+        const int8_t *y = ty.data;
+        const int64_t *ix = ti.data;
+        for (int64_t i = 0; i < nn_tensor_numel(&ty); i++)
+            ok &= y[i] < 0 && x[ix[i]] == y[i];
+        CHECK(ok);
+    }
+    nn_tensor_free(&ty);
+    nn_tensor_free(&ti);
+}
+
 /* -------------------------------------------------------------- Resize ---- */
 
 static int resize_run(tb_node *t, nn_tensor *x, const float *scales, int ns, const int64_t *sizes, int nz,
@@ -767,6 +806,18 @@ static void test_resize(void)
         nn_tensor_free(&ty);
     }
 
+    /* The aspect-kept size rounds half up (ONNX reference): 3 × 1.5 = 4.5 → 5. */
+    {
+        float sm[6] = { 0, 1, 2, 3, 4, 5 };
+        nn_tensor ts = tb_tensor(NN_DT_FLOAT, 4, (int64_t[]){ 1, 1, 2, 3 }, sm);
+        tb_node_init(&t, "Resize", 18);
+        tb_attr_str(&t, "keep_aspect_ratio_policy", "not_larger");
+        tb_attr_ints(&t, "axes", 2, (int64_t[]){ 2, 3 });
+        r = resize_run(&t, &ts, NULL, 0, (int64_t[]){ 3, 100 }, 2, &ty, &e);
+        CHECK_MSG(r == 0 && ty.dims[2] == 3 && ty.dims[3] == 5, "half-up aspect size: %s", e.msg);
+        nn_tensor_free(&ty);
+    }
+
     /* tf_crop_and_resize: roi outside the image yields extrapolation_value. */
     {
         float roi[8] = { 0, 0, 0.5f, 0.5f, 1, 1, 1.5f, 1.5f };
@@ -863,6 +914,47 @@ static void test_grid_sample(void)
             CHECK(((float *)ty.data)[0] == (p == 0 ? 0.0f : x[w - 1]));
         nn_tensor_free(&ty);
     }
+    /* Random grid reaching outside the image: bilinear with zeros and border padding against a direct
+     * double-precision reading of the definition (unnormalise, clamp for border, 4-neighbour blend). */
+    for (int64_t i = 0; i < n * h * w * 2; i++)
+        grid[i] = tb_randf(&seed, -1.3f, 1.3f);
+    for (int p = 0; p < 2; p++)
+        for (int ac = 0; ac < 2; ac++) {
+            double *ref = malloc(sizeof(double) * n * c * h * w);
+            for (int64_t b = 0; b < n; b++)
+                for (int64_t o = 0; o < h * w; o++) {
+                    const float *g = grid + (b * h * w + o) * 2;
+                    double gx = ac ? (g[0] + 1.0) / 2 * (w - 1) : ((g[0] + 1.0) * w - 1) / 2;
+                    double gy = ac ? (g[1] + 1.0) / 2 * (h - 1) : ((g[1] + 1.0) * h - 1) / 2;
+                    if (p == 1) {
+                        gx = fmin(fmax(gx, 0), w - 1);
+                        gy = fmin(fmax(gy, 0), h - 1);
+                    }
+                    for (int64_t ci = 0; ci < c; ci++) {
+                        const float *img = x + (b * c + ci) * h * w;
+                        double v = 0;
+                        int64_t x0 = (int64_t)floor(gx), y0 = (int64_t)floor(gy);
+                        for (int k = 0; k < 4; k++) {
+                            int64_t yy = y0 + k / 2, xx = x0 + k % 2;
+                            double wy = k / 2 ? gy - y0 : 1 - (gy - y0), wx = k % 2 ? gx - x0 : 1 - (gx - x0);
+                            if (yy >= 0 && yy < h && xx >= 0 && xx < w)
+                                v += wy * wx * img[yy * w + xx];
+                        }
+                        ref[(b * c + ci) * h * w + o] = v;
+                    }
+                }
+            tb_node_init(&t, "GridSample", 16);
+            tb_attr_str(&t, "padding_mode", pads[p]);
+            tb_attr_int(&t, "align_corners", ac);
+            memset(&ty, 0, sizeof(ty));
+            r = run2(&t, in, 2, out, 1, &e);
+            CHECK_MSG(r == 0, "gridsample random: %s", e.msg);
+            if (r == 0)
+                CHECK_MSG(max_err(ty.data, ref, n * c * h * w) < 1e-5, "gridsample %s align %d err %g", pads[p], ac,
+                          max_err(ty.data, ref, n * c * h * w));
+            nn_tensor_free(&ty);
+            free(ref);
+        }
     free(x);
     free(grid);
 }
@@ -1080,6 +1172,7 @@ int main(void)
     test_matmul();
     test_gemm();
     test_pool();
+    test_pool_int8();
     test_resize();
     test_grid_sample();
     test_depth_space();

@@ -17,6 +17,7 @@
 
 typedef struct conf_case {
     char name[256];
+    char op[64];
     tb_node node;
     int nin, nout;
     nn_tensor in[MAX_IO], want[MAX_IO];
@@ -201,7 +202,7 @@ int main(int argc, char **argv)
     char *line = NULL;
     size_t cap = 0;
     conf_case *c = calloc(1, sizeof(*c));
-    char opbuf[64], skipped_ops[2048] = "";
+    char skipped_ops[2048] = "";
     int npass = 0, nfail = 0, nskip = 0, nxf = 0, have = 0;
 
     if (argc < 2) {
@@ -219,8 +220,8 @@ int main(int argc, char **argv)
             int opset = 0;
             case_free(c);
             memset(c, 0, sizeof(*c));
-            sscanf(line + 5, "%255s %63s %d %d %d", c->name, opbuf, &opset, &c->nin, &c->nout);
-            tb_node_init(&c->node, strdup(opbuf), opset);
+            sscanf(line + 5, "%255s %63s %d %d %d", c->name, c->op, &opset, &c->nin, &c->nout);
+            tb_node_init(&c->node, c->op, opset);
             have = 1;
         } else if (!strncmp(line, "attr ", 5) && have) {
             parse_attr(c, line + 5);
