@@ -3,7 +3,7 @@
  * dilations, strides, explicit pads and auto_pad, optional bias. float32 on the CPU.
  *
  * Strategy: per (batch, group) an im2col matrix [C/g·K, out] built in scratch (rows in parallel),
- * then one OpenBLAS sgemm; a 1×1, stride-1, unpadded conv skips im2col (the input is the matrix), and
+ * then one OpenBLAS sgemm, in bands of output rows when the matrix would exceed OPSB_COL_MAX; a 1×1, stride-1, unpadded conv skips im2col (the input is the matrix), and
  * depthwise convs (one input and one output channel per group) run a direct loop over channel planes
  * in parallel. Every output element is written by exactly one thread with a fixed summation order,
  * so results do not depend on the thread count. Does not own ConvTranspose or DeformConv.
@@ -16,7 +16,8 @@
 typedef struct conv_args {
     const opsb_window *w;
     const float *x;      /* input of the current (batch, group): cg channel planes */
-    float *col;          /* [cg*K, OS] */
+    float *col;          /* [cg*K, (row1-row0)*out[2]] */
+    int64_t row0, row1;  /* output rows (oz, oy) covered by col */
     int64_t ksize;       /* K: kernel taps per channel */
     int64_t os;          /* OS: output spatial size */
     /* depthwise */
@@ -25,45 +26,41 @@ typedef struct conv_args {
     int64_t chans;       /* channels per batch item (depthwise) */
 } conv_args;
 
+/* im2col of output rows [row0, row1) (a row = one (oz, oy), out[2] columns) into col, whose rows are
+ * (channel, tap) and hold (row1 - row0)·out[2] columns. */
 static void im2col_rows(void *arg, int64_t r0, int64_t r1)
 {
     const conv_args *a = arg;
     const opsb_window *w = a->w;
-    int64_t in_plane = w->in[0] * w->in[1] * w->in[2];
+    int64_t in_plane = w->in[0] * w->in[1] * w->in[2], ncols = (a->row1 - a->row0) * w->out[2];
 
     for (int64_t r = r0; r < r1; r++) {
         int64_t c = r / a->ksize, kk = r % a->ksize;
         int64_t kz = kk / (w->k[1] * w->k[2]), ky = (kk / w->k[2]) % w->k[1], kx = kk % w->k[2];
         const float *xc = a->x + c * in_plane;
-        float *dst = a->col + r * a->os;
+        float *dst = a->col + r * ncols;
         int64_t ix0 = kx * w->d[2] - w->pb[2], lo, hi;
 
-        for (int64_t oz = 0; oz < w->out[0]; oz++) {
+        opsb_row_range(ix0, w->s[2], w->in[2], w->out[2], &lo, &hi);
+        for (int64_t orow = a->row0; orow < a->row1; orow++, dst += w->out[2]) {
+            int64_t oz = orow / w->out[1], oy = orow % w->out[1];
             int64_t iz = oz * w->s[0] - w->pb[0] + kz * w->d[0];
-            if (iz < 0 || iz >= w->in[0]) {
-                memset(dst, 0, sizeof(float) * w->out[1] * w->out[2]);
-                dst += w->out[1] * w->out[2];
+            int64_t iy = oy * w->s[1] - w->pb[1] + ky * w->d[1];
+            const float *src;
+            if (iz < 0 || iz >= w->in[0] || iy < 0 || iy >= w->in[1]) {
+                memset(dst, 0, sizeof(float) * w->out[2]);
                 continue;
             }
-            for (int64_t oy = 0; oy < w->out[1]; oy++, dst += w->out[2]) {
-                int64_t iy = oy * w->s[1] - w->pb[1] + ky * w->d[1];
-                const float *src;
-                if (iy < 0 || iy >= w->in[1]) {
-                    memset(dst, 0, sizeof(float) * w->out[2]);
-                    continue;
-                }
-                src = xc + (iz * w->in[1] + iy) * w->in[2];
-                opsb_row_range(ix0, w->s[2], w->in[2], w->out[2], &lo, &hi);
-                for (int64_t ox = 0; ox < lo; ox++)
-                    dst[ox] = 0.0f;
-                if (w->s[2] == 1)
-                    memcpy(dst + lo, src + ix0 + lo, sizeof(float) * (size_t)(hi - lo));
-                else
-                    for (int64_t ox = lo; ox < hi; ox++)
-                        dst[ox] = src[ix0 + ox * w->s[2]];
-                for (int64_t ox = hi; ox < w->out[2]; ox++)
-                    dst[ox] = 0.0f;
-            }
+            src = xc + (iz * w->in[1] + iy) * w->in[2];
+            for (int64_t ox = 0; ox < lo; ox++)
+                dst[ox] = 0.0f;
+            if (w->s[2] == 1)
+                memcpy(dst + lo, src + ix0 + lo, sizeof(float) * (size_t)(hi - lo));
+            else
+                for (int64_t ox = lo; ox < hi; ox++)
+                    dst[ox] = src[ix0 + ox * w->s[2]];
+            for (int64_t ox = hi; ox < w->out[2]; ox++)
+                dst[ox] = 0.0f;
         }
     }
 }
@@ -171,7 +168,7 @@ static int conv_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor *
                     nn_cpu_ctx *ctx, fp_err *e)
 {
     opsb_window w;
-    int64_t g, batch, cin, cout, cg, mg, ksize, os, in_plane;
+    int64_t g, batch, cin, cout, cg, mg, ksize, os, in_plane, orows, band;
     const float *x, *wt, *bias;
     float *y, *col = NULL;
     conv_args a;
@@ -210,25 +207,36 @@ static int conv_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor *
     one_by_one = ksize == 1;
     for (int i = 0; i < OPSB_MAX_SP; i++)
         one_by_one &= w.s[i] == 1 && w.pb[i] == 0 && w.pe[i] == 0;
+    /* The im2col matrix is built for a band of output rows at a time so scratch stays bounded
+     * (OPSB_COL_MAX floats) on large frames; the band depends only on the shape. */
+    orows = w.out[0] * w.out[1];
+    band = OPSB_COL_MAX / (cg * ksize * w.out[2]);
+    band = band < 1 ? 1 : band > orows ? orows : band;
     if (!one_by_one) {
-        col = nn_cpu_ctx_scratch(ctx, sizeof(float) * (size_t)(cg * ksize * os));
+        col = nn_cpu_ctx_scratch(ctx, sizeof(float) * (size_t)(cg * ksize * band * w.out[2]));
         if (!col)
             return nn_node_error(e, n, FP_ENOMEM, "no scratch for a %lld x %lld im2col matrix",
-                                 (long long)(cg * ksize), (long long)os);
+                                 (long long)(cg * ksize), (long long)(band * w.out[2]));
     }
     a.col = col;
     for (int64_t b = 0; b < batch; b++) {
         for (int64_t gi = 0; gi < g; gi++) {
             const float *xg = x + (b * cin + gi * cg) * in_plane;
-            const float *mat = xg;
+            const float *wg = wt + gi * mg * cg * ksize;
             float *yg = y + (b * cout + gi * mg) * os;
-            if (!one_by_one) {
+            if (one_by_one) {
+                opsb_sgemm(0, 0, mg, os, cg, 1.0f, wg, cg, xg, os, 0.0f, yg, os);
+            } else {
                 a.x = xg;
-                nn_cpu_parallel_for(ctx, cg * ksize, im2col_rows, &a);
-                mat = col;
+                for (int64_t r0 = 0; r0 < orows; r0 += band) {
+                    int64_t r1 = r0 + band < orows ? r0 + band : orows, nc = (r1 - r0) * w.out[2];
+                    a.row0 = r0;
+                    a.row1 = r1;
+                    nn_cpu_parallel_for(ctx, cg * ksize, im2col_rows, &a);
+                    opsb_sgemm(0, 0, mg, nc, cg * ksize, 1.0f, wg, cg * ksize, col, nc, 0.0f,
+                               yg + r0 * w.out[2], os);
+                }
             }
-            opsb_sgemm(0, 0, mg, os, cg * ksize, 1.0f, wt + gi * mg * cg * ksize, cg * ksize, mat, os, 0.0f,
-                       yg, os);
             if (bias)
                 for (int64_t m = 0; m < mg; m++) {
                     float bv = bias[gi * mg + m];

@@ -17,6 +17,13 @@
  * one loop nest serves all. */
 #define OPSB_MAX_SP 3
 
+/* Largest im2col/column matrix (floats) a kernel builds at once: 8 Mi floats = 32 MiB. Larger
+ * problems are processed in bands of output rows, so scratch stays bounded on 4K frames. The op
+ * tests build with a tiny value so the banded path is what they exercise. */
+#ifndef OPSB_COL_MAX
+#define OPSB_COL_MAX ((int64_t)8 << 20)
+#endif
+
 typedef struct opsb_window {
     int nsp;                      /* spatial dims of the op (1..3) */
     int64_t in[OPSB_MAX_SP];      /* input spatial sizes, leading unused dims = 1 */
