@@ -30,7 +30,7 @@ static void *band_run(void *arg)
     for (int y = b->y0; y < b->y1; y++)
         for (int x = 0; x < b->w; x++) {
             if (b->pre)
-                fp_pre_pixel(b->pre, x, y);
+                fp_pre_pixel(b->pre, &b->pre->s, &b->pre->d, x, y);
             else
                 fp_post_block(b->post, x, y);
         }

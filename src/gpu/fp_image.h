@@ -16,6 +16,10 @@
 
 #include "core/fp_error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum fp_pixfmt {
     FP_PIX_NONE = 0,
     FP_PIX_YUV420P,     /* 8-bit planar 4:2:0 */
@@ -67,13 +71,14 @@ typedef enum fp_resize_mode {
 } fp_resize_mode;
 
 typedef enum fp_layout { FP_LAYOUT_NCHW = 0, FP_LAYOUT_NHWC = 1 } fp_layout;
-typedef enum fp_dtype { FP_DTYPE_F32 = 0, FP_DTYPE_F16 = 1 } fp_dtype;
+/* Sample type of a model-side image (not framepipe.h's fp_dtype, which describes model tensors). */
+typedef enum fp_sample_type { FP_DTYPE_F32 = 0, FP_DTYPE_F16 = 1 } fp_sample_type;
 
 /* A model-side float image: batch index `n` of an N×C×H×W (or N×H×W×C) tensor. */
 typedef struct fp_planar {
     void *data;              /* start of the whole tensor (host or device) */
     fp_layout layout;
-    fp_dtype dtype;
+    fp_sample_type dtype;
     int channels;            /* 1 (alpha/gray), 3 (RGB) or 4 (RGBA) */
     int width, height;
     int n;                   /* batch index this call reads/writes */
@@ -106,8 +111,8 @@ typedef struct fp_preprocess {
  *   1/4, 1/2, 1/4 around the even column, vertical average of the two rows (edges replicate).
  *   Values are clamped to [0,1] (NaN -> 0) before conversion, results rounded to nearest.
  *   dst must have the size of rgb; every fp_pixfmt is accepted as source and as destination.
- * Changes from the first draft of this header: fp_preprocess_init(), 4-channel preprocess output,
- * the batched CUDA entry point.
+ * Changes from the first draft of this header (color helper): fp_preprocess_init(), 4-channel
+ * preprocess output, fp_color_cpu_set_threads(), the batched CUDA entry point, C++ linkage guards.
  */
 
 /* Identity defaults: BT.709 limited range, whole frame, bilinear, mean 0, std 1. */
@@ -132,6 +137,9 @@ int fp_postprocess_cpu(const fp_planar *rgb, const fp_planar *alpha, fp_image *d
  * Set it once at start-up: it is a process-wide setting, not synchronised. */
 void fp_color_cpu_set_threads(int n);
 
+/* Frames per launch of fp_preprocess_cuda_batch (larger batches take several launches). */
+#define FP_COLOR_MAX_BATCH 16
+
 #ifdef FP_HAVE_CUDA
 /* GPU twins: same semantics, device pointers, queued on `stream` (a cudaStream_t). Frames may be
  * pitched (linesize > row bytes, as NVDEC gives them). Errors: FP_EINVAL for bad arguments (checked
@@ -140,11 +148,14 @@ int fp_preprocess_cuda(const fp_image *src, const fp_preprocess *p, const fp_pla
                        fp_err *e);
 /* `count` frames of one format and size (src[0..count-1]) into batch slots dst->n .. dst->n+count-1
  * in as few launches as possible (FP_COLOR_MAX_BATCH frames per launch). */
-#define FP_COLOR_MAX_BATCH 16
 int fp_preprocess_cuda_batch(const fp_image *src, int count, const fp_preprocess *p,
                              const fp_planar *dst, void *stream, fp_err *e);
 int fp_postprocess_cuda(const fp_planar *rgb, const fp_planar *alpha, fp_image *dst,
                         const fp_colorspace *cs, void *stream, fp_err *e);
+#endif
+
+#ifdef __cplusplus
+}
 #endif
 
 #endif

@@ -16,6 +16,8 @@
 
 #include "core/fp_error.h"
 
+#ifdef FP_HAVE_FFNVCODEC
+
 /* capture the loader's first complaint ("Cannot load libcuda.so.1") instead of printing it */
 static void loader_log(void *logctx, const char *fmt, ...)
 {
@@ -309,6 +311,26 @@ done:
     *pinfo = gi;
     return 0;
 }
+
+#else /* !FP_HAVE_FFNVCODEC */
+
+/* Built without the nv-codec headers: say so instead of pretending there is no GPU. */
+int fp_gpuinfo_query(fp_gpuinfo **pinfo, unsigned flags)
+{
+    fp_gpuinfo *gi = calloc(1, sizeof(*gi));
+    *pinfo = NULL;
+    if (!gi)
+        return FP_ENOMEM;
+#ifdef FP_CUDA_TOOLKIT_VERSION
+    gi->cuda_build_version = FP_CUDA_TOOLKIT_VERSION;
+#endif
+    snprintf(gi->status, sizeof(gi->status), "GPU discovery not built in: framepipe was compiled without "
+             "FFmpeg's nv-codec headers (install libffmpeg-nvenc-dev and rebuild)");
+    *pinfo = gi;
+    return 0;
+}
+
+#endif /* FP_HAVE_FFNVCODEC */
 
 void fp_gpuinfo_freep(fp_gpuinfo **pinfo)
 {

@@ -180,6 +180,23 @@ static void test_value_inputs(void)
     CHECK(o.dims[2] == 8 && o.data == NULL);
     fp_model_freep(&m);
 
+    /* a value input too large to be part of a plan key is refused by name */
+    m = load("ratio_sym.onnx", 1);
+    if (m) {
+        static float big[5000];
+        big[0] = 0.5f;
+        fp_tensor bin[2] = { f32(4, (int64_t[]){ 1, 1, 4, 4 }, x), f32(1, (int64_t[]){ 5000 }, big) };
+        fp_tensor bo = { 0 };
+        fp_err_clear(&e);
+        int ret = fp_model_run(m, bin, 2, &bo, 1, &e);
+        CHECK_MSG(ret == FP_EUNSUPPORTED && strstr(e.msg, "input 'ratio' decides output shapes"), "%d %s", ret, e.msg);
+        bin[1].dims[0] = 1;
+        fp_err_clear(&e);
+        CHECK_MSG(fp_model_run(m, bin, 2, &bo, 1, &e) == 0 && bo.dims[2] == 4, "%s", e.msg);
+        fp_tensor_free(&bo);
+        fp_model_freep(&m);
+    }
+
     m = load("shape.onnx", 1);
     if (!m)
         return;

@@ -363,7 +363,9 @@ static int bn_prepare(nn_backend_ctx *ctx, nn_node *n, cu_node *cn, nn_tensor *c
     p->C = C;
     cudaError_t st = cudaMalloc(&p->ab, sizeof(float) * 2 * C);
     if (st == cudaSuccess)
-        st = cudaMemcpy(p->ab, h, sizeof(float) * 2 * C, cudaMemcpyHostToDevice);
+        st = cudaMemcpyAsync(p->ab, h, sizeof(float) * 2 * C, cudaMemcpyHostToDevice, ctx->stream);
+    if (st == cudaSuccess)
+        st = cudaStreamSynchronize(ctx->stream);
     free(h);
     if (st != cudaSuccess)
         return cu_err_cuda(e, n, st, "BatchNormalization parameters");

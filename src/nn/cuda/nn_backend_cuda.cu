@@ -14,9 +14,22 @@
  * constants, cuDNN algorithm search) happens in prepare_node, so a run can be captured as a graph.
  */
 #include "nn/cuda/nn_cuda.h"
+#include "nn/cuda/nn_cuda_stats.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+static nn_cuda_stats cu_stats; /* updated with __atomic builtins: models may run in several threads */
+
+extern "C" void nn_cuda_stats_get(nn_cuda_stats *st)
+{
+    st->nodes_fp32 = __atomic_load_n(&cu_stats.nodes_fp32, __ATOMIC_RELAXED);
+    st->nodes_fp16 = __atomic_load_n(&cu_stats.nodes_fp16, __ATOMIC_RELAXED);
+    st->nodes_bf16 = __atomic_load_n(&cu_stats.nodes_bf16, __ATOMIC_RELAXED);
+    st->nodes_other = __atomic_load_n(&cu_stats.nodes_other, __ATOMIC_RELAXED);
+    st->graph_replays = __atomic_load_n(&cu_stats.graph_replays, __ATOMIC_RELAXED);
+    st->graph_captures = __atomic_load_n(&cu_stats.graph_captures, __ATOMIC_RELAXED);
+}
 
 /* ---------------------------------------------------------------- errors */
 
@@ -385,6 +398,10 @@ static int cu_supports_op(nn_backend_ctx *ctx, const nn_node *n, nn_tensor *cons
         *why = "op not implemented on cuda";
         return 0;
     }
+    /* At load the runtime asks with the op alone (no tensors yet): the op exists here; shape- and
+     * dtype-dependent refusals come when a plan asks again with tensors. */
+    if (!in || !out)
+        return 1;
     if (nin > CU_MAX_IN) {
         *why = "too many inputs";
         return 0;
@@ -413,9 +430,6 @@ static int cu_alloc(nn_backend_ctx *ctx, size_t bytes, void **ptr, fp_err *e)
         return fp_errorf(e, st == cudaErrorMemoryAllocation ? FP_EDEVICE : FP_EDEVICE,
                          "cuda backend: alloc %zu bytes: %s", bytes, cudaGetErrorString(st));
     }
-    ctx->mem_in_use += bytes;
-    if (ctx->mem_in_use > ctx->mem_peak)
-        ctx->mem_peak = ctx->mem_in_use;
     return 0;
 }
 
@@ -424,7 +438,6 @@ static void cu_free_mem(nn_backend_ctx *ctx, void *ptr)
     if (!ptr)
         return;
     cudaFree(ptr);
-    /* cudaFree does not tell the size; the bench reads cudaMemGetInfo for peaks instead. */
 }
 
 static int cu_copy(nn_backend_ctx *ctx, void *dst, nn_device dst_dev, const void *src, nn_device src_dev,
@@ -439,9 +452,41 @@ static int cu_copy(nn_backend_ctx *ctx, void *dst, nn_device dst_dev, const void
     return 0;
 }
 
-static void cu_release_node(nn_backend_ctx *ctx, nn_node *n)
+/* The plan this state belongs to, as far as kernels care: every tensor's dtype and shape, and the
+ * values of host value inputs (Resize scales...). The runtime caches several plans per model and calls
+ * prepare_node once per plan, so one node may hold several states; run_node picks by signature. */
+static uint64_t cu_sig(const cu_op *op, nn_tensor *const *in, int nin, nn_tensor *const *out, int nout)
 {
-    cu_node *cn = (cu_node *)n->backend_data;
+    uint64_t h = 1469598103934665603ULL;
+#define MIX(v) do { h ^= (uint64_t)(v); h *= 1099511628211ULL; } while (0)
+    MIX(nin);
+    MIX(nout);
+    for (int io = 0; io < 2; io++) {
+        int cnt = io ? nout : nin;
+        nn_tensor *const *t = io ? out : in;
+        for (int i = 0; i < cnt; i++) {
+            if (!t[i]) {
+                MIX(0xFFFF);
+                continue;
+            }
+            MIX(t[i]->dtype);
+            MIX(t[i]->ndim);
+            for (int d = 0; d < t[i]->ndim; d++)
+                MIX(t[i]->dims[d]);
+            if (!io && ((op->value_inputs >> i) & 1u) && t[i]->device == NN_DEV_HOST && t[i]->data) {
+                size_t nb = nn_tensor_nbytes(t[i]);
+                const unsigned char *b = (const unsigned char *)t[i]->data;
+                for (size_t k = 0; k < nb && k < 4096; k++)
+                    MIX(b[k]);
+            }
+        }
+    }
+#undef MIX
+    return h;
+}
+
+static void cu_node_free(nn_backend_ctx *ctx, cu_node *cn)
+{
     if (!cn)
         return;
     if (cn->priv_free && cn->priv)
@@ -453,6 +498,20 @@ static void cu_release_node(nn_backend_ctx *ctx, nn_node *n)
             free(cn->host[i].data);
     }
     free(cn);
+}
+
+static void cu_release_node(nn_backend_ctx *ctx, nn_node *n)
+{
+    cu_node *cn = (cu_node *)n->backend_data;
+    if (!cn)
+        return;
+    /* Kernels of earlier runs may still read this state. */
+    cudaStreamSynchronize(ctx->stream);
+    while (cn) {
+        cu_node *next = cn->next;
+        cu_node_free(ctx, cn);
+        cn = next;
+    }
     n->backend_data = NULL;
 }
 
@@ -465,12 +524,22 @@ static int cu_prepare_node(nn_backend_ctx *ctx, nn_node *n, nn_tensor *const *in
     if (nin > CU_MAX_IN)
         return nn_node_error(e, n, FP_EUNSUPPORTED, "cuda: %d inputs (at most %d)", nin, CU_MAX_IN);
     cudaSetDevice(ctx->device);
-    cu_release_node(ctx, n);
+    uint64_t sig = cu_sig(op, in, nin, out, nout);
+    /* Same plan prepared again (evicted and rebuilt): replace its state. */
+    for (cu_node **pp = (cu_node **)&n->backend_data; *pp; pp = &(*pp)->next) {
+        if ((*pp)->sig == sig) {
+            cu_node *old = *pp;
+            *pp = old->next;
+            cudaStreamSynchronize(ctx->stream);
+            cu_node_free(ctx, old);
+            break;
+        }
+    }
     cu_node *cn = (cu_node *)calloc(1, sizeof(*cn));
     if (!cn)
         return nn_node_error(e, n, FP_ENOMEM, "cuda: prepare: out of memory");
     cn->op = op;
-    n->backend_data = cn;
+    cn->sig = sig;
     int rc = 0;
     for (int i = 0; i < nin; i++) {
         if (!cu_is_const(in, nin, i))
@@ -510,12 +579,12 @@ static int cu_prepare_node(nn_backend_ctx *ctx, nn_node *n, nn_tensor *const *in
             goto fail;
         }
         cn->cdt[i] = want;
-        ctx->mem_in_use += want_nb;
-        if (ctx->mem_in_use > ctx->mem_peak)
-            ctx->mem_peak = ctx->mem_in_use;
+        /* Copies go on ctx->stream: a plain cudaMemcpy from pageable memory may still be in flight on
+         * the legacy stream, which our non-blocking stream does not wait for. */
         if (want == t->dtype) {
-            if (nb && (st = cudaMemcpy(cn->cdev[i], t->data, nb, cudaMemcpyHostToDevice)) != cudaSuccess) {
-                rc = cu_err_cuda(e, n, st, "cudaMemcpy(constant)");
+            if (nb && ((st = cudaMemcpyAsync(cn->cdev[i], t->data, nb, cudaMemcpyHostToDevice, ctx->stream)) != cudaSuccess ||
+                       (st = cudaStreamSynchronize(ctx->stream)) != cudaSuccess)) {
+                rc = cu_err_cuda(e, n, st, "upload constant");
                 goto fail;
             }
             continue;
@@ -524,9 +593,9 @@ static int cu_prepare_node(nn_backend_ctx *ctx, nn_node *n, nn_tensor *const *in
             rc = cu_err_cuda(e, n, st, "cudaMalloc(constant staging)");
             goto fail;
         }
-        if (nb && (st = cudaMemcpy(raw, t->data, nb, cudaMemcpyHostToDevice)) != cudaSuccess) {
+        if (nb && (st = cudaMemcpyAsync(raw, t->data, nb, cudaMemcpyHostToDevice, ctx->stream)) != cudaSuccess) {
             cudaFree(raw);
-            rc = cu_err_cuda(e, n, st, "cudaMemcpy(constant)");
+            rc = cu_err_cuda(e, n, st, "upload constant");
             goto fail;
         }
         rc = cu_convert(ctx, n, cn->cdev[i], want, raw, t->dtype, cnt, e);
@@ -538,9 +607,19 @@ static int cu_prepare_node(nn_backend_ctx *ctx, nn_node *n, nn_tensor *const *in
     }
     if (op->prepare && (rc = op->prepare(ctx, n, cn, in, nin, out, nout, e)) < 0)
         goto fail;
+    /* Op prepares upload through ctx->stream too; the host sources die when we return. */
+    {
+        cudaError_t st = cudaStreamSynchronize(ctx->stream);
+        if (st != cudaSuccess) {
+            rc = cu_err_cuda(e, n, st, "prepare");
+            goto fail;
+        }
+    }
+    cn->next = (cu_node *)n->backend_data;
+    n->backend_data = cn;
     return 0;
 fail:
-    cu_release_node(ctx, n);
+    cu_node_free(ctx, cn);
     return rc;
 }
 
@@ -550,15 +629,24 @@ static int cu_run_node(nn_backend_ctx *ctx, const nn_node *n, nn_tensor *const *
     cu_node *cn = (cu_node *)n->backend_data;
     if (!cn || !cn->op)
         return nn_node_error(e, n, FP_EINTERNAL, "cuda: run_node before prepare_node");
+    uint64_t sig = cu_sig(cn->op, in, nin, out, nout);
+    while (cn && cn->sig != sig)
+        cn = cn->next;
+    if (!cn)
+        return nn_node_error(e, n, FP_EINTERNAL, "cuda: run_node with shapes prepare_node never saw");
     for (int i = 0; i < nin; i++) {
         if (in[i] && !cn->cdev[i] && !((cn->op->value_inputs >> i) & 1u)) {
             if (in[i]->device != NN_DEV_CUDA && nn_tensor_numel(in[i]) > 0)
-                return nn_node_error(e, n, FP_EINTERNAL, "cuda: input %d is not in device memory", i);
+                return nn_node_error(e, n, FP_EINTERNAL, "cuda: input %d is in host memory (graph inputs must be "
+                                     "copied to the device or given as device pointers)", i);
         }
     }
     for (int i = 0; i < nout; i++)
         if (out[i] && out[i]->device != NN_DEV_CUDA && nn_tensor_numel(out[i]) > 0)
             return nn_node_error(e, n, FP_EINTERNAL, "cuda: output %d is not in device memory", i);
+    nn_dtype odt = nout > 0 && out[0] ? out[0]->dtype : NN_DT_UNDEFINED;
+    __atomic_fetch_add(odt == NN_DT_FLOAT ? &cu_stats.nodes_fp32 : odt == NN_DT_FLOAT16 ? &cu_stats.nodes_fp16
+                       : odt == NN_DT_BFLOAT16 ? &cu_stats.nodes_bf16 : &cu_stats.nodes_other, 1, __ATOMIC_RELAXED);
     return cn->op->run(ctx, n, cn, in, nin, out, nout, e);
 }
 
@@ -569,6 +657,7 @@ static int cu_run_begin(nn_backend_ctx *ctx, uint64_t plan_key, fp_err *e)
     for (int i = 0; i < ctx->ngraphs; i++) {
         if (ctx->graphs[i].key == plan_key) {
             CU_CHECK(e, NULL, cudaGraphLaunch(ctx->graphs[i].exec, ctx->stream));
+            __atomic_fetch_add(&cu_stats.graph_replays, 1, __ATOMIC_RELAXED);
             return 1;
         }
     }
@@ -607,6 +696,7 @@ static int cu_run_end(nn_backend_ctx *ctx, uint64_t plan_key, fp_err *e)
     }
     ctx->graphs[slot].key = plan_key;
     ctx->graphs[slot].exec = ex;
+    __atomic_fetch_add(&cu_stats.graph_captures, 1, __ATOMIC_RELAXED);
     /* Capturing recorded the work without doing it: run it once now. */
     CU_CHECK(e, NULL, cudaGraphLaunch(ex, ctx->stream));
     return 0;
@@ -634,9 +724,3 @@ extern "C" const nn_backend nn_backend_cuda = {
     cu_run_end,
     cu_sync,
 };
-
-/* Peak bytes this instance handed out (arena + constants); for the bench. */
-extern "C" size_t nn_backend_cuda_mem_peak(const nn_backend_ctx *ctx)
-{
-    return ctx ? ctx->mem_peak : 0;
-}

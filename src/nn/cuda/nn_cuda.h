@@ -56,13 +56,14 @@ struct nn_backend_ctx {
     cu_graph_entry graphs[CU_GRAPH_CACHE];
     int ngraphs;
     int graph_next;              /* round-robin eviction slot */
-    size_t mem_in_use, mem_peak; /* bytes handed out by alloc() (arena + uploaded constants) */
 };
 
-/* Per-node state (n->backend_data). Everything here is created in prepare_node, outside any graph
- * capture, and freed in release_node. */
+/* Per-node, per-plan state (n->backend_data is a list of them, one per signature). Everything here
+ * is created in prepare_node, outside any graph capture, and freed in release_node. */
 typedef struct cu_node {
     const struct cu_op *op;
+    uint64_t sig;                /* dtypes/shapes (and value-input values) this state was made for */
+    struct cu_node *next;        /* the same node prepared for other plans */
     void *cdev[CU_MAX_IN];       /* device copy of constant input i in the node's storage dtype */
     nn_dtype cdt[CU_MAX_IN];     /* dtype of cdev[i] */
     nn_tensor host[CU_MAX_IN];   /* host copy of constant input i (owned data), dtype as given */

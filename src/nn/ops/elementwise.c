@@ -515,15 +515,34 @@ static nn_dtype bin_out_type(const bin_desc *d, nn_dtype ta)
     return d->kind == BK_CMP || d->kind == BK_LOGIC ? NN_DT_BOOL : ta;
 }
 
-static int binary_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,
+/* PRelu before opset 7 applied a 1-D slope of X's channel count along axis 1 (not numpy-style);
+ * view it as [C,1,...,1] so the numpy broadcast gives that. Returns the tensor to use. */
+static nn_tensor *prelu_legacy_slope(const nn_node *n, nn_tensor *const *in, nn_tensor *view)
+{
+    const nn_tensor *x = in[0], *s = in[1];
+    if (strcmp(n->op_type, "PRelu") || n->opset >= 7 || s->ndim != 1 || x->ndim < 3 || s->dims[0] == 1 ||
+        s->dims[0] != x->dims[1])
+        return in[1];
+    *view = *s;
+    view->owned = 0;
+    view->ndim = x->ndim - 1;
+    for (int d = 1; d < view->ndim; d++)
+        view->dims[d] = 1;
+    return view;
+}
+
+static int binary_infer(const nn_node *n, nn_tensor *const *in_, int nin, nn_tensor **out, int nout,
                         fp_err *e)
 {
+    nn_tensor view, *in[2];
     const bin_desc *d = bin_find(n);
     int ret;
     if (!d)
         return nn_node_error(e, n, FP_EINTERNAL, "not a binary op");
-    if (nin < 2 || !in[0] || !in[1])
+    if (nin < 2 || !in_[0] || !in_[1])
         return nn_node_error(e, n, FP_EMODEL, "needs two inputs");
+    in[0] = in_[0];
+    in[1] = prelu_legacy_slope(n, in_, &view);
     if ((ret = bin_check_types(n, d, in[0]->dtype, in[1]->dtype, e)) < 0)
         return ret;
     out[0]->dtype = bin_out_type(d, in[0]->dtype);
@@ -571,7 +590,8 @@ static int bin_apply(const nn_node *n, const bin_desc *d, nn_tensor *a, nn_tenso
 static int binary_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,
                       nn_cpu_ctx *ctx, fp_err *e)
 {
-    return bin_apply(n, bin_find(n), in[0], in[1], out[0], ctx, e);
+    nn_tensor view;
+    return bin_apply(n, bin_find(n), in[0], prelu_legacy_slope(n, in, &view), out[0], ctx, e);
 }
 
 #define BINARY_DEF(SYM, NAME) \

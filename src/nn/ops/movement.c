@@ -286,10 +286,13 @@ static int slice_resolve(const nn_node *n, nn_tensor *const *in, int nin, slice_
             s = s > dim - 1 ? dim - 1 : s;
             t = t > dim - 1 ? dim - 1 : t;
         }
-        int64_t c = step > 0 ? (t - s + step - 1) / step : (s - t + (-step) - 1) / (-step);
+        if (step == INT64_MIN)
+            step = -INT64_MAX;
+        /* written so that extreme steps (INT64_MAX) cannot overflow */
+        int64_t c = step > 0 ? (t > s ? 1 + (t - s - 1) / step : 0) : (s > t ? 1 + (s - t - 1) / (-step) : 0);
         p->start[a] = s;
         p->step[a] = step;
-        p->count[a] = c > 0 ? c : 0;
+        p->count[a] = c;
     }
     return 0;
 }

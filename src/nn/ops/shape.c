@@ -64,7 +64,8 @@ static int reshape_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_ten
         }
         if (shp[d] < 0)
             return nn_node_error(e, n, FP_EMODEL, "shape value %lld is invalid", (long long)shp[d]);
-        known *= shp[d];
+        if (__builtin_mul_overflow(known, shp[d], &known))
+            return nn_node_error(e, n, FP_EMODEL, "shape values overflow");
     }
     if (neg >= 0) {
         if (known == 0)
@@ -414,8 +415,11 @@ static int range_count(const nn_node *n, nn_tensor *const *in, int nin, int64_t 
         int64_t s = nn_tensor_get_i64(in[0], 0), l = nn_tensor_get_i64(in[1], 0), d = nn_tensor_get_i64(in[2], 0);
         if (d == 0)
             return nn_node_error(e, n, FP_EMODEL, "delta is 0");
-        int64_t c = d > 0 ? (l - s + d - 1) / d : (s - l + (-d) - 1) / (-d);
-        *cnt = c > 0 ? c : 0;
+        __int128 span = d > 0 ? (__int128)l - s : (__int128)s - l, step = d > 0 ? d : -(__int128)d;
+        __int128 c = span > 0 ? 1 + (span - 1) / step : 0;
+        if (c > ((__int128)1 << 40))
+            return nn_node_error(e, n, FP_EMODEL, "range is too large");
+        *cnt = (int64_t)c;
     } else {
         double s = nn_tensor_get_f64(in[0], 0), l = nn_tensor_get_f64(in[1], 0), d = nn_tensor_get_f64(in[2], 0);
         if (d == 0 || !isfinite(s) || !isfinite(l) || !isfinite(d))

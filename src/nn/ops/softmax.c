@@ -51,6 +51,53 @@ static int sm_layout(const nn_node *n, const nn_tensor *x, int64_t *outer, int64
     return 0;
 }
 
+/* float32 along a non-last axis (NCHW channel softmax): process 64 inner positions at a time so
+ * every pass reads whole cache lines instead of striding by `inner`. Rows here are outer indices. */
+static void sm_range_inner(void *arg, int64_t begin, int64_t end)
+{
+    const sm_job *j = arg;
+    int64_t len = j->len, in = j->inner;
+    for (int64_t o = begin; o < end; o++) {
+        const float *x = (const float *)j->x + o * len * in;
+        float *y = (float *)j->y + o * len * in;
+        for (int64_t i0 = 0; i0 < in; i0 += 64) {
+            int64_t w = in - i0 < 64 ? in - i0 : 64;
+            float m[64];
+            double s[64];
+            for (int64_t i = 0; i < w; i++) {
+                m[i] = -INFINITY;
+                s[i] = 0;
+            }
+            for (int64_t k = 0; k < len; k++)
+                for (int64_t i = 0; i < w; i++)
+                    m[i] = x[k * in + i0 + i] > m[i] ? x[k * in + i0 + i] : m[i];
+            if (j->kind == SM_SOFTMAX) {
+                for (int64_t k = 0; k < len; k++)
+                    for (int64_t i = 0; i < w; i++) {
+                        float v = expf(x[k * in + i0 + i] - m[i]);
+                        y[k * in + i0 + i] = v;
+                        s[i] += v;
+                    }
+                for (int64_t i = 0; i < w; i++)
+                    m[i] = (float)(1.0 / s[i]); /* reuse m as the scale */
+                for (int64_t k = 0; k < len; k++)
+                    for (int64_t i = 0; i < w; i++)
+                        y[k * in + i0 + i] *= m[i];
+            } else {
+                for (int64_t k = 0; k < len; k++)
+                    for (int64_t i = 0; i < w; i++)
+                        s[i] += exp((double)x[k * in + i0 + i] - m[i]);
+                float ls[64];
+                for (int64_t i = 0; i < w; i++)
+                    ls[i] = (float)log(s[i]);
+                for (int64_t k = 0; k < len; k++)
+                    for (int64_t i = 0; i < w; i++)
+                        y[k * in + i0 + i] = x[k * in + i0 + i] - m[i] - ls[i];
+            }
+        }
+    }
+}
+
 static void sm_range(void *arg, int64_t begin, int64_t end)
 {
     const sm_job *j = arg;
@@ -130,7 +177,10 @@ static int softmax_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tenso
     if (j.len == 0)
         return 0;
     int64_t rows = outer * j.inner;
-    opsa_parallel(ctx, rows, rows * j.len >= OPSA_PAR_MIN ? 1 : INT64_MAX, sm_range, &j);
+    if (j.t == NN_DT_FLOAT && j.inner > 1 && j.kind != SM_HARDMAX)
+        opsa_parallel(ctx, outer, rows * j.len >= OPSA_PAR_MIN ? 1 : INT64_MAX, sm_range_inner, &j);
+    else
+        opsa_parallel(ctx, rows, rows * j.len >= OPSA_PAR_MIN ? 1 : INT64_MAX, sm_range, &j);
     return 0;
 }
 

@@ -71,6 +71,12 @@ save(model([n("TMul", ["ratio", "two"], ["s"]),
            [vi("x", TP.FLOAT, [1, 1, "h", "w"]), vi("ratio", TP.FLOAT, [1])],
            [vi("y", TP.FLOAT, [1, 1, "oh", "ow"])], [two]), "ratio.onnx")
 
+# ratio_sym.onnx: same with a ratio of symbolic length (value inputs are capped at 4096 elements)
+save(model([n("TMul", ["ratio", "two"], ["s"]),
+            n("TResize", ["x", "s"], ["y"])],
+           [vi("x", TP.FLOAT, [1, 1, "h", "w"]), vi("ratio", TP.FLOAT, ["n"])],
+           [vi("y", TP.FLOAT, [1, 1, "oh", "ow"])], [two]), "ratio_sym.onnx")
+
 # shape.onnx: shape subgraph folded: y = reshape(x + x, shape(z))
 save(model([n("TShape", ["z"], ["zs"]),
             n("TAdd", ["x", "x"], ["xx"]),

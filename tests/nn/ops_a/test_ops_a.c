@@ -497,6 +497,41 @@ static void test_softmax_semantics(void)
     tfree(&in[0]);
 }
 
+/* float32 fast paths (contiguous rows, 64-wide inner blocks) against the double path */
+static void test_softmax_paths(void)
+{
+    static const int axes[2] = { 1, 2 };
+    static const char *ops[2] = { "Softmax", "LogSoftmax" };
+    int64_t d[3] = { 3, 5, 130 };
+    int64_t n = 3 * 5 * 130;
+    float *x = malloc(sizeof(float) * n);
+    double *xd = malloc(sizeof(double) * n);
+    for (int64_t i = 0; i < n; i++)
+        xd[i] = x[i] = frand() * 20;
+    nn_tensor *inf[1] = { tf(3, d, x) }, *ind[1] = { tens(NN_DT_DOUBLE, 3, d, xd) };
+    for (int o = 0; o < 2; o++)
+        for (int a = 0; a < 2; a++) {
+            nn_tensor *of = NULL, *od = NULL;
+            tn t;
+            tn_init(&t, ops[o], 13);
+            tn_int(&t, "axis", axes[a]);
+            CHECK_EQ_INT(run_det(&t, inf, 1, &of), 0);
+            CHECK_EQ_INT(run(&t, ind, 1, &od, 1), 0);
+            double worst = 0;
+            for (int64_t i = 0; i < n; i++) {
+                double r = ((double *)od->data)[i], diff = fabs(fat(of, i) - r) / (fabs(r) + 1e-6);
+                worst = diff > worst || isnan(diff) ? diff : worst;
+            }
+            CHECK_MSG(worst < 1e-5, "%s axis %d: relative error %g", ops[o], axes[a], worst);
+            tfree(&of);
+            tfree(&od);
+        }
+    tfree(&inf[0]);
+    tfree(&ind[0]);
+    free(x);
+    free(xd);
+}
+
 static void test_reduce(void)
 {
     int64_t d[3] = { 2, 3, 4 };
@@ -1034,6 +1069,7 @@ int main(void)
     test_unary();
     test_pow_variadic();
     test_softmax_semantics();
+    test_softmax_paths();
     test_reduce();
     test_slice();
     test_reshape_family();
