@@ -65,52 +65,164 @@ static void im2col_rows(void *arg, int64_t r0, int64_t r1)
     }
 }
 
-/* Depthwise: plane p = n*C + c; weight [C, 1, K], one output plane per input plane. Each output row
- * accumulates tap by tap (kz, ky, kx order, the same for every element) over the columns where the
- * tap lands inside the input, so the inner loop has no branches. */
+/* Kernels with more taps than this take the scalar depthwise path (weights are pre-broadcast into
+ * a stack array of this many vectors). */
+#define DW_MAX_TAPS 64
+
+/* Sum over the kernel taps of output (oz, oy, ox) for one channel, skipping taps outside the input;
+ * taps in kz, ky, kx order. */
+static float depthwise_point(const opsb_window *w, const float *xc, const float *wc, int64_t oz, int64_t oy,
+                             int64_t ox)
+{
+    float acc = 0.0f;
+    for (int64_t kz = 0; kz < w->k[0]; kz++) {
+        int64_t iz = oz * w->s[0] - w->pb[0] + kz * w->d[0];
+        if (iz < 0 || iz >= w->in[0])
+            continue;
+        for (int64_t ky = 0; ky < w->k[1]; ky++) {
+            int64_t iy = oy * w->s[1] - w->pb[1] + ky * w->d[1];
+            const float *row = xc + (iz * w->in[1] + iy) * w->in[2], *wr = wc + (kz * w->k[1] + ky) * w->k[2];
+            if (iy < 0 || iy >= w->in[1])
+                continue;
+            for (int64_t kx = 0; kx < w->k[2]; kx++) {
+                int64_t ix = ox * w->s[2] - w->pb[2] + kx * w->d[2];
+                if (ix >= 0 && ix < w->in[2])
+                    acc += wr[kx] * row[ix];
+            }
+        }
+    }
+    return acc;
+}
+
+/* One output column from the row list of depthwise_planes: same taps, same order as depthwise_point. */
+static float depthwise_col(const opsb_window *w, const float *const *rows, const float *const *wsc, int nrows,
+                           int64_t ox)
+{
+    float acc = 0.0f;
+    int64_t x0 = ox * w->s[2];
+    for (int r = 0; r < nrows; r++)
+        for (int64_t kx = 0; kx < w->k[2]; kx++) {
+            int64_t ix = x0 + kx * w->d[2]; /* in the pad-shifted row: valid when in [pb, pb + in) */
+            if (ix >= w->pb[2] && ix < w->pb[2] + w->in[2])
+                acc += wsc[r][kx] * rows[r][ix];
+        }
+    return acc;
+}
+
+/* The interior loop below for the common kx = 3, dilation 1 case, unrolled; same additions in the
+ * same order. Returns the first column it did not do. */
+static int64_t depthwise_row_k3(float *yr, const float *const *rows, const opsb_v4f *const *wrow, int nrows,
+                                float b, int64_t ox, int64_t ihi)
+{
+    opsb_v4f vb = { b, b, b, b };
+    for (; ox + 4 <= ihi; ox += 4) {
+        opsb_v4f acc = { 0.0f, 0.0f, 0.0f, 0.0f };
+        for (int r = 0; r < nrows; r++) {
+            const float *src = rows[r] + ox;
+            opsb_v4f v0, v1, v2;
+            memcpy(&v0, src, sizeof(v0));
+            memcpy(&v1, src + 1, sizeof(v1));
+            memcpy(&v2, src + 2, sizeof(v2));
+            acc += wrow[r][0] * v0;
+            acc += wrow[r][1] * v1;
+            acc += wrow[r][2] * v2;
+        }
+        acc += vb;
+        memcpy(yr + ox, &acc, sizeof(acc));
+    }
+    return ox;
+}
+
+/* Depthwise: plane p = n*C + c; weight [C, 1, K], one output plane per input plane. Each output sums
+ * its taps in kz, ky, kx order into a register. Columns whose taps are all inside the row (the
+ * interior) take four outputs at a time with vector types when the stride is 1; the same additions
+ * in the same order as depthwise_point, so the split does not change any result. */
 static void depthwise_planes(void *arg, int64_t p0, int64_t p1)
 {
     const conv_args *a = arg;
     const opsb_window *w = a->w;
     int64_t in_plane = w->in[0] * w->in[1] * w->in[2];
+    int64_t ilo = 0, ihi = w->out[2];
+    int vec;
+
+    /* Interior columns: every kx tap lands inside [0, in[2]). */
+    for (int64_t kx = 0; kx < w->k[2]; kx++) {
+        int64_t lo, hi;
+        opsb_row_range(kx * w->d[2] - w->pb[2], w->s[2], w->in[2], w->out[2], &lo, &hi);
+        ilo = lo > ilo ? lo : ilo;
+        ihi = hi < ihi ? hi : ihi;
+    }
+    if (ihi < ilo || a->ksize > DW_MAX_TAPS)
+        ilo = ihi = 0;
+    vec = w->s[2] == 1;
 
     for (int64_t p = p0; p < p1; p++) {
         int64_t c = p % a->chans;
         const float *xc = a->x + p * in_plane, *wc = a->wt + c * a->ksize;
         float *yc = a->y + p * a->os;
         float b = a->bias ? a->bias[c] : 0.0f;
+        opsb_v4f wv[DW_MAX_TAPS];
+        if (vec && ihi > ilo && a->ksize <= DW_MAX_TAPS)
+            for (int64_t k = 0; k < a->ksize; k++)
+                wv[k] = (opsb_v4f){ wc[k], wc[k], wc[k], wc[k] };
         for (int64_t oz = 0; oz < w->out[0]; oz++)
             for (int64_t oy = 0; oy < w->out[1]; oy++) {
-                float *restrict yr = yc + (oz * w->out[1] + oy) * w->out[2];
-                for (int64_t ox = 0; ox < w->out[2]; ox++)
-                    yr[ox] = 0.0f;
+                float *yr = yc + (oz * w->out[1] + oy) * w->out[2];
+                const float *rows[DW_MAX_TAPS], *wsc[DW_MAX_TAPS];
+                const opsb_v4f *wrow[DW_MAX_TAPS];
+                int nrows = 0;
+                int64_t ox = 0;
+                if (a->ksize > DW_MAX_TAPS) {
+                    for (; ox < w->out[2]; ox++)
+                        yr[ox] = depthwise_point(w, xc, wc, oz, oy, ox) + b;
+                    continue;
+                }
+                /* The (kz, ky) rows inside the input, in order, for this output row; rows[r] is
+                 * shifted by the left pad so column ox reads rows[r][ox·s + kx·d]. */
                 for (int64_t kz = 0; kz < w->k[0]; kz++) {
                     int64_t iz = oz * w->s[0] - w->pb[0] + kz * w->d[0];
                     if (iz < 0 || iz >= w->in[0])
                         continue;
                     for (int64_t ky = 0; ky < w->k[1]; ky++) {
                         int64_t iy = oy * w->s[1] - w->pb[1] + ky * w->d[1];
-                        const float *restrict row;
-                        const float *wr;
                         if (iy < 0 || iy >= w->in[1])
                             continue;
-                        row = xc + (iz * w->in[1] + iy) * w->in[2];
-                        wr = wc + (kz * w->k[1] + ky) * w->k[2];
-                        for (int64_t kx = 0; kx < w->k[2]; kx++) {
-                            int64_t ix0 = kx * w->d[2] - w->pb[2], lo, hi, st = w->s[2];
-                            float wv = wr[kx];
-                            opsb_row_range(ix0, st, w->in[2], w->out[2], &lo, &hi);
-                            if (st == 1)
-                                for (int64_t ox = lo; ox < hi; ox++)
-                                    yr[ox] += wv * row[ix0 + ox];
-                            else
-                                for (int64_t ox = lo; ox < hi; ox++)
-                                    yr[ox] += wv * row[ix0 + ox * st];
-                        }
+                        rows[nrows] = xc + (iz * w->in[1] + iy) * w->in[2] - w->pb[2];
+                        wsc[nrows] = wc + (kz * w->k[1] + ky) * w->k[2];
+                        wrow[nrows++] = wv + (kz * w->k[1] + ky) * w->k[2];
                     }
                 }
-                for (int64_t ox = 0; ox < w->out[2]; ox++)
-                    yr[ox] += b;
+                for (; ox < ilo; ox++)
+                    yr[ox] = depthwise_col(w, rows, wsc, nrows, ox) + b;
+                if (!vec) {
+                    /* Strided interior: every tap is inside the row, no checks. */
+                    for (; ox < ihi; ox++) {
+                        float acc = 0.0f;
+                        for (int r = 0; r < nrows; r++) {
+                            const float *src = rows[r] + ox * w->s[2];
+                            for (int64_t kx = 0; kx < w->k[2]; kx++)
+                                acc += wsc[r][kx] * src[kx * w->d[2]];
+                        }
+                        yr[ox] = acc + b;
+                    }
+                }
+                if (vec && w->k[2] == 3 && w->d[2] == 1)
+                    ox = depthwise_row_k3(yr, rows, wrow, nrows, b, ox, ihi);
+                for (; vec && ox + 4 <= ihi; ox += 4) {
+                    opsb_v4f acc = { 0.0f, 0.0f, 0.0f, 0.0f }, vb = { b, b, b, b };
+                    for (int r = 0; r < nrows; r++) {
+                        const float *src = rows[r] + ox;
+                        for (int64_t kx = 0; kx < w->k[2]; kx++) {
+                            opsb_v4f vx;
+                            memcpy(&vx, src + kx * w->d[2], sizeof(vx));
+                            acc += wrow[r][kx] * vx;
+                        }
+                    }
+                    acc += vb;
+                    memcpy(yr + ox, &acc, sizeof(acc));
+                }
+                for (; ox < w->out[2]; ox++)
+                    yr[ox] = depthwise_col(w, rows, wsc, nrows, ox) + b;
             }
     }
 }

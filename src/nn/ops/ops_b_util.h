@@ -12,6 +12,7 @@
 #include "nn/nn_op.h"
 
 #include <stdint.h>
+#include <string.h>
 
 /* Sliding-window ops handle 1, 2 or 3 spatial dims; shorter ones are padded to 3 with size-1 dims so
  * one loop nest serves all. */
@@ -56,6 +57,26 @@ void opsb_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float
 /* Number of positions of a window (start at `start` in input coordinates, k taps dilated by d) that fall
  * in [lo, hi). */
 int64_t opsb_window_count(int64_t start, int64_t k, int64_t d, int64_t lo, int64_t hi);
+
+/* y[i] += a·x[i] for i in [0, n): four lanes at a time with GCC/Clang vector types, because the
+ * build's -O2 does not auto-vectorise loops of unknown length. Every element gets exactly the scalar
+ * loop's arithmetic (one multiply, one add), so results do not depend on n's alignment or split. */
+typedef float opsb_v4f __attribute__((vector_size(16)));
+
+static inline void opsb_axpy(float *restrict y, const float *restrict x, float a, int64_t n)
+{
+    int64_t i = 0;
+    opsb_v4f va = { a, a, a, a };
+    for (; i + 4 <= n; i += 4) {
+        opsb_v4f vx, vy;
+        memcpy(&vx, x + i, sizeof(vx));
+        memcpy(&vy, y + i, sizeof(vy));
+        vy += va * vx;
+        memcpy(y + i, &vy, sizeof(vy));
+    }
+    for (; i < n; i++)
+        y[i] += a * x[i];
+}
 
 /* Output columns [*lo, *hi) whose input column ix0 + ox·stride lies in [0, in_len), for ox in
  * [0, out_len). Lets row loops skip padding without a branch per element. */

@@ -395,8 +395,7 @@ static void rs_pass_rows(void *arg, int64_t r0, int64_t r1)
             const float *sr = s + a->idx[x * a->ntap + t] * p->inner;
             if (w == 0.0f)
                 continue;
-            for (int64_t j = 0; j < p->inner; j++)
-                d[j] += w * sr[j];
+            opsb_axpy(d, sr, w, p->inner);
         }
     }
 }
