@@ -3,9 +3,9 @@
  * dilations, strides, explicit pads and auto_pad, optional bias. float32 on the CPU.
  *
  * Strategy: per (batch, group) an im2col matrix [C/g·K, out] built in scratch (rows in parallel),
- * then one OpenBLAS sgemm, in bands of output rows when the matrix would exceed OPSB_COL_MAX; a 1×1, stride-1, unpadded conv skips im2col (the input is the matrix), and
- * depthwise convs (one input and one output channel per group) run a direct loop over channel planes
- * in parallel. Every output element is written by exactly one thread with a fixed summation order,
+ * then one OpenBLAS sgemm, in bands of output rows sized by opsb_band_rows(); a 1×1, stride-1,
+ * unpadded conv skips im2col (the input is the matrix), and depthwise convs (one input and one
+ * output channel per group) run a direct loop over channel planes in parallel. Every output element is written by exactly one thread with a fixed summation order,
  * so results do not depend on the thread count. Does not own ConvTranspose or DeformConv.
  */
 #include "nn/nn_op.h"
@@ -319,11 +319,10 @@ static int conv_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor *
     one_by_one = ksize == 1;
     for (int i = 0; i < OPSB_MAX_SP; i++)
         one_by_one &= w.s[i] == 1 && w.pb[i] == 0 && w.pe[i] == 0;
-    /* The im2col matrix is built for a band of output rows at a time so scratch stays bounded
-     * (OPSB_COL_MAX floats) on large frames; the band depends only on the shape. */
+    /* The im2col matrix is built for a band of output rows at a time (cache-sized, bounded scratch
+     * on large frames); the band depends only on the shape. */
     orows = w.out[0] * w.out[1];
-    band = OPSB_COL_MAX / (cg * ksize * w.out[2]);
-    band = band < 1 ? 1 : band > orows ? orows : band;
+    band = opsb_band_rows(orows, w.out[2], cg * ksize);
     if (!one_by_one) {
         col = nn_cpu_ctx_scratch(ctx, sizeof(float) * (size_t)(cg * ksize * band * w.out[2]));
         if (!col)

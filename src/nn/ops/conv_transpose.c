@@ -3,7 +3,7 @@
  * groups, strides, dilations, pads, output_padding, output_shape and auto_pad; optional bias.
  *
  * Strategy: per (batch, group) one sgemm Wᵀ·X gives the column matrix [M/g·K, in] in scratch (in
- * bands of input rows when it would exceed OPSB_COL_MAX), then a col2im scatter-add into the output,
+ * bands of input rows, opsb_band_rows()), then a col2im scatter-add into the output,
  * parallel over output channels (each channel plane has one writer and a fixed accumulation order,
  * so the result is thread-count independent). Negative effective pads (an output_shape larger than
  * the natural one) are allowed: the extra positions get only the bias. Owns its output-shape rules; the forward geometry lives in ops_b_util.c.
@@ -181,10 +181,9 @@ static int convt_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor 
     ksize = gm.k[0] * gm.k[1] * gm.k[2];
     is = gm.in[0] * gm.in[1] * gm.in[2];
     os = gm.out[0] * gm.out[1] * gm.out[2];
-    /* Bands of input rows keep the column matrix within OPSB_COL_MAX floats. */
+    /* Bands of input rows keep the column matrix cache-sized (opsb_band_rows). */
     irows = gm.in[0] * gm.in[1];
-    band = OPSB_COL_MAX / (mg * ksize * gm.in[2]);
-    band = band < 1 ? 1 : band > irows ? irows : band;
+    band = opsb_band_rows(irows, gm.in[2], mg * ksize);
     col = nn_cpu_ctx_scratch(ctx, sizeof(float) * (size_t)(mg * ksize * band * gm.in[2]));
     if (!col)
         return nn_node_error(e, n, FP_ENOMEM, "no scratch for a %lld x %lld column matrix",

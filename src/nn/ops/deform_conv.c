@@ -10,8 +10,7 @@
  *
  * Strategy: per (batch, group) a deformable im2col [C/g·K, oH·oW] in scratch (rows in parallel, each
  * row written by one thread), then one sgemm with the group's weights; in bands of output pixels
- * when the matrix would exceed OPSB_COL_MAX. Owns nothing else; 1-D/3-D
- * deformable convolution is reported unsupported.
+ * (opsb_band_rows). Owns nothing else; 1-D/3-D deformable convolution is reported unsupported.
  */
 #include "nn/nn_op.h"
 #include "nn/ops/ops_b_util.h"
@@ -200,9 +199,8 @@ static int dcn_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **
     bias = nin > 3 && in[3] ? in[3]->data : NULL;
     mask = nin > 4 && in[4] ? in[4]->data : NULL;
     y = out[0]->data;
-    /* Bands of output pixels keep the column matrix within OPSB_COL_MAX floats. */
-    band = OPSB_COL_MAX / (cg * ksize);
-    band = band < 1 ? 1 : band > osz ? osz : band;
+    /* Bands of output pixels keep the column matrix cache-sized (opsb_band_rows). */
+    band = opsb_band_rows(osz, 1, cg * ksize);
     col = nn_cpu_ctx_scratch(ctx, sizeof(float) * (size_t)(cg * ksize * band));
     if (!col)
         return nn_node_error(e, n, FP_ENOMEM, "no scratch for a %lld x %lld im2col matrix",

@@ -18,11 +18,15 @@
  * one loop nest serves all. */
 #define OPSB_MAX_SP 3
 
-/* Largest im2col/column matrix (floats) a kernel builds at once: 8 Mi floats = 32 MiB. Larger
- * problems are processed in bands of output rows, so scratch stays bounded on 4K frames. The op
- * tests build with a tiny value so the banded path is what they exercise. */
+/* im2col/column matrices are built in bands so they stay near cache size: a band holds about
+ * OPSB_COL_MAX floats (1 Mi floats = 4 MiB), but never fewer than OPSB_COL_MIN_COLS columns so the
+ * GEMM on it stays efficient (and threads well in OpenBLAS). Bands depend only on the shape. The op
+ * tests build with tiny values so the banded path is what they exercise. */
 #ifndef OPSB_COL_MAX
-#define OPSB_COL_MAX ((int64_t)8 << 20)
+#define OPSB_COL_MAX ((int64_t)1 << 20)
+#endif
+#ifndef OPSB_COL_MIN_COLS
+#define OPSB_COL_MIN_COLS ((int64_t)1024)
 #endif
 
 typedef struct opsb_window {
@@ -76,6 +80,16 @@ static inline void opsb_axpy(float *restrict y, const float *restrict x, float a
     }
     for (; i < n; i++)
         y[i] += a * x[i];
+}
+
+/* Band height in rows of row_len columns for a column matrix with col_rows rows, out of rows_total. */
+static inline int64_t opsb_band_rows(int64_t rows_total, int64_t row_len, int64_t col_rows)
+{
+    int64_t cols = OPSB_COL_MAX / (col_rows > 0 ? col_rows : 1), band;
+    if (cols < OPSB_COL_MIN_COLS)
+        cols = OPSB_COL_MIN_COLS;
+    band = cols / (row_len > 0 ? row_len : 1);
+    return band < 1 ? 1 : band > rows_total ? rows_total : band;
 }
 
 /* Output columns [*lo, *hi) whose input column ix0 + ox·stride lies in [0, in_len), for ox in
