@@ -118,7 +118,8 @@ static void dcn_coeffs(int64_t h, int64_t w, float y, float x, int64_t *idx, flo
     float ly, lx, hy, hx;
     int ok0y, ok1y, ok0x, ok1x;
 
-    if (y <= -1.0f || y >= (float)h || x <= -1.0f || x >= (float)w) {
+    /* Written so NaN offsets count as outside (0) instead of reaching an undefined float->int cast. */
+    if (!(y > -1.0f && y < (float)h && x > -1.0f && x < (float)w)) {
         for (int i = 0; i < 4; i++) {
             idx[i] = 0;
             wt[i] = 0.0f;

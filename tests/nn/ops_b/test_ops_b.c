@@ -443,6 +443,32 @@ static void test_deform_conv(void)
         c.mask = 0;
         test_deform_one(&c, 1);
     }
+    /* NaN offsets sample nothing (0, no undefined float->int cast): the output is the bias. */
+    {
+        float x[2 * 5 * 5], wt[3 * 2 * 9], off[18 * 25], b[3] = { 0.5f, -1.0f, 2.0f };
+        nn_tensor tx = tb_tensor(NN_DT_FLOAT, 4, (int64_t[]){ 1, 2, 5, 5 }, x);
+        nn_tensor tw = tb_tensor(NN_DT_FLOAT, 4, (int64_t[]){ 3, 2, 3, 3 }, wt);
+        nn_tensor to = tb_tensor(NN_DT_FLOAT, 4, (int64_t[]){ 1, 18, 5, 5 }, off);
+        nn_tensor tb = tb_tensor(NN_DT_FLOAT, 1, (int64_t[]){ 3 }, b), ty;
+        nn_tensor *in[4] = { &tx, &tw, &to, &tb }, *out[1] = { &ty };
+        tb_node t;
+        fp_err e;
+        int r, ok = 1;
+        for (int i = 0; i < 50; i++)
+            x[i] = 1.0f;
+        for (int i = 0; i < 54; i++)
+            wt[i] = 1.0f;
+        for (int i = 0; i < 18 * 25; i++)
+            off[i] = NAN;
+        tb_node_init(&t, "DeformConv", 19);
+        tb_attr_ints(&t, "pads", 4, (int64_t[]){ 1, 1, 1, 1 });
+        memset(&ty, 0, sizeof(ty));
+        r = run2(&t, in, 4, out, 1, &e);
+        for (int i = 0; r == 0 && i < 75; i++)
+            ok &= ((float *)ty.data)[i] == b[i / 25];
+        CHECK_MSG(r == 0 && ok, "deformconv with NaN offsets: %s", e.msg);
+        nn_tensor_free(&ty);
+    }
 }
 
 /* -------------------------------------------------------- MatMul, Gemm ---- */
@@ -918,6 +944,33 @@ static void test_grid_sample(void)
             CHECK(((float *)ty.data)[0] == (p == 0 ? 0.0f : x[w - 1]));
         nn_tensor_free(&ty);
     }
+    /* NaN and huge grid values must not reach an undefined float->int cast. Pixels with huge
+     * coordinates: zeros padding reads nothing (exactly 0), border clamps into the image. Pixels with
+     * NaN coordinates may give NaN (NaN in, NaN out) but nothing else odd. */
+    for (int64_t i = 0; i < n * h * w; i++) {
+        int huge = (i % (h * w)) % 2;
+        grid[2 * i] = huge ? 1e30f : NAN;
+        grid[2 * i + 1] = huge ? -1e30f : NAN;
+    }
+    for (int m = 0; m < 3; m++)
+        for (int p = 0; p < 2; p++) {
+            int ok = 1;
+            tb_node_init(&t, "GridSample", 16);
+            tb_attr_str(&t, "mode", modes[m]);
+            tb_attr_str(&t, "padding_mode", pads[p]);
+            memset(&ty, 0, sizeof(ty));
+            r = run2(&t, in, 2, out, 1, &e);
+            for (int64_t i = 0; r == 0 && i < n * c * h * w; i++) {
+                float v = ((float *)ty.data)[i];
+                if ((i % (h * w)) % 2)
+                    ok &= p == 0 ? v == 0.0f : fabsf(v) <= 1.0f;
+                else
+                    ok &= isnan(v) || fabsf(v) <= 1.0f;
+            }
+            CHECK_MSG(r == 0 && ok, "gridsample %s/%s with NaN/huge grid", modes[m], pads[p]);
+            nn_tensor_free(&ty);
+        }
+
     /* Random grid reaching outside the image: bilinear with zeros and border padding against a direct
      * double-precision reading of the definition (unnormalise, clamp for border, 4-neighbour blend). */
     for (int64_t i = 0; i < n * h * w * 2; i++)
