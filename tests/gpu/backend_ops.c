@@ -52,6 +52,8 @@ typedef struct tin {
 #define FC(...) ((tin){NN_DT_FLOAT, GEN_U, 1, NARGS(__VA_ARGS__), {__VA_ARGS__}, NULL, -1, 1})
 #define FP(...) ((tin){NN_DT_FLOAT, GEN_POS, 0, NARGS(__VA_ARGS__), {__VA_ARGS__}, NULL, 0.5, 2})
 #define FPC(...) ((tin){NN_DT_FLOAT, GEN_POS, 1, NARGS(__VA_ARGS__), {__VA_ARGS__}, NULL, 0.5, 2})
+/* Random float input in [lo, hi]. */
+#define FR(lo_, hi_, ...) ((tin){NN_DT_FLOAT, GEN_U, 0, NARGS(__VA_ARGS__), {__VA_ARGS__}, NULL, lo_, hi_})
 #define FSCALAR ((tin){NN_DT_FLOAT, GEN_U, 0, 0, {0}, NULL, -1, 1})
 #define B(...) ((tin){NN_DT_BOOL, GEN_BOOL, 0, NARGS(__VA_ARGS__), {__VA_ARGS__}, NULL, 0, 1})
 #define I64(lo_, hi_, ...) ((tin){NN_DT_INT64, GEN_INT, 0, NARGS(__VA_ARGS__), {__VA_ARGS__}, NULL, lo_, hi_})
@@ -703,6 +705,13 @@ static void cases_conv(void)
          FC(8, 4, 3, 3), FC(4));
     CASE("ConvTranspose", 11, "strides=is:2,2", 1, F(8, 6, 3, 5), FC(6, 2, 2, 2), FC(4));
     CASE("ConvTranspose", 11, "strides=is:2,2;group=i:2;pads=is:1,1,1,1", 1, F(1, 8, 7, 9), FC(8, 3, 4, 4));
+    /* BasicVSR++'s alignment: 16 offset groups, 3x3, mask; offsets reach past the borders. */
+    CASE("DeformConv", 19, "pads=is:1,1,1,1;offset_group=i:16", 1, F(1, 32, 7, 9), FC(16, 32, 3, 3),
+         FR(-3, 3, 1, 16 * 18, 7, 9), FC(16), F(1, 16 * 9, 7, 9));
+    CASE("DeformConv", 19, "pads=is:1,1,1,1;offset_group=i:2;group=i:2", 1, F(2, 4, 5, 7), FC(6, 2, 3, 3),
+         FR(-2, 2, 2, 36, 5, 7));
+    CASE("DeformConv", 19, "strides=is:2,2;dilations=is:2,2;pads=is:2,2,2,2", 1, F(8, 3, 9, 9), F(5, 3, 3, 3),
+         FR(-1.5, 1.5, 8, 18, 5, 5), NONE, F(8, 9, 5, 5));
     CASE("BatchNormalization", 15, "epsilon=f:1e-5", 1, F(8, 16, 7, 9), FC(16), FC(16), FC(16), FPC(16));
     CASE("BatchNormalization", 15, "", 1, F(1, 3, 129), FC(3), FC(3), FC(3), FPC(3));
 }
@@ -736,6 +745,21 @@ static void cases_pool(void)
     CASE("GlobalAveragePool", 1, "", 1, F(8, 16, 7, 9));
     CASE("GlobalAveragePool", 1, "", 1, F(1, 3, 129, 129));
     CASE("GlobalMaxPool", 1, "", 1, F(2, 7, 3, 5));
+}
+
+static void cases_gridsample(void)
+{
+    static const char *modes[] = {"bilinear", "nearest", "bicubic"};
+    static const char *pads[] = {"zeros", "border", "reflection"};
+    char attrs[128];
+    for (int m = 0; m < 3; m++)
+        for (int p = 0; p < 3; p++)
+            for (int a = 0; a < 2; a++) {
+                snprintf(attrs, sizeof(attrs), "mode=s:%s;padding_mode=s:%s;align_corners=i:%d", modes[m], pads[p], a);
+                CASE("GridSample", 16, attrs, 1, F(2, 3, 7, 9), FR(-1.3, 1.3, 2, 5, 11, 2));
+            }
+    CASE("GridSample", 16, "", 1, F(1, 16, 33, 129), FR(-1, 1, 1, 7, 129, 2));
+    CASE("GridSample", 20, "mode=s:linear", 1, F(8, 3, 7, 9), FR(-1.1, 1.1, 8, 7, 9, 2));
 }
 
 static void cases_reduce(void)
@@ -835,6 +859,7 @@ int main(int argc, char **argv)
     cases_pool();
     cases_reduce();
     cases_resize();
+    cases_gridsample();
     for (int p = 0; p < 3; p++) {
         nn_backend_cuda.free(T.gpu[p]);
         nn_backend_cuda.free(T.gpu_graph[p]);
