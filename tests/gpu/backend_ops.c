@@ -686,6 +686,14 @@ static void cases_shape(void)
     CASE("Gather", 13, "axis=i:0", 1, F(7, 9), I64C(-7, 6, 5));
     CASE("Gather", 13, "axis=i:1", 1, F(3, 129, 5), I64(-129, 128, 2, 7));
     CASE("Gather", 13, "axis=i:0", 1, I64(0, 99, 7), I64C(0, 6, 1));
+    CASE("Shape", 15, "", 1, F(2, 3, 7, 9));
+    CASE("Shape", 15, "start=i:1;end=i:-1", 1, F(2, 3, 7, 9));
+    CASE("Size", 13, "", 1, F(8, 3, 129));
+    CASE("TopK", 11, "axis=i:-1", 2, F(3, 129), VI(5));
+    CASE("TopK", 11, "axis=i:1;largest=i:0", 2, F(2, 7, 9), VI(7));
+    CASE("TopK", 11, "axis=i:0", 2, I64(0, 3, 1), VI(1)); /* int64: skipped (float only) */
+    CASE("TopK", 11, "axis=i:-1", 2, F(1, 8400), VI(100));
+    CASE("TopK", 11, "axis=i:-1", 2, FR(-2, 2, 2, 1000), VI(1000));
 }
 
 static void cases_conv(void)
@@ -703,7 +711,7 @@ static void cases_conv(void)
     CASE("Conv", 11, "pads=is:0,0,1,1", 1, F(1, 3, 7, 9), FC(8, 3, 3, 3)); /* asymmetric: skipped */
     CASE("ConvTranspose", 11, "strides=is:2,2;pads=is:1,1,1,1;output_padding=is:1,1", 1, F(1, 8, 7, 9),
          FC(8, 4, 3, 3), FC(4));
-    CASE("ConvTranspose", 11, "strides=is:2,2", 1, F(8, 6, 3, 5), FC(6, 2, 2, 2), FC(4));
+    CASE("ConvTranspose", 11, "strides=is:2,2", 1, F(8, 6, 3, 5), FC(6, 4, 2, 2), FC(4));
     CASE("ConvTranspose", 11, "strides=is:2,2;group=i:2;pads=is:1,1,1,1", 1, F(1, 8, 7, 9), FC(8, 3, 4, 4));
     /* BasicVSR++'s alignment: 16 offset groups, 3x3, mask; offsets reach past the borders. */
     CASE("DeformConv", 19, "pads=is:1,1,1,1;offset_group=i:16", 1, F(1, 32, 7, 9), FC(16, 32, 3, 3),

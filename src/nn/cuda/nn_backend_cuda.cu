@@ -227,7 +227,7 @@ static const cu_op *const *cu_tables(void)
 {
     static const cu_op *const tables[] = {
         cu_ops_elementwise, cu_ops_shape, cu_ops_conv, cu_ops_gemm, cu_ops_pool, cu_ops_reduce,
-        cu_ops_resize, cu_ops_gridsample, NULL,
+        cu_ops_resize, cu_ops_gridsample, cu_ops_topk, NULL,
     };
     return tables;
 }
