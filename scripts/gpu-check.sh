@@ -18,9 +18,10 @@ setup_env() {
   if [ ! -d /tmp/devroot ]; then
     mkdir -p /tmp/devroot
     for d in .gpu-deps/debs/*.deb; do dpkg -x "$d" /tmp/devroot; done
-    # Debian's .pc files say prefix=/usr; point them at the unpacked tree.
-    find /tmp/devroot -name '*.pc' -exec sed -i 's#^prefix=/usr#prefix=/tmp/devroot/usr#' {} +
   fi
+  # Debian's .pc files name /usr (prefix=/usr, some an absolute includedir): point them at the
+  # unpacked tree. Idempotent: rewritten paths no longer match.
+  find /tmp/devroot -name '*.pc' -exec sed -i -e 's#^prefix=/usr$#prefix=/tmp/devroot/usr#' -e 's#=/usr/#=/tmp/devroot/usr/#g' {} +
   export PKG_CONFIG_PATH=/tmp/ffmin/lib/pkgconfig:/tmp/devroot/usr/lib/x86_64-linux-gnu/pkgconfig:/tmp/devroot/usr/share/pkgconfig
   export LD_LIBRARY_PATH=/tmp/ffmin/lib:/tmp/devroot/usr/lib/x86_64-linux-gnu:/tmp/devroot/usr/lib/x86_64-linux-gnu/openblas-pthread:${LD_LIBRARY_PATH:-}
   export PATH=/tmp/ffmin/bin:/tmp/devroot/usr/bin:/usr/local/cuda/bin:$PATH
@@ -32,9 +33,10 @@ setup_env() {
 
 do_build() {
   log "build $(date -u +%H:%M:%S)"
-  cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DFP_CUDA=ON -DFP_FFMPEG_STATIC=ON \
+  rm -f build-gpu/CMakeCache.txt   # pkg-config results are cached; the carried tree may move
+  cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DFP_CUDA=ON -DFP_FFMPEG_STATIC=ON -DFP_JOBS=OFF \
     -DFP_ONNX_PROTO=/tmp/devroot/usr/include/onnx/onnx.proto >"$OUT/build.log" 2>&1 &&
-  cmake --build build-gpu -j "$(nproc)" -k 0 >>"$OUT/build.log" 2>&1
+  cmake --build build-gpu -j "$(nproc)" -- -k 0 >>"$OUT/build.log" 2>&1
   local rc=$?
   log "build rc=$rc"; [ $rc = 0 ] || tail -40 "$OUT/build.log"
   return $rc

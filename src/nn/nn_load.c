@@ -520,6 +520,63 @@ static int model_opset_of(load_ctx *c, const char *domain)
 
 static int add_nodes(load_ctx *c, const scope *s, Onnx__NodeProto *const *np, size_t count);
 
+/* ONNX Constant when no op group registers it: its value becomes a graph constant at load, which is
+ * what folding would make of it anyway. When a def exists the node stays and is folded at plan time. */
+static int constant_to_value(load_ctx *c, const scope *s, const Onnx__NodeProto *p)
+{
+    const char *nm = p->name && p->name[0] ? p->name : "Constant";
+    if (p->n_output != 1 || !p->output[0][0] || p->n_attribute != 1)
+        return fp_errorf(c->e, FP_EMODEL, "%s: load: node '%s' (Constant): needs one output and exactly one "
+                         "value attribute", c->name, nm);
+    const Onnx__AttributeProto *ap = p->attribute[0];
+    if (ap->ref_attr_name && ap->ref_attr_name[0])
+        return fp_errorf(c->e, FP_EUNSUPPORTED, "%s: load: node '%s' (Constant): attribute references inside "
+                         "functions are not supported without a Constant kernel", c->name, nm);
+    char *vname = scope_name(s, p->output[0]);
+    int id = vname ? value_get(c, vname) : FP_ENOMEM;
+    free(vname);
+    if (id < 0)
+        return oom(c);
+    nn_value *v = &c->g->values[id];
+    if (v->producer >= 0 || v->is_const || v->is_input)
+        return fp_errorf(c->e, FP_EMODEL, "%s: load: node '%s' (Constant): output '%s' is already defined",
+                         c->name, nm, v->name);
+    const char *an = ap->name ? ap->name : "";
+    nn_tensor *t = &v->t;
+    memset(t, 0, sizeof(*t));
+    char what[300];
+    snprintf(what, sizeof(what), "node '%.100s' (Constant)", nm);
+    int ret = 0;
+    if (!strcmp(an, "value") && ap->t) {
+        ret = tensor_from_proto(c, what, ap->t, t);
+    } else if (!strcmp(an, "value_float") || !strcmp(an, "value_int")) {
+        int isf = an[6] == 'f';
+        *t = (nn_tensor){ .dtype = isf ? NN_DT_FLOAT : NN_DT_INT64, .ndim = 0 };
+        if (nn_tensor_alloc(t) < 0)
+            return oom(c);
+        if (isf)
+            *(float *)t->data = ap->f;
+        else
+            *(int64_t *)t->data = ap->i;
+    } else if (!strcmp(an, "value_floats") || !strcmp(an, "value_ints")) {
+        int isf = an[6] == 'f';
+        size_t cnt = isf ? ap->n_floats : ap->n_ints;
+        *t = (nn_tensor){ .dtype = isf ? NN_DT_FLOAT : NN_DT_INT64, .ndim = 1, .dims = { (int64_t)cnt } };
+        if (nn_tensor_alloc(t) < 0)
+            return oom(c);
+        if (cnt)
+            memcpy(t->data, isf ? (void *)ap->floats : (void *)ap->ints, cnt * (isf ? 4 : 8));
+    } else {
+        return fp_errorf(c->e, FP_EUNSUPPORTED, "%s: load: node '%s' (Constant): attribute '%s' is not "
+                         "supported", c->name, nm, an);
+    }
+    if (ret < 0)
+        return ret;
+    v->is_const = 1;
+    v->shape_known = 1;
+    return 0;
+}
+
 static int add_node(load_ctx *c, const scope *s, const Onnx__NodeProto *p)
 {
     nn_graph *g = c->g;
@@ -528,6 +585,10 @@ static int add_node(load_ctx *c, const scope *s, const Onnx__NodeProto *p)
     if (!op[0])
         return fp_errorf(c->e, FP_EMODEL, "%s: load: node '%s' has no op_type", c->name,
                          p->name ? p->name : "?");
+
+    if (!strcmp(op, "Constant") && (!domain[0] || !strcmp(domain, "ai.onnx")) &&
+        !nn_op_find_opset(domain, op, s->fn ? s->fn_opset : c->g->opset))
+        return constant_to_value(c, s, p);
 
     const Onnx__FunctionProto *fn = find_function(c, domain, op);
     if (fn) {

@@ -112,29 +112,55 @@ int nn_norm_axis(int64_t axis, int rank, int *out_axis)
 
 /* ---- registry ---- */
 
+/* The group tables are fixed at link time; nn_op_register() appends defs at run time (tests, plugins).
+ * all_defs is allocated once with room for the extras, and an extra is published by writing its slot
+ * (the terminating NULL after it is already there), so a pointer returned by nn_op_all() stays valid
+ * and NULL-terminated for the life of the process. */
+#define NN_MAX_EXTRA_OPS 64
 static const nn_op_def **all_defs;
-static pthread_once_t all_once = PTHREAD_ONCE_INIT;
+static size_t nbuiltin, nextra;
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void build_all(void)
+static void build_all_locked(void)
 {
     size_t na = 0, nb = 0;
     while (nn_ops_group_a[na])
         na++;
     while (nn_ops_group_b[nb])
         nb++;
-    const nn_op_def **v = calloc(na + nb + 1, sizeof(*v));
+    const nn_op_def **v = calloc(na + nb + NN_MAX_EXTRA_OPS + 1, sizeof(*v));
     if (!v)
-        return; /* nn_op_all() then reports an empty registry; allocation of a few pointers */
+        return;
     memcpy(v, nn_ops_group_a, na * sizeof(*v));
     memcpy(v + na, nn_ops_group_b, nb * sizeof(*v));
+    nbuiltin = na + nb;
     all_defs = v;
 }
 
 const nn_op_def *const *nn_op_all(void)
 {
     static const nn_op_def *const empty[] = { NULL };
-    pthread_once(&all_once, build_all);
-    return all_defs ? all_defs : empty;
+    pthread_mutex_lock(&reg_lock);
+    if (!all_defs)
+        build_all_locked();
+    const nn_op_def *const *r = all_defs ? all_defs : empty;
+    pthread_mutex_unlock(&reg_lock);
+    return r;
+}
+
+int nn_op_register(const nn_op_def *def)
+{
+    int ret = FP_ENOMEM;
+    pthread_mutex_lock(&reg_lock);
+    if (!all_defs)
+        build_all_locked();
+    if (all_defs && nextra < NN_MAX_EXTRA_OPS) {
+        __atomic_store_n(&all_defs[nbuiltin + nextra], def, __ATOMIC_RELEASE);
+        nextra++;
+        ret = 0;
+    }
+    pthread_mutex_unlock(&reg_lock);
+    return ret;
 }
 
 static int domain_is_onnx(const char *d)

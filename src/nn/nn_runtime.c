@@ -31,15 +31,20 @@
 #include "nn/nn_plan.h"
 #include "nn/nn_runtime.h"
 
-enum { VS_NONE = 0, VS_CONST = 1, VS_INPUT = 2, VS_ARENA = 3 };
+/* Where a value lives in a plan: constant host data; the caller's input bound at run time; a buffer in
+ * the backend's arena; or (device backends) a caller's host input staged into an arena buffer. */
+enum { VS_NONE = 0, VS_CONST = 1, VS_INPUT = 2, VS_ARENA = 3, VS_STAGED = 4 };
 
 #define NN_FOLD_MAX_BYTES ((size_t)256 << 20)
+#define NN_VALUE_INPUT_MAX 4096 /* elements of an input whose values join the plan key */
 
 typedef struct nn_step {
     int node;
     int upcast;            /* CPU: fp16/bf16 tensors converted around an fp32 kernel */
-    nn_tensor **in, **out; /* tensors the kernel sees (shadows when upcast) */
+    int on_cpu;            /* device backend lacks the op: run on the CPU reference (allow_cpu_fallback) */
+    nn_tensor **in, **out; /* the plan's tensors for this node's inputs/outputs */
     int *shadow_in, *shadow_out; /* index into plan->shadows or -1 */
+    nn_tensor *hin, *hout; /* on_cpu: host views (staging buffers for device-resident values) */
 } nn_step;
 
 typedef struct nn_plan_s {
@@ -59,6 +64,7 @@ typedef struct nn_plan_s {
     int *buf_of_shadow;
     size_t arena_bytes, naive_bytes;
     void *arena;
+    int host_shadows;      /* shadows are malloc'd host buffers (device backend), not arena views */
     uint64_t last_used;
 } nn_plan_s;
 
@@ -72,6 +78,10 @@ struct fp_model {
     int nplans, max_plans;
     uint64_t clock;
     nn_plan_s *last;
+    nn_plan_s *prepared;   /* plan whose nodes the backend last prepared (node state is per node) */
+    int allow_cpu_fallback;
+    nn_backend_ctx *cpu_bctx; /* CPU backend for fallback steps (device backends only), lazily made */
+    int cpu_threads;
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -167,6 +177,8 @@ static const char *dim_str(const nn_value *v, char *buf, size_t len)
     return buf;
 }
 
+static int get_plan(fp_model *m, const fp_tensor *in, int nin, struct nn_plan_s **out, fp_err *e);
+
 int fp_model_load(const char *path, const fp_model_opts *opts, fp_model **out, fp_err *e)
 {
     static const fp_model_opts defaults = { 0 };
@@ -204,26 +216,40 @@ int fp_model_load(const char *path, const fp_model_opts *opts, fp_model **out, f
         fp_model_freep(&m);
         return ret;
     }
-    /* Ask the backend about every node once with what is known at load (op, attributes); shape-
-     * dependent refusals surface again when a plan is built. */
-    if (be != &nn_backend_cpu) {
-        for (int i = 0; i < m->g->nnodes; i++) {
-            nn_node *n = &m->g->nodes[i];
-            const char *why = NULL;
-            if (!be->supports_op(m->bctx, n, NULL, 0, NULL, 0, &why)) {
-                if (!opts->allow_cpu_fallback) {
-                    ret = fp_errorf(e, FP_EUNSUPPORTED, "%s: load: node '%s' (%s): not supported by the %s "
-                                    "backend%s%s (allow CPU fallback to run it on the CPU)", path, n->name,
-                                    n->op_type, be->name, why ? ": " : "", why ? why : "");
-                    fp_model_freep(&m);
-                    return ret;
-                }
-                ret = fp_errorf(e, FP_EUNSUPPORTED, "%s: load: node '%s' (%s): not supported by the %s "
-                                "backend and CPU fallback is not implemented yet", path, n->name, n->op_type,
-                                be->name);
-                fp_model_freep(&m);
-                return ret;
-            }
+    m->allow_cpu_fallback = opts->allow_cpu_fallback;
+    m->cpu_threads = opts->threads;
+    /* When every input's shape is declared and concrete (and no input's value shapes the graph), plan
+     * now: the backend is asked about every node with real shapes, so an unsupported op fails the load
+     * (naming it) rather than the first run. Otherwise that check happens when the first plan is made. */
+    int concrete = 1;
+    for (int i = 0; i < m->g->ninputs && concrete; i++) {
+        const nn_value *v = &m->g->values[m->g->inputs[i]];
+        if (!v->shape_known || m->value_input[i])
+            concrete = 0;
+        for (int k = 0; concrete && k < v->t.ndim; k++)
+            if (v->t.dims[k] < 0)
+                concrete = 0;
+    }
+    if (concrete) {
+        fp_tensor *in = calloc((size_t)m->g->ninputs + 1, sizeof(fp_tensor));
+        if (!in) {
+            fp_model_freep(&m);
+            return fp_errorf(e, FP_ENOMEM, "%s: load: out of memory", path);
+        }
+        for (int i = 0; i < m->g->ninputs; i++) {
+            const nn_value *v = &m->g->values[m->g->inputs[i]];
+            in[i].dtype = (fp_dtype)v->t.dtype;
+            in[i].ndim = v->t.ndim;
+            memcpy(in[i].dims, v->t.dims, sizeof(in[i].dims));
+            in[i].device = FP_DEVICE_HOST;
+        }
+        nn_plan_s *p;
+        ret = get_plan(m, in, m->g->ninputs, &p, e);
+        free(in);
+        if (ret < 0) {
+            /* plan errors read "MODEL: plan: ..."; this is still the load */
+            fp_model_freep(&m);
+            return ret;
         }
     }
     *out = m;
@@ -239,11 +265,26 @@ static void plan_free(fp_model *m, nn_plan_s *p)
             if (p->vowned && p->vowned[v])
                 nn_tensor_free(&p->vals[v]);
     for (int s = 0; s < p->nsteps; s++) {
-        free(p->steps[s].in);
-        free(p->steps[s].out);
-        free(p->steps[s].shadow_in);
-        free(p->steps[s].shadow_out);
+        nn_step *st = &p->steps[s];
+        const nn_node *n = &m->g->nodes[st->node];
+        if (st->hin)
+            for (int k = 0; k < n->nin; k++)
+                nn_tensor_free(&st->hin[k]);
+        if (st->hout)
+            for (int k = 0; k < n->nout; k++)
+                nn_tensor_free(&st->hout[k]);
+        free(st->hin);
+        free(st->hout);
+        free(st->in);
+        free(st->out);
+        free(st->shadow_in);
+        free(st->shadow_out);
     }
+    if (p->host_shadows && p->shadows)
+        for (int i = 0; i < p->nshadows; i++)
+            nn_tensor_free(&p->shadows[i]);
+    if (m->prepared == p)
+        m->prepared = NULL;
     if (p->arena)
         m->be->free_mem(m->bctx, p->arena);
     free(p->steps);
@@ -272,6 +313,8 @@ void fp_model_freep(fp_model **pm)
                 m->be->release_node(m->bctx, &m->g->nodes[i]);
     if (m->be && m->bctx)
         m->be->free(m->bctx);
+    if (m->cpu_bctx)
+        nn_backend_cpu.free(m->cpu_bctx);
     nn_cpu_ctx_freep(&m->fold_ctx);
     nn_graph_freep(&m->g);
     free(m->value_input);
@@ -400,17 +443,24 @@ static int check_inputs(fp_model *m, const fp_tensor *in, int nin, fp_err *e)
     return 0;
 }
 
+/* Value-input bytes beyond NN_VALUE_INPUT_MAX elements are left out: build_plan refuses such inputs,
+ * so no cached plan can match a key that omits them. */
+static size_t key_value_bytes(const fp_model *m, const fp_tensor *in, int i)
+{
+    if (!m->value_input[i])
+        return 0;
+    nn_tensor t = { .dtype = (nn_dtype)in[i].dtype, .ndim = in[i].ndim };
+    memcpy(t.dims, in[i].dims, sizeof(t.dims));
+    if (nn_tensor_numel(&t) > NN_VALUE_INPUT_MAX)
+        return 0;
+    return nn_tensor_nbytes(&t);
+}
+
 static int make_key(fp_model *m, const fp_tensor *in, int nin, unsigned char **key, size_t *len)
 {
     size_t n = 0;
-    for (int i = 0; i < nin; i++) {
-        n += sizeof(int) * 3 + sizeof(int64_t) * (size_t)in[i].ndim;
-        if (m->value_input[i])
-            n += nn_tensor_nbytes(&(nn_tensor){ .dtype = (nn_dtype)in[i].dtype, .ndim = in[i].ndim,
-                                                .dims = { in[i].dims[0], in[i].dims[1], in[i].dims[2],
-                                                          in[i].dims[3], in[i].dims[4], in[i].dims[5],
-                                                          in[i].dims[6], in[i].dims[7] } });
-    }
+    for (int i = 0; i < nin; i++)
+        n += sizeof(int) * 3 + sizeof(int64_t) * (size_t)in[i].ndim + key_value_bytes(m, in, i);
     unsigned char *k = malloc(n + 1), *p = k;
     if (!k)
         return FP_ENOMEM;
@@ -420,15 +470,13 @@ static int make_key(fp_model *m, const fp_tensor *in, int nin, unsigned char **k
         p += sizeof(hdr);
         memcpy(p, in[i].dims, sizeof(int64_t) * (size_t)in[i].ndim);
         p += sizeof(int64_t) * (size_t)in[i].ndim;
-        if (m->value_input[i]) {
-            nn_tensor t = { .dtype = (nn_dtype)in[i].dtype, .ndim = in[i].ndim };
-            memcpy(t.dims, in[i].dims, sizeof(t.dims));
-            size_t b = nn_tensor_nbytes(&t);
-            /* value inputs are read on the host at plan time; device values are refused earlier */
-            if (b)
-                memcpy(p, in[i].data, b);
-            p += b;
-        }
+        size_t b = key_value_bytes(m, in, i);
+        /* value inputs are read on the host (build_plan refuses device ones before using the key) */
+        if (b && in[i].device == FP_DEVICE_HOST)
+            memcpy(p, in[i].data, b);
+        else if (b)
+            memset(p, 0, b);
+        p += b;
     }
     *key = k;
     *len = n;
@@ -597,6 +645,12 @@ static int build_plan(fp_model *m, const fp_tensor *in, int nin, nn_plan_s **out
         t->ndim = in[i].ndim;
         memcpy(t->dims, in[i].dims, sizeof(t->dims));
         t->device = NN_DEV_HOST;
+        if (m->value_input[i] && nn_tensor_numel(t) > NN_VALUE_INPUT_MAX) {
+            plan_free(m, p);
+            return fp_errorf(e, FP_EUNSUPPORTED, "%s: plan: input '%s' decides output shapes through its values "
+                             "but has %lld elements (at most %d: each distinct value makes a new plan)", g->path,
+                             g->values[v].name, (long long)nn_tensor_numel(t), NN_VALUE_INPUT_MAX);
+        }
         if (m->value_input[i]) {
             /* Its value shapes the plan: copy it so the plan's constants do not alias caller memory. */
             if (in[i].device != FP_DEVICE_HOST) {
@@ -612,7 +666,8 @@ static int build_plan(fp_model *m, const fp_tensor *in, int nin, nn_plan_s **out
             p->vowned[v] = 1;
             p->vstate[v] = VS_CONST;
         } else {
-            p->vstate[v] = VS_INPUT;
+            /* A device backend reads host inputs from an arena buffer they are copied into per run. */
+            p->vstate[v] = m->be->device != NN_DEV_HOST && in[i].device == FP_DEVICE_HOST ? VS_STAGED : VS_INPUT;
         }
     }
 
@@ -641,20 +696,30 @@ static int build_plan(fp_model *m, const fp_tensor *in, int nin, nn_plan_s **out
         for (int k = 0; k < n->nout; k++)
             if (tout[k])
                 outbytes += nn_tensor_nbytes(tout[k]);
-        if (all_const && !op_is_random(n) && outbytes <= NN_FOLD_MAX_BYTES) {
+        /* Shape and Size read only the (always known) input shape: they fold whatever the input. */
+        if ((all_const || op_reads_shape_only(n)) && !op_is_random(n) && outbytes <= NN_FOLD_MAX_BYTES) {
             ret = fold_node(m, p, n, tin, n->nin, tout, upcast, e);
             p->nfolded++;
             continue;
         }
         const char *why = NULL;
+        int on_cpu = 0;
         if (!m->be->supports_op(m->bctx, n, tin, n->nin, tout, n->nout, &why)) {
-            ret = nn_node_error(e, n, FP_EUNSUPPORTED, "not supported by the %s backend%s%s", m->be->name,
-                                why ? ": " : "", why ? why : "");
-            break;
+            if (!m->allow_cpu_fallback || m->be == &nn_backend_cpu || !n->def->cpu) {
+                ret = nn_node_error(e, n, FP_EUNSUPPORTED, "not supported by the %s backend%s%s%s", m->be->name,
+                                    why ? ": " : "", why ? why : "",
+                                    m->be != &nn_backend_cpu && !m->allow_cpu_fallback
+                                        ? " (allow CPU fallback to run it on the CPU)" : "");
+                break;
+            }
+            fp_log(FP_LOG_WARN, "nn", "%s: node '%s' (%s) runs on the CPU: the %s backend does not support it%s%s",
+                   g->path, n->name, n->op_type, m->be->name, why ? ": " : "", why ? why : "");
+            on_cpu = 1;
         }
         nn_step *s = &p->steps[p->nsteps++];
         s->node = i;
         s->upcast = upcast;
+        s->on_cpu = on_cpu;
         s->in = calloc((size_t)n->nin + 1, sizeof(nn_tensor *));
         s->out = calloc((size_t)n->nout + 1, sizeof(nn_tensor *));
         s->shadow_in = malloc(((size_t)n->nin + 1) * sizeof(int));
@@ -663,6 +728,10 @@ static int build_plan(fp_model *m, const fp_tensor *in, int nin, nn_plan_s **out
             ret = fp_errorf(e, FP_ENOMEM, "%s: plan: out of memory", g->path);
             break;
         }
+        /* fp16 upcast only concerns CPU kernels; a device backend handles fp16 itself. */
+        int cpu_kernel = on_cpu || m->be == &nn_backend_cpu;
+        if (!cpu_kernel)
+            s->upcast = upcast = 0;
         for (int k = 0; k < n->nin; k++) {
             s->in[k] = tin[k];
             s->shadow_in[k] = upcast && tin[k] && is_half(tin[k]->dtype) ? p->nshadows++ : -1;
@@ -708,15 +777,18 @@ static int build_plan(fp_model *m, const fp_tensor *in, int nin, nn_plan_s **out
     for (int i = 0; i < g->noutputs; i++)
         last[g->outputs[i]] = p->nsteps; /* kept until copied out */
     for (int v = 0; v < nv; v++) {
-        if (p->vstate[v] != VS_ARENA)
+        if (p->vstate[v] != VS_ARENA && p->vstate[v] != VS_STAGED)
             continue;
+        if (p->vstate[v] == VS_STAGED && last[v] < 0)
+            continue; /* an input nothing reads */
         nn_buf_req *r = &p->bufs[p->nbufs];
         r->size = nn_tensor_nbytes(&p->vals[v]);
-        r->first = first[v];
+        r->first = p->vstate[v] == VS_STAGED ? 0 : first[v];
         r->last = last[v];
         p->naive_bytes += (r->size + 63) & ~(size_t)63;
         p->buf_of_value[v] = p->nbufs++;
     }
+    p->host_shadows = m->be->device != NN_DEV_HOST;
     for (int s = 0; s < p->nsteps; s++) {
         nn_step *st = &p->steps[s];
         const nn_node *n = &g->nodes[st->node];
@@ -731,6 +803,8 @@ static int build_plan(fp_model *m, const fp_tensor *in, int nin, nn_plan_s **out
                 p->shadows[sh].dtype = NN_DT_FLOAT;
                 p->shadows[sh].data = NULL;
                 p->shadows[sh].owned = 0;
+                if (p->host_shadows)
+                    continue;
                 nn_buf_req *r = &p->bufs[p->nbufs];
                 r->size = nn_tensor_nbytes(&p->shadows[sh]);
                 r->first = r->last = s;
@@ -760,35 +834,51 @@ static int build_plan(fp_model *m, const fp_tensor *in, int nin, nn_plan_s **out
             p->vals[v].data = (char *)p->arena + p->bufs[p->buf_of_value[v]].offset;
             p->vals[v].device = m->be->device;
         }
-    for (int sh = 0; sh < p->nshadows; sh++) {
+    for (int sh = 0; sh < p->nshadows && !p->host_shadows; sh++) {
         p->shadows[sh].data = (char *)p->arena + p->bufs[p->buf_of_shadow[sh]].offset;
         p->shadows[sh].device = m->be->device;
     }
-    for (int s = 0; s < p->nsteps; s++) {
+    /* Device backends: fallback steps get host views; shadows and staging are plain host buffers. */
+    for (int s = 0; s < p->nsteps && ret >= 0; s++) {
         nn_step *st = &p->steps[s];
         const nn_node *n = &g->nodes[st->node];
-        if (m->be->prepare_node) {
-            ret = m->be->prepare_node(m->bctx, &g->nodes[st->node], st->in, n->nin, st->out, n->nout, e);
-            if (ret < 0) {
-                fp_err_prefix(e, "%s: plan: ", g->path);
-                plan_free(m, p);
-                return ret;
-            }
+        if (!st->on_cpu)
+            continue;
+        st->hin = calloc((size_t)n->nin + 1, sizeof(nn_tensor));
+        st->hout = calloc((size_t)n->nout + 1, sizeof(nn_tensor));
+        if (!st->hin || !st->hout) {
+            ret = fp_errorf(e, FP_ENOMEM, "%s: plan: out of memory", g->path);
+            break;
+        }
+        for (int k = 0; k < n->nin && ret >= 0; k++) {
+            if (!st->in[k])
+                continue;
+            st->hin[k] = *st->in[k];
+            st->hin[k].owned = 0;
+            if (st->in[k]->device == NN_DEV_HOST && p->vstate[n->inputs[k]] == VS_CONST)
+                continue; /* host constant: read in place */
+            st->hin[k].data = NULL;
+            if (nn_tensor_alloc(&st->hin[k]) < 0)
+                ret = fp_errorf(e, FP_ENOMEM, "%s: plan: out of memory", g->path);
+        }
+        for (int k = 0; k < n->nout && ret >= 0; k++) {
+            if (!st->out[k])
+                continue;
+            st->hout[k] = *st->out[k];
+            st->hout[k].data = NULL;
+            st->hout[k].owned = 0;
+            if (nn_tensor_alloc(&st->hout[k]) < 0)
+                ret = fp_errorf(e, FP_ENOMEM, "%s: plan: out of memory", g->path);
         }
     }
-    if (m->be->device != NN_DEV_HOST) {
-        /* Constants a device step reads are uploaded by the backend's prepare_node (weights); the
-         * generic path does not yet copy folded host constants to the device. */
-        for (int s = 0; s < p->nsteps; s++) {
-            const nn_node *n = &g->nodes[p->steps[s].node];
-            for (int k = 0; k < n->nin; k++)
-                if (n->inputs[k] >= 0 && p->vstate[n->inputs[k]] == VS_CONST && !m->be->prepare_node) {
-                    plan_free(m, p);
-                    return fp_errorf(e, FP_EUNSUPPORTED, "%s: plan: node '%s' (%s): backend %s has no "
-                                     "prepare_node to upload constants", g->path, n->name, n->op_type,
-                                     m->be->name);
-                }
-        }
+    for (int sh = 0; sh < p->nshadows && p->host_shadows && ret >= 0; sh++) {
+        p->shadows[sh].data = NULL;
+        if (nn_tensor_alloc(&p->shadows[sh]) < 0)
+            ret = fp_errorf(e, FP_ENOMEM, "%s: plan: out of memory", g->path);
+    }
+    if (ret < 0) {
+        plan_free(m, p);
+        return ret;
     }
     *out = p;
     return 0;
@@ -854,28 +944,87 @@ int fp_model_output_shapes(fp_model *m, const fp_tensor *in, int nin, fp_tensor 
     return 0;
 }
 
-static int run_step(fp_model *m, nn_plan_s *p, nn_step *st, fp_err *e)
+/* Backend node state lives in node->backend_data (one per node), so switching to another cached plan
+ * prepares its nodes again with that plan's shapes. */
+static int prepare_plan(fp_model *m, nn_plan_s *p, fp_err *e)
+{
+    if (!m->be->prepare_node || m->prepared == p)
+        return 0;
+    m->prepared = NULL;
+    for (int s = 0; s < p->nsteps; s++) {
+        nn_step *st = &p->steps[s];
+        const nn_node *n = &m->g->nodes[st->node];
+        if (st->on_cpu)
+            continue;
+        int ret = m->be->prepare_node(m->bctx, &m->g->nodes[st->node], st->in, n->nin, st->out, n->nout, e);
+        if (ret < 0) {
+            fp_err_prefix(e, "%s: plan: ", m->g->path);
+            return ret;
+        }
+    }
+    m->prepared = p;
+    return 0;
+}
+
+/* Run a CPU kernel (CPU backend, or a fallback step), converting fp16 around fp32-only kernels. */
+static int run_cpu_kernel(fp_model *m, nn_plan_s *p, nn_step *st, nn_tensor *const *in, nn_tensor *const *out,
+                          fp_err *e)
 {
     const nn_node *n = &m->g->nodes[st->node];
-    if (!st->upcast)
-        return m->be->run_node(m->bctx, n, st->in, n->nin, st->out, n->nout, e);
+    const nn_backend *be = st->on_cpu ? &nn_backend_cpu : m->be;
+    nn_backend_ctx *bctx = st->on_cpu ? m->cpu_bctx : m->bctx;
     nn_tensor *kin[256], *kout[256];
     for (int k = 0; k < n->nin; k++) {
-        kin[k] = st->in[k];
-        if (st->shadow_in[k] >= 0) {
+        kin[k] = in[k];
+        if (st->upcast && st->shadow_in[k] >= 0) {
             kin[k] = &p->shadows[st->shadow_in[k]];
-            convert_to_f32(st->in[k], kin[k]);
+            convert_to_f32(in[k], kin[k]);
         }
     }
     for (int k = 0; k < n->nout; k++)
-        kout[k] = st->shadow_out[k] >= 0 ? &p->shadows[st->shadow_out[k]] : st->out[k];
-    int ret = m->be->run_node(m->bctx, n, kin, n->nin, kout, n->nout, e);
+        kout[k] = st->upcast && st->shadow_out[k] >= 0 ? &p->shadows[st->shadow_out[k]] : out[k];
+    int ret = be->run_node(bctx, n, kin, n->nin, kout, n->nout, e);
     if (ret < 0)
         return ret;
     for (int k = 0; k < n->nout; k++)
-        if (st->shadow_out[k] >= 0)
-            convert_from_f32(kout[k], st->out[k]);
+        if (kout[k] != out[k])
+            convert_from_f32(kout[k], out[k]);
     return 0;
+}
+
+static int run_step(fp_model *m, nn_plan_s *p, nn_step *st, fp_err *e)
+{
+    const nn_node *n = &m->g->nodes[st->node];
+    if (!st->on_cpu) {
+        if (!st->upcast)
+            return m->be->run_node(m->bctx, n, st->in, n->nin, st->out, n->nout, e);
+        return run_cpu_kernel(m, p, st, st->in, st->out, e);
+    }
+    /* Fallback: bring device inputs to the host, run the CPU kernel, send outputs back. */
+    int ret = 0;
+    if (!m->cpu_bctx) {
+        nn_backend_opts o = { .threads = m->cpu_threads };
+        if ((ret = nn_backend_cpu.init(&m->cpu_bctx, &o, e)) < 0)
+            return ret;
+    }
+    nn_tensor *hin[256], *hout[256];
+    for (int k = 0; k < n->nin && ret >= 0; k++) {
+        hin[k] = st->in[k] ? &st->hin[k] : NULL;
+        if (st->in[k] && st->hin[k].data != st->in[k]->data && nn_tensor_nbytes(st->in[k]))
+            ret = m->be->copy(m->bctx, st->hin[k].data, NN_DEV_HOST, st->in[k]->data, st->in[k]->device,
+                              nn_tensor_nbytes(st->in[k]), e);
+    }
+    if (ret >= 0)
+        ret = m->be->sync(m->bctx, e);
+    for (int k = 0; k < n->nout; k++)
+        hout[k] = st->out[k] ? &st->hout[k] : NULL;
+    if (ret >= 0)
+        ret = run_cpu_kernel(m, p, st, hin, hout, e);
+    for (int k = 0; k < n->nout && ret >= 0; k++)
+        if (st->out[k] && nn_tensor_nbytes(st->out[k]))
+            ret = m->be->copy(m->bctx, st->out[k]->data, st->out[k]->device, st->hout[k].data, NN_DEV_HOST,
+                              nn_tensor_nbytes(st->out[k]), e);
+    return ret;
 }
 
 int fp_model_run(fp_model *m, const fp_tensor *in, int nin, fp_tensor *outs, int nout, fp_err *e)
@@ -890,11 +1039,20 @@ int fp_model_run(fp_model *m, const fp_tensor *in, int nin, fp_tensor *outs, int
     nn_plan_s *p;
     if ((ret = get_plan(m, in, nin, &p, e)) < 0)
         return ret;
+    if ((ret = prepare_plan(m, p, e)) < 0)
+        return ret;
     for (int i = 0; i < nin; i++) {
         int v = g->inputs[i];
         if (p->vstate[v] == VS_INPUT) {
             p->vals[v].data = in[i].data;
             p->vals[v].device = (nn_device)in[i].device;
+        } else if (p->vstate[v] == VS_STAGED && p->buf_of_value[v] >= 0 && nn_tensor_nbytes(&p->vals[v])) {
+            ret = m->be->copy(m->bctx, p->vals[v].data, p->vals[v].device, in[i].data, NN_DEV_HOST,
+                              nn_tensor_nbytes(&p->vals[v]), e);
+            if (ret < 0) {
+                fp_err_prefix(e, "%s: run: input '%s': ", g->path, g->values[v].name);
+                return ret;
+            }
         }
     }
     for (int i = 0; i < nout; i++) {

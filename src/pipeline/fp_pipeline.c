@@ -405,28 +405,47 @@ static void progress(fp_stage *st) { atomic_store(&st->last_progress_ns, fp_cloc
 
 int fp_stage_pop(fp_stage *st, fp_queue *q, void **item)
 {
-    int64_t t0 = fp_clock_ns();
     int ret;
-    atomic_store(&st->wait_since_ns, t0);
-    atomic_store(&st->state, STAGE_WAIT_IN);
+    fp_stage_wait_begin(st, 0);
     ret = fp_queue_pop(q, item);
-    atomic_fetch_add(&st->wait_in_ns, fp_clock_ns() - t0);
-    atomic_store(&st->state, STAGE_BUSY);
-    progress(st);
+    fp_stage_wait_end(st);
     return ret;
 }
 
 int fp_stage_push(fp_stage *st, fp_queue *q, void *item)
 {
-    int64_t t0 = fp_clock_ns();
-    int ret;
-    atomic_store(&st->wait_since_ns, t0);
-    atomic_store(&st->state, STAGE_WAIT_OUT);
+    int ret, registered = 0;
+    /* Pushing to a queue the stage is not a registered producer of would let the queue close under
+     * it (its real producers finished) and lose frames: refuse loudly instead. */
+    for (int i = 0; i < st->nout; i++)
+        registered |= st->out[i] == q;
+    if (!registered)
+        return fp_stage_fail(st, FP_EINTERNAL, "%s: %s: pushes to queue '%s' without fp_stage_add_output()",
+                             st->p->name, st->name, fp_queue_name(q));
+    fp_stage_wait_begin(st, 1);
     ret = fp_queue_push(q, item);
-    atomic_fetch_add(&st->wait_out_ns, fp_clock_ns() - t0);
+    fp_stage_wait_end(st);
+    if (ret == FP_EOF) /* closed while we still produce: a wiring bug, never an end of stream */
+        return fp_stage_fail(st, FP_EINTERNAL, "%s: %s: queue '%s' was closed while this stage still "
+                             "produces into it", st->p->name, st->name, fp_queue_name(q));
+    return ret;
+}
+
+void fp_stage_wait_begin(fp_stage *st, int output)
+{
+    atomic_store(&st->wait_since_ns, fp_clock_ns());
+    atomic_store(&st->state, output ? STAGE_WAIT_OUT : STAGE_WAIT_IN);
+}
+
+void fp_stage_wait_end(fp_stage *st)
+{
+    int state = atomic_load(&st->state);
+    int64_t since = atomic_load(&st->wait_since_ns);
+    if (state != STAGE_WAIT_IN && state != STAGE_WAIT_OUT)
+        return;
+    atomic_fetch_add(state == STAGE_WAIT_IN ? &st->wait_in_ns : &st->wait_out_ns, fp_clock_ns() - since);
     atomic_store(&st->state, STAGE_BUSY);
     progress(st);
-    return ret;
 }
 
 void fp_stage_add_frames(fp_stage *st, int64_t n)
@@ -482,4 +501,9 @@ const char *fp_stage_io_name_internal(const fp_pipeline *p, int i, int output)
     if (output)
         return st->nout ? fp_queue_name(st->out[0]) : NULL;
     return st->nin ? fp_queue_name(st->in[0]) : NULL;
+}
+int fp_pipeline_nb_queues_internal(const fp_pipeline *p) { return p->nb_owned + p->nb_watched; }
+const fp_queue *fp_pipeline_queue_internal(const fp_pipeline *p, int i)
+{
+    return i < p->nb_owned ? p->owned[i] : p->watched[i - p->nb_owned];
 }

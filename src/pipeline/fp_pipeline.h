@@ -126,8 +126,16 @@ void fp_pipeline_stage_stats(const fp_pipeline *p, int i, fp_stage_stats *out);
 
 /* Pop from an input, timed as waiting on input. Same returns as fp_queue_pop(). */
 int fp_stage_pop(fp_stage *st, fp_queue *q, void **item);
-/* Push to an output, timed as waiting on output. Same returns and ownership as fp_queue_push(). */
+/* Push to an output, timed as waiting on output. Same ownership as fp_queue_push(): on a non-zero
+ * return the caller still owns item. Returns 0 or the abort code; FP_EINTERNAL (with the stage's
+ * error filled) if q is not one of the stage's outputs or was closed under it (a wiring bug that
+ * would otherwise lose frames silently). */
 int fp_stage_push(fp_stage *st, fp_queue *q, void *item);
+/* Bracket any other blocking wait (a reorder buffer waiting for segment N, a GPU event) so it is
+ * counted as waiting on input (output = 0) or output (output = 1) and the watchdog does not take it
+ * for a stall. Inside a stage use fp_stage_pop/push rather than fp_queue_pop/push for the same reason. */
+void fp_stage_wait_begin(fp_stage *st, int output);
+void fp_stage_wait_end(fp_stage *st);
 /* Count n frames done (the table, the progress line, and the watchdog's notion of progress). */
 void fp_stage_add_frames(fp_stage *st, int64_t n);
 /* Where the stage is, for a watchdog message ("stream 0, pts 12.480 s"). Also counts as progress. */

@@ -10,7 +10,10 @@
  * failures file (name + reason); an expected failure that passes is reported and fails the run, so the
  * list cannot go stale.
  *
- * usage: conformance [--xfail FILE] [--filter SUBSTR] [--threads N] [-v] SUITE_DIR...
+ * usage: conformance [--xfail FILE] [--filter SUBSTR] [--threads N] [--backend cpu|cuda]
+ *                    [--allow-cpu-fallback] [-v] SUITE_DIR...
+ * With --backend cuda the same suites check the CUDA backend against ONNX's reference outputs (ops the
+ * backend lacks are skipped with their names, or run on the CPU with --allow-cpu-fallback).
  * Exit: 0 when nothing failed, 1 otherwise.
  */
 #include <dirent.h>
@@ -42,6 +45,8 @@ typedef struct runner {
     const char *filter;
     int threads;
     int verbose;
+    const char *backend;
+    int fallback;
 } runner;
 
 static void count(counter **list, int *n, const char *name)
@@ -317,7 +322,7 @@ static void run_test(runner *r, const char *suite, const char *dir, const char *
         return;
     }
 
-    fp_model_opts opts = { .backend = "cpu", .threads = r->threads };
+    fp_model_opts opts = { .backend = r->backend, .threads = r->threads, .allow_cpu_fallback = r->fallback };
     fp_model *m = NULL;
     fp_err_clear(&e);
     ret = fp_model_load(model_path, &opts, &m, &e);
@@ -376,6 +381,10 @@ static void run_test(runner *r, const char *suite, const char *dir, const char *
             for (int k = 0; k < nin; k++)
                 if (inames[k] && !strcmp(inames[k], vi.name))
                     src = k;
+            /* The suite stores bfloat16 data as uint16 bit patterns (numpy has no bfloat16); onnx's
+             * own runner reinterprets them the same way. */
+            if (ins[src].dtype == NN_DT_UINT16 && vi.dtype == FP_DTYPE_BFLOAT16)
+                ins[src].dtype = NN_DT_BFLOAT16;
             fin[i].dtype = (fp_dtype)ins[src].dtype;
             fin[i].ndim = ins[src].ndim;
             memcpy(fin[i].dims, ins[src].dims, sizeof(fin[i].dims));
@@ -397,6 +406,8 @@ static void run_test(runner *r, const char *suite, const char *dir, const char *
             } else {
                 for (int i = 0; i < nout; i++) {
                     char why[512];
+                    if (outs[i].dtype == NN_DT_UINT16 && fout[i].dtype == FP_DTYPE_BFLOAT16)
+                        outs[i].dtype = NN_DT_BFLOAT16; /* same bfloat16-as-uint16 convention */
                     if (!compare(&fout[i], &outs[i], why, sizeof(why))) {
                         fp_value_info vi;
                         fp_model_output_info(m, i, &vi);
@@ -464,7 +475,7 @@ static void run_suite(runner *r, const char *root)
 
 int main(int argc, char **argv)
 {
-    runner r = { .threads = 1 };
+    runner r = { .threads = 1, .backend = "cpu" };
     int nsuites = 0;
     const char *suites[64];
     for (int i = 1; i < argc; i++) {
@@ -475,12 +486,17 @@ int main(int argc, char **argv)
             r.filter = argv[++i];
         } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
             r.threads = atoi(argv[++i]);
+        } else if (!strcmp(argv[i], "--backend") && i + 1 < argc) {
+            r.backend = argv[++i];
+        } else if (!strcmp(argv[i], "--allow-cpu-fallback")) {
+            r.fallback = 1;
         } else if (!strcmp(argv[i], "-v")) {
             r.verbose = 1;
         } else if (argv[i][0] != '-' && nsuites < 64) {
             suites[nsuites++] = argv[i];
         } else {
-            fprintf(stderr, "usage: conformance [--xfail FILE] [--filter SUBSTR] [--threads N] [-v] SUITE_DIR...\n");
+            fprintf(stderr, "usage: conformance [--xfail FILE] [--filter SUBSTR] [--threads N] [--backend NAME] "
+                            "[--allow-cpu-fallback] [-v] SUITE_DIR...\n");
             return 2;
         }
     }

@@ -2,7 +2,8 @@
  * nn_backend_cpu — the CPU reference backend: host memory, and run_node calling the op's CPU kernel
  * with the backend's nn_cpu_ctx (thread pool + scratch).
  *
- * Owns: the backend instance (its nn_cpu_ctx) and nn_backend_find(). Does not own fp16 handling: the
+ * Owns: the backend instance (its nn_cpu_ctx), nn_backend_find() and the table of registered extra
+ * backends (nn_backend_register, not thread-safe: register before loading models). Does not own fp16 handling: the
  * runtime (nn_runtime.c) converts fp16 tensors around kernels that only accept fp32, so tensors reaching
  * run_node always carry the dtypes the kernel's infer() accepted.
  */
@@ -105,19 +106,38 @@ const nn_backend nn_backend_cpu = {
     .sync = cpu_sync,
 };
 
-#ifdef FP_HAVE_CUDA
-/* Weak so that a CUDA-enabled build links before the CUDA backend lands; the CUDA object must be linked
- * with a strong reference or as an object library (a weak reference does not pull it from an archive). */
+#if defined(FP_HAVE_CUDA) && !defined(FP_HAVE_NN_CUDA)
+/* CUDA is built but the backend's sources are absent: a weak reference keeps the link working and
+ * nn_backend_find("cuda") answers NULL. With src/nn/cuda present the reference is strong. */
 extern const nn_backend nn_backend_cuda __attribute__((weak));
 #endif
 
+static const nn_backend *extra_backends[8];
+static int nextra_backends;
+
+int nn_backend_register(const nn_backend *be)
+{
+    if (nextra_backends >= 8)
+        return FP_ENOMEM;
+    extra_backends[nextra_backends++] = be;
+    return 0;
+}
+
 const nn_backend *nn_backend_find(const char *name)
 {
+    for (int i = 0; name && i < nextra_backends; i++)
+        if (!strcmp(extra_backends[i]->name, name))
+            return extra_backends[i];
     if (!name || !strcmp(name, "cpu"))
         return &nn_backend_cpu;
 #ifdef FP_HAVE_CUDA
-    if (!strcmp(name, "cuda"))
-        return &nn_backend_cuda ? &nn_backend_cuda : NULL;
+    if (!strcmp(name, "cuda")) {
+#ifdef FP_HAVE_NN_CUDA
+        return &nn_backend_cuda;
+#else
+        return &nn_backend_cuda; /* weak: NULL when the backend is not linked */
+#endif
+    }
 #endif
     return NULL;
 }
