@@ -6,7 +6,7 @@ set -eu
 pkgs="build-essential cmake ninja-build pkg-config ffmpeg
  libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev libavfilter-dev
  libffmpeg-nvenc-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev libopenblas-dev
- libsqlite3-dev libpq-dev libcurl4-openssl-dev libmicrohttpd-dev python3 python3-numpy python3-onnx"
+ libsqlite3-dev libpq-dev libcurl4-openssl-dev libmicrohttpd-dev libcjson-dev python3 python3-numpy python3-onnx"
 if [ "${1:-}" = "--test" ]; then
   pkgs="$pkgs libonnx-testdata postgresql clang libclang-rt-14-dev nodejs npm"
 fi

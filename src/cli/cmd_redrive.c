@@ -1,0 +1,42 @@
+/*
+ * framepipe redrive — requeue a job's dead tasks with a fresh retry budget and reopen the job
+ * if it had failed. Done chunks are kept.
+ *
+ * Owns: the command line only; the transition lives in jobs_queue.c.
+ */
+#include <stdio.h>
+
+#include "core/fp_error.h"
+#include "jobs/jobs_cli.h"
+#include "jobs/jobs_queue.h"
+
+int fp_cmd_redrive(int argc, char **argv)
+{
+    const char *queue = NULL;
+    const fp_cli_opt opts[] = {
+        { "queue", "URL", "sqlite:PATH or postgres://... (default $FP_QUEUE or sqlite:framepipe-queue.db)", &queue },
+        { NULL },
+    };
+    const char *pos[1];
+    int npos, r = fp_jobs_cli_parse("redrive", "JOB [options]", opts, argc, argv, pos, 1, &npos);
+    if (r)
+        return r > 0 ? FP_EXIT_OK : FP_EXIT_USAGE;
+    int64_t id = npos ? fp_cli_job_id(pos[0]) : -1;
+    if (id < 0) {
+        fprintf(stderr, "framepipe redrive: needs a job id (see framepipe status)\n");
+        return FP_EXIT_USAGE;
+    }
+    fp_queue *q = NULL;
+    fp_err e = { 0 };
+    int n = 0, ret = fp_queue_open(&q, queue ? queue : fp_cli_default_queue(), NULL, &e);
+    if (ret == 0)
+        ret = fp_queue_redrive(q, id, &n, &e);
+    fp_queue_freep(&q);
+    if (ret < 0) {
+        fprintf(stderr, "framepipe: %s\n", e.msg);
+        return fp_exit_code(ret == FP_EINVAL ? FP_EDB : ret);
+    }
+    printf("job %lld: %d task(s) requeued\\n", (long long)id, n);
+    (void)n;
+    return FP_EXIT_OK;
+}
