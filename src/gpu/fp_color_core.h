@@ -253,12 +253,6 @@ FP_HD void fp_pre_fetch(const fp_pre_args *a, const fp_frame_desc *f, int x, int
     }
 }
 
-/*
- * Resize taps along one axis, crop-relative, for output o of n_out from a crop of n_in pixels. The
- * source coordinate (o + 1/2) * n_in / n_out - 1/2 is kept as an exact rational (integer numerator
- * over 2 * n_out) so the integer part is exact and only the fraction is rounded to float: float
- * coordinates would lose ~1e-4 pixel at 2000 px.
- */
 /* a / b for 0 <= a, 0 < b: 32-bit division whenever it fits (every realistic frame); 64-bit
  * division is emulated on the GPU and costs ~5x more. Exact either way. */
 FP_HD long long fp_udiv(long long a, long long b)
@@ -268,6 +262,12 @@ FP_HD long long fp_udiv(long long a, long long b)
     return a / b;
 }
 
+/*
+ * Resize taps along one axis, crop-relative, for output o of n_out from a crop of n_in pixels. The
+ * source coordinate (o + 1/2) * n_in / n_out - 1/2 is kept as an exact rational (integer numerator
+ * over 2 * n_out) so the integer part is exact and only the fraction is rounded to float: float
+ * coordinates would lose ~1e-4 pixel at 2000 px.
+ */
 FP_HD void fp_bilinear_tap(int o, int n_in, int n_out, int *i0, int *i1, float *w)
 {
     long long num = (2LL * o + 1) * n_in - n_out, den = 2LL * n_out;
