@@ -193,6 +193,7 @@ static int get_plan(fp_model *m, const fp_tensor *in, int nin, struct nn_plan_s 
 /* Shared by fp_model_load and nn_model_load_mem: takes ownership of g (freed on failure). */
 static int model_from_graph(nn_graph *g, const fp_model_opts *opts, fp_model **out, fp_err *e);
 static int fold_static(fp_model *m, fp_err *e);
+static void plan_free(fp_model *m, struct nn_plan_s *p);
 
 int fp_model_load(const char *path, const fp_model_opts *opts, fp_model **out, fp_err *e)
 {
@@ -295,6 +296,13 @@ static int model_from_graph(nn_graph *g, const fp_model_opts *opts, fp_model **o
             /* plan errors read "MODEL: plan: ..."; this is still the load */
             fp_model_freep(&m);
             return ret;
+        }
+        if (m->be->device != NN_DEV_HOST) {
+            /* Device callers usually pass device inputs (another key): do not hold an arena of device
+             * memory for a plan only built to check the backend supports every node. */
+            plan_free(m, p);
+            m->nplans = 0;
+            m->last = NULL;
         }
     }
     *out = m;
