@@ -771,6 +771,15 @@ static int value_info(load_ctx *c, const Onnx__ValueInfoProto *vi, int id, const
                     return oom(c);
             }
         }
+        /* the concrete dims alone must describe an addressable tensor */
+        uint64_t bytes = nn_dtype_size(v->t.dtype);
+        for (int i = 0; i < v->t.ndim; i++) {
+            uint64_t d = v->t.dims[i] > 0 ? (uint64_t)v->t.dims[i] : 1;
+            if (bytes > (uint64_t)INT64_MAX / d)
+                return fp_errorf(c->e, FP_EMODEL, "%s: load: %s '%s': dimensions overflow", c->name, role,
+                                 v->name);
+            bytes *= d;
+        }
     }
     return 0;
 }

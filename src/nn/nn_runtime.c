@@ -657,8 +657,10 @@ static int infer_node(const nn_node *n, nn_tensor **in, int nin, nn_tensor **out
     for (int k = 0; k < n->nout; k++) {
         if (!out[k])
             continue;
-        if (!nn_dtype_size(out[k]->dtype) || nn_tensor_numel(out[k]) < 0)
-            return nn_node_error(e, n, FP_EINTERNAL, "infer() left output %d without a valid dtype/shape", k);
+        if (!nn_dtype_size(out[k]->dtype))
+            return nn_node_error(e, n, FP_EINTERNAL, "infer() left output %d without a dtype", k);
+        if (nn_tensor_numel(out[k]) < 0 || !nn_tensor_nbytes(out[k]) != !nn_tensor_numel(out[k]))
+            return nn_node_error(e, n, FP_EMODEL, "output %d's shape overflows", k);
     }
     return 0;
 }
