@@ -41,7 +41,8 @@ typedef struct un_param {
         typedef float T;                                                                           \
         T *o = o_;                                                                                 \
         const T *a = in[0];                                                                        \
-        const float *p = ((const un_param *)pp)->p;                                                \
+        float p[4]; /* a local copy: the output cannot alias it, so the loop keeps it in registers */ \
+        memcpy(p, ((const un_param *)pp)->p, sizeof(p));                                           \
         (void)p;                                                                                   \
         for (int64_t i = 0; i < n; i++) {                                                          \
             T x = a[i];                                                                            \
@@ -54,7 +55,8 @@ typedef struct un_param {
         typedef double T;                                                                          \
         T *o = o_;                                                                                 \
         const T *a = in[0];                                                                        \
-        const float *p = ((const un_param *)pp)->p;                                                \
+        float p[4]; /* a local copy: the output cannot alias it, so the loop keeps it in registers */ \
+        memcpy(p, ((const un_param *)pp)->p, sizeof(p));                                           \
         (void)p;                                                                                   \
         for (int64_t i = 0; i < n; i++) {                                                          \
             T x = a[i];                                                                            \
@@ -81,16 +83,18 @@ static inline double sigmoid_d(double x)
 }
 #define SIGMOID(x) _Generic((x), float: sigmoid_f, default: sigmoid_d)(x)
 
-/* tanh from one exp: glibc's tanhf is several times slower. Below 0.5, 1 - 2/(e+1) would cancel,
- * so expm1 keeps the relative accuracy there; above 9 the result is +-1 in float. */
+/* tanh without tanhf/expm1f (several times slower than expf; GRU gates make tanh hot). Below 0.25
+ * 1 - 2/(e+1) would cancel, so the Taylor series to x^11 is used (truncation < 1e-10 relative);
+ * above, one expf; above 9 the result is +-1 in float. */
 static inline float tanh_f(float x)
 {
     float a = fabsf(x), r;
-    if (a > 9.0f)
+    if (a > 9.0f) {
         r = 1.0f;
-    else if (a < 0.5f) {
-        float m = expm1f(2.0f * a);
-        r = m / (m + 2.0f);
+    } else if (a < 0.25f) {
+        float z = a * a;
+        float q = 62.0f / 2835 + z * (-1382.0f / 155925);
+        r = a + a * z * (-1.0f / 3 + z * (2.0f / 15 + z * (-17.0f / 315 + z * q)));
     } else {
         r = 1.0f - 2.0f / (expf(2.0f * a) + 1.0f);
     }
