@@ -1488,6 +1488,67 @@ static void test_random_slice_transpose(void)
     CHECK_MSG(bad == 0, "%d of %d random slice/transpose cases wrong", bad, cases);
 }
 
+/* float16/bfloat16 elementwise results must equal narrow(float32 op(widen(x))) bit for bit, on
+ * broadcast shapes longer than the 256-element conversion chunks. */
+static void test_half_paths(void)
+{
+    static const char *bin_ops[6] = { "Add", "Mul", "Div", "Max", "Less", "PRelu" };
+    static const char *un_ops[5] = { "Sigmoid", "Tanh", "Relu", "Exp", "HardSwish" };
+    int64_t da[2] = { 3, 700 }, db[2] = { 3, 1 };
+    int bad = 0;
+    for (int h = 0; h < 2; h++) {
+        nn_dtype ht = h ? NN_DT_BFLOAT16 : NN_DT_FLOAT16;
+        uint16_t ha[2100], hb[3];
+        float fa[2100], fb[3];
+        for (int i = 0; i < 2100; i++) {
+            float v = frand() * 4;
+            ha[i] = h ? nn_f32_to_bf16(v) : nn_f32_to_f16(v);
+            fa[i] = h ? nn_bf16_to_f32(ha[i]) : nn_f16_to_f32(ha[i]);
+        }
+        for (int i = 0; i < 3; i++) {
+            float v = frand() + 1.5f;
+            hb[i] = h ? nn_f32_to_bf16(v) : nn_f32_to_f16(v);
+            fb[i] = h ? nn_bf16_to_f32(hb[i]) : nn_f16_to_f32(hb[i]);
+        }
+        nn_tensor *hin[2] = { tens(ht, 2, da, ha), tens(ht, 2, db, hb) };
+        nn_tensor *fin[2] = { tf(2, da, fa), tf(2, db, fb) };
+        for (int o = 0; o < 11; o++) {
+            int unary = o >= 6;
+            const char *op = unary ? un_ops[o - 6] : bin_ops[o];
+            nn_tensor *ho = NULL, *fo = NULL;
+            tn t;
+            tn_init(&t, op, 14);
+            int r1 = run(&t, hin, unary ? 1 : 2, &ho, 1);
+            int r2 = run(&t, fin, unary ? 1 : 2, &fo, 1);
+            if (r1 < 0 || r2 < 0 || ho->dtype != (strcmp(op, "Less") ? ht : NN_DT_BOOL)) {
+                bad++;
+            } else {
+                for (int64_t i = 0; i < nn_tensor_numel(fo); i++) {
+                    int ok;
+                    if (ho->dtype == NN_DT_BOOL) {
+                        ok = ((uint8_t *)ho->data)[i] == ((uint8_t *)fo->data)[i];
+                    } else {
+                        uint16_t want = h ? nn_f32_to_bf16(fat(fo, i)) : nn_f32_to_f16(fat(fo, i));
+                        ok = ((uint16_t *)ho->data)[i] == want;
+                    }
+                    if (!ok) {
+                        fprintf(stderr, "%s %s element %lld differs\n", h ? "bfloat16" : "float16", op, (long long)i);
+                        bad++;
+                        break;
+                    }
+                }
+            }
+            tfree(&ho);
+            tfree(&fo);
+        }
+        for (int k = 0; k < 2; k++) {
+            tfree(&hin[k]);
+            tfree(&fin[k]);
+        }
+    }
+    CHECK_MSG(bad == 0, "%d half-precision mismatches", bad);
+}
+
 static void test_registry(void)
 {
     int cnt = 0, dup = 0;
@@ -1525,5 +1586,6 @@ int main(void)
     test_random_broadcast();
     test_random_reduce();
     test_random_slice_transpose();
+    test_half_paths();
     return fp_test_finish("nn.ops_a");
 }
