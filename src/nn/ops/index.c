@@ -1,10 +1,11 @@
 /*
  * index — CPU kernels of the indexing and masking operators beyond Gather: GatherND, ScatterElements,
- * ScatterND, OneHot, Trilu, CumSum, and the elementwise BitShift.
+ * ScatterND, OneHot, Trilu, CumSum, NonZero, Compress, and the elementwise BitShift.
  *
  * Owns those op defs. Data-moving kernels are dtype-generic (bytes by element size); reductions in
  * ScatterElements/ScatterND (add, mul, max, min) and CumSum compute in double for float types and in
- * int64 for integer types. Indices outside their axis fail the run with FP_EINPUT naming the index;
+ * int64 for integer types. NonZero's and Compress's output sizes depend on input values, so their
+ * infer needs those values (value_inputs). Indices outside their axis fail the run with FP_EINPUT naming the index;
  * nothing is read or written out of bounds. Does not own registration.
  */
 #include "nn/ops/opsa_util.h"
@@ -14,6 +15,14 @@
 static int64_t numel_from(const nn_tensor *t, int from)
 {
     return opsa_dims_numel(t->dims + from, t->ndim - from);
+}
+
+static void unravel_idx(int64_t i, const nn_tensor *t, int64_t *c)
+{
+    for (int d = t->ndim - 1; d >= 0; d--) {
+        c[d] = i % t->dims[d];
+        i /= t->dims[d];
+    }
 }
 
 static int check_indices(const nn_node *n, const nn_tensor *t, fp_err *e)
@@ -459,3 +468,115 @@ static int bitshift_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tens
 }
 
 const nn_op_def nn_op_bitshift = { "BitShift", "", 1, bitshift_infer, bitshift_cpu, 0 };
+
+/* ---- NonZero, Compress: output sizes that depend on input values ----
+ * Like NonMaxSuppression, their infer needs the values (value_inputs), so they work on constants,
+ * folded subgraphs and small value inputs; on activations the planner refuses them by name. */
+
+static int truthy(const nn_tensor *t, int64_t i)
+{
+    return opsa_dt_is_float(t->dtype) ? opsa_load_f64(t->dtype, t->data, i) != 0
+                                      : opsa_load_i64(t->dtype, t->data, i) != 0;
+}
+
+static int nonzero_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,
+                         fp_err *e)
+{
+    int64_t dims[2], cnt = 0;
+    if (nin < 1 || !in[0])
+        return nn_node_error(e, n, FP_EMODEL, "missing input");
+    if (!opsa_dt_is_numeric(in[0]->dtype) && in[0]->dtype != NN_DT_BOOL)
+        return nn_node_error(e, n, FP_EUNSUPPORTED, "dtype %s", nn_dtype_name(in[0]->dtype));
+    if (!in[0]->data)
+        return nn_node_error(e, n, FP_EUNSUPPORTED,
+                             "output size depends on the input's values, which are not known when the plan is built");
+    for (int64_t i = 0; i < nn_tensor_numel(in[0]); i++)
+        cnt += truthy(in[0], i);
+    dims[0] = in[0]->ndim;
+    dims[1] = cnt;
+    out[0]->dtype = NN_DT_INT64;
+    return opsa_set_shape(n, e, out[0], 2, dims);
+}
+
+static int nonzero_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,
+                       nn_cpu_ctx *ctx, fp_err *e)
+{
+    const nn_tensor *x = in[0];
+    int64_t total = nn_tensor_numel(x), cnt = out[0]->dims[1], k = 0, c[NN_MAX_DIMS];
+    int64_t *y = out[0]->data;
+    for (int64_t i = 0; i < total; i++) {
+        if (!truthy(x, i))
+            continue;
+        if (k >= cnt)
+            return nn_node_error(e, n, FP_EINTERNAL, "more non-zeros than the inferred %lld", (long long)cnt);
+        unravel_idx(i, x, c);
+        for (int d = 0; d < x->ndim; d++)
+            y[d * cnt + k] = c[d];
+        k++;
+    }
+    return k == cnt ? 0 : nn_node_error(e, n, FP_EINTERNAL, "fewer non-zeros than inferred");
+}
+
+const nn_op_def nn_op_nonzero = { "NonZero", "", 1, nonzero_infer, nonzero_cpu, 1u << 0 };
+
+static int compress_count(const nn_node *n, nn_tensor *const *in, int nin, int *axis, int64_t *cnt, fp_err *e)
+{
+    if (nin < 2 || !in[0] || !in[1])
+        return nn_node_error(e, n, FP_EMODEL, "needs input and condition");
+    if (!nn_dtype_size(in[0]->dtype))
+        return nn_node_error(e, n, FP_EUNSUPPORTED, "dtype %s", nn_dtype_name(in[0]->dtype));
+    if (in[1]->dtype != NN_DT_BOOL || in[1]->ndim != 1)
+        return nn_node_error(e, n, FP_EMODEL, "condition must be a 1-D bool tensor");
+    if (!in[1]->data)
+        return nn_node_error(e, n, FP_EUNSUPPORTED, "condition must be a constant (known when the plan is built)");
+    *axis = -1;
+    if (nn_attr_get(n, "axis") && nn_norm_axis(nn_attr_int(n, "axis", 0), in[0]->ndim, axis) < 0)
+        return nn_node_error(e, n, FP_EMODEL, "axis out of range for rank %d", in[0]->ndim);
+    int64_t len = *axis < 0 ? nn_tensor_numel(in[0]) : in[0]->dims[*axis];
+    int64_t m = in[1]->dims[0] < len ? in[1]->dims[0] : len;
+    *cnt = 0;
+    for (int64_t i = 0; i < m; i++)
+        *cnt += ((const uint8_t *)in[1]->data)[i] != 0;
+    return 0;
+}
+
+static int compress_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,
+                          fp_err *e)
+{
+    int axis, ret;
+    int64_t cnt, dims[NN_MAX_DIMS];
+    if ((ret = compress_count(n, in, nin, &axis, &cnt, e)) < 0)
+        return ret;
+    out[0]->dtype = in[0]->dtype;
+    if (axis < 0)
+        return opsa_set_shape(n, e, out[0], 1, &cnt);
+    memcpy(dims, in[0]->dims, sizeof(dims));
+    dims[axis] = cnt;
+    return opsa_set_shape(n, e, out[0], in[0]->ndim, dims);
+}
+
+static int compress_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,
+                        nn_cpu_ctx *ctx, fp_err *e)
+{
+    int axis, ret;
+    int64_t cnt;
+    if ((ret = compress_count(n, in, nin, &axis, &cnt, e)) < 0)
+        return ret;
+    const nn_tensor *x = in[0];
+    const uint8_t *cond = in[1]->data;
+    size_t es = nn_dtype_size(x->dtype);
+    int64_t outer = axis < 0 ? 1 : opsa_dims_numel(x->dims, axis);
+    int64_t len = axis < 0 ? nn_tensor_numel(x) : x->dims[axis];
+    int64_t inner = (axis < 0 ? 1 : numel_from(x, axis + 1)) * (int64_t)es;
+    int64_t m = in[1]->dims[0] < len ? in[1]->dims[0] : len;
+    char *dst = out[0]->data;
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < m; i++)
+            if (cond[i]) {
+                memcpy(dst, (const char *)x->data + (o * len + i) * inner, (size_t)inner);
+                dst += inner;
+            }
+    return 0;
+}
+
+const nn_op_def nn_op_compress = { "Compress", "", 1, compress_infer, compress_cpu, 1u << 1 };

@@ -1549,6 +1549,71 @@ static void test_half_paths(void)
     CHECK_MSG(bad == 0, "%d half-precision mismatches", bad);
 }
 
+static void test_quant_window_nonzero(void)
+{
+    tn t;
+    nn_tensor *out = NULL;
+    /* per-axis QuantizeLinear, ties to even, saturation; DequantizeLinear back */
+    int64_t d[2] = { 2, 3 }, d2 = 2;
+    float x[6] = { 0.5f, 1.5f, 2.5f, -100, 100, 3 };
+    float sc[2] = { 1, 0.5f };
+    uint8_t zp[2] = { 0, 10 };
+    nn_tensor *in[3] = { tf(2, d, x), tf(1, &d2, sc), tens(NN_DT_UINT8, 1, &d2, zp) };
+    tn_init(&t, "QuantizeLinear", 13);
+    tn_int(&t, "axis", 0);
+    CHECK_EQ_INT(run(&t, in, 3, &out, 1), 0);
+    uint8_t *q = out->data;
+    CHECK(out->dtype == NN_DT_UINT8 && q[0] == 0 && q[1] == 2 && q[2] == 2 && q[3] == 0 && q[4] == 210 && q[5] == 16);
+    nn_tensor *dq = NULL, *din[3] = { out, in[1], in[2] };
+    tn_init(&t, "DequantizeLinear", 13);
+    tn_int(&t, "axis", 0);
+    CHECK_EQ_INT(run(&t, din, 3, &dq, 1), 0);
+    CHECK(fat(dq, 1) == 2 && fat(dq, 4) == 100 && fat(dq, 5) == 3);
+    tfree(&dq);
+    tfree(&out);
+    for (int k = 0; k < 3; k++)
+        tfree(&in[k]);
+    /* HannWindow symmetric of 5: 0, .5, 1, .5, 0 */
+    int64_t five = 5;
+    nn_tensor *win[1] = { ti64(0, NULL, &five) };
+    tn_init(&t, "HannWindow", 17);
+    tn_int(&t, "periodic", 0);
+    CHECK_EQ_INT(run(&t, win, 1, &out, 1), 0);
+    CHECK(shape_is(out, 1, 5LL));
+    CHECK_NEAR(fat(out, 0), 0, 1e-7);
+    CHECK_NEAR(fat(out, 1), 0.5, 1e-7);
+    CHECK_NEAR(fat(out, 2), 1, 1e-7);
+    tfree(&out);
+    tfree(&win[0]);
+    /* NonZero: coordinates column by column; refused without values */
+    float nz[6] = { 0, 3, 0, 0, 0, -1 };
+    nn_tensor *nin[1] = { tf(2, d, nz) };
+    tn_init(&t, "NonZero", 13);
+    CHECK_EQ_INT(run(&t, nin, 1, &out, 1), 0);
+    CHECK(shape_is(out, 2, 2LL, 2LL) && iat(out, 0) == 0 && iat(out, 1) == 1 && iat(out, 2) == 1 && iat(out, 3) == 2);
+    tfree(&out);
+    void *saved = nin[0]->data;
+    nin[0]->data = NULL;
+    tn_init(&t, "NonZero", 13);
+    CHECK_EQ_INT(run(&t, nin, 1, &out, 1), FP_EUNSUPPORTED);
+    nin[0]->data = saved;
+    tfree(&out);
+    /* Compress along axis 1 with a short condition, and flattened */
+    uint8_t cond[2] = { 0, 1 };
+    nn_tensor *cin[2] = { nin[0], tens(NN_DT_BOOL, 1, &d2, cond) };
+    tn_init(&t, "Compress", 11);
+    tn_int(&t, "axis", 1);
+    CHECK_EQ_INT(run(&t, cin, 2, &out, 1), 0);
+    CHECK(shape_is(out, 2, 2LL, 1LL) && fat(out, 0) == 3 && fat(out, 1) == 0);
+    tfree(&out);
+    tn_init(&t, "Compress", 11);
+    CHECK_EQ_INT(run(&t, cin, 2, &out, 1), 0);
+    CHECK(shape_is(out, 1, 1LL) && fat(out, 0) == 3);
+    tfree(&out);
+    tfree(&cin[1]);
+    tfree(&nin[0]);
+}
+
 static void test_registry(void)
 {
     int cnt = 0, dup = 0;
@@ -1587,5 +1652,6 @@ int main(void)
     test_random_reduce();
     test_random_slice_transpose();
     test_half_paths();
+    test_quant_window_nonzero();
     return fp_test_finish("nn.ops_a");
 }
