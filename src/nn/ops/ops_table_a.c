@@ -126,8 +126,9 @@ extern const nn_op_def nn_op_hammingwindow;
 extern const nn_op_def nn_op_blackmanwindow;
 extern const nn_op_def nn_op_nonzero;
 extern const nn_op_def nn_op_compress;
+extern const nn_op_def nn_op_unique;
 
-#define NN_OPS_GROUP_A_COUNT 114
+#define NN_OPS_GROUP_A_COUNT 115
 
 const nn_op_def *const nn_ops_group_a[] = {
     &nn_op_relu,
@@ -244,6 +245,7 @@ const nn_op_def *const nn_ops_group_a[] = {
     &nn_op_blackmanwindow,
     &nn_op_nonzero,
     &nn_op_compress,
+    &nn_op_unique,
     NULL
 };
 

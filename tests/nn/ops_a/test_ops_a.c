@@ -1614,6 +1614,37 @@ static void test_quant_window_nonzero(void)
     tfree(&nin[0]);
 }
 
+static void test_unique(void)
+{
+    tn t;
+    float x[7] = { 3, 1, 3, 2, 1, 3, 0 };
+    int64_t d = 7, z = 0;
+    nn_tensor *in[1] = { tf(1, &d, x) }, *out[4] = { NULL, NULL, NULL, NULL };
+    tn_init(&t, "Unique", 11);
+    tn_int(&t, "sorted", 0);
+    CHECK_EQ_INT(run(&t, in, 1, out, 4), 0);
+    /* first-occurrence order: 3, 1, 2, 0 */
+    CHECK(shape_is(out[0], 1, 4LL) && fat(out[0], 0) == 3 && fat(out[0], 1) == 1 && fat(out[0], 3) == 0);
+    CHECK(iat(out[1], 0) == 0 && iat(out[1], 1) == 1 && iat(out[1], 2) == 3 && iat(out[1], 3) == 6);
+    CHECK(iat(out[2], 2) == 0 && iat(out[2], 4) == 1 && iat(out[2], 6) == 3);
+    CHECK(iat(out[3], 0) == 3 && iat(out[3], 1) == 2 && iat(out[3], 2) == 1);
+    for (int k = 0; k < 4; k++)
+        tfree(&out[k]);
+    tn_init(&t, "Unique", 11);
+    CHECK_EQ_INT(run(&t, in, 1, out, 4), 0);
+    CHECK(fat(out[0], 0) == 0 && fat(out[0], 3) == 3 && iat(out[1], 0) == 6 && iat(out[2], 0) == 3);
+    for (int k = 0; k < 4; k++)
+        tfree(&out[k]);
+    tfree(&in[0]);
+    in[0] = tf(1, &z, NULL);
+    tn_init(&t, "Unique", 11);
+    CHECK_EQ_INT(run(&t, in, 1, out, 4), 0);
+    CHECK(shape_is(out[0], 1, 0LL) && shape_is(out[2], 1, 0LL));
+    for (int k = 0; k < 4; k++)
+        tfree(&out[k]);
+    tfree(&in[0]);
+}
+
 static void test_registry(void)
 {
     int cnt = 0, dup = 0;
@@ -1653,5 +1684,6 @@ int main(void)
     test_random_slice_transpose();
     test_half_paths();
     test_quant_window_nonzero();
+    test_unique();
     return fp_test_finish("nn.ops_a");
 }
