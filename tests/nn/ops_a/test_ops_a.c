@@ -1,9 +1,10 @@
 /*
  * Unit tests of the group-a operator kernels (src/nn/ops: elementwise, reduce, softmax, movement,
- * shape, cast, topk). Each case builds a node and hand-made tensors, calls the op's infer and cpu
- * directly, and checks shapes and values against numbers worked out by hand or by a naive loop.
- * Awkward shapes on purpose: rank 0, size-0 dims, broadcasting of 1s, negative axes, ties. Every
- * elementwise and reduction kernel also runs with 1 and 4 threads and must give identical bytes.
+ * shape, cast, topk, index, einsum, quant). Each case builds a node and hand-made tensors, calls the
+ * op's infer and cpu directly, and checks shapes and values against numbers worked out by hand or by
+ * a naive loop. Awkward shapes on purpose: rank 0, size-0 dims, broadcasting of 1s, negative axes,
+ * ties, hostile shape values. Randomised cases (fixed seed) compare against naive index-by-index
+ * references, and the parallel kernels run with 1 and 4 threads and must give identical bytes.
  */
 #include "fp_test.h"
 #include "nn/nn_op.h"
