@@ -475,7 +475,7 @@ static void test_deform_conv(void)
 
 static void test_matmul_one(int an, const int64_t *ad, int bn, const int64_t *bd, int yn, const int64_t *yd)
 {
-    int64_t na = 1, nb = 1, ny = 1, m, k, n, batch = 1;
+    int64_t na = 1, nb = 1, ny = 1, m, k, n;
     float *a, *b;
     double *ref;
     tb_node t;
@@ -495,7 +495,6 @@ static void test_matmul_one(int an, const int64_t *ad, int bn, const int64_t *bd
     m = an >= 2 ? ad[an - 2] : 1;
     k = ad[an - 1];
     n = bn >= 2 ? bd[bn - 1] : 1;
-    batch = ny / (m * n);
     /* Reference with explicit broadcast over up to 2 batch dims (enough for the cases below). */
     {
         int64_t ob[2] = { 1, 1 }, abd[2] = { 1, 1 }, bbd[2] = { 1, 1 };
@@ -520,7 +519,6 @@ static void test_matmul_one(int an, const int64_t *ad, int bn, const int64_t *bd
                     }
             }
     }
-    (void)batch;
     tb_node_init(&t, "MatMul", 13);
     ta = tb_tensor(NN_DT_FLOAT, an, ad, a);
     tb = tb_tensor(NN_DT_FLOAT, bn, bd, b);
