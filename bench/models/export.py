@@ -27,7 +27,8 @@ def export(model, args, names_in, names_out, path, opset, dynamic_axes=None):
 
 def save(d, prefix, names, tensors):
     for n, t in zip(names, tensors):
-        np.save(os.path.join(d, f"{prefix}_{n}.npy"), t.detach().cpu().float().numpy() if t.is_floating_point() else t.cpu().numpy())
+        a = t.detach().cpu().float().numpy() if t.is_floating_point() else t.cpu().numpy()
+        np.save(os.path.join(d, f"{prefix}_{n}.npy"), np.ascontiguousarray(a))
 
 
 def build(name, tiny):

@@ -91,12 +91,17 @@ int fp_transcode_have_float_path(void)
 
 static char *volatile stall_tmp_path;
 
-static void on_stall(void *opaque, const char *msg)
+void fp_transcode_remove_partial(void)
 {
     char *p = stall_tmp_path;
-    (void)opaque;
     if (p)
         unlink(p);
+}
+
+static void on_stall(void *opaque, const char *msg)
+{
+    (void)opaque;
+    fp_transcode_remove_partial();
 }
 
 /* ---- stream copy ---------------------------------------------------------------------------- */
@@ -445,7 +450,7 @@ int fp_transcode_open(fp_transcode **pt, const fp_transcode_opts *o, fp_err *e)
     av_dict_set(&os->metadata, "alpha_mode", NULL, 0);
     if (av_pix_fmt_desc_get(enc_fmt)->flags & AV_PIX_FMT_FLAG_ALPHA)
         av_dict_set(&os->metadata, "alpha_mode", "1", 0);
-    avcodec_free_context(&probe);
+    fp_encoder_closep(&probe, 0);
     if (ret < 0) {
         ret = fp_errorf(e, FP_ENOMEM, "%s: output: out of memory", o->output);
         goto fail;
@@ -463,7 +468,7 @@ int fp_transcode_open(fp_transcode **pt, const fp_transcode_opts *o, fp_err *e)
     *pt = t;
     return 0;
 fail:
-    avcodec_free_context(&probe);
+    fp_encoder_closep(&probe, 0);
     fp_transcode_freep(&t);
     return ret;
 }
