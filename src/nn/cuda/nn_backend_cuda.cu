@@ -457,10 +457,12 @@ static int cu_copy(nn_backend_ctx *ctx, void *dst, nn_device dst_dev, const void
 /* The plan this state belongs to, as far as kernels care: every tensor's dtype and shape, and the
  * values of host value inputs (Resize scales...). The runtime caches several plans per model and calls
  * prepare_node once per plan, so one node may hold several states; run_node picks by signature. */
-static uint64_t cu_sig(const cu_op *op, nn_tensor *const *in, int nin, nn_tensor *const *out, int nout)
+static uint64_t cu_sig(const nn_backend_ctx *ctx, const cu_op *op, nn_tensor *const *in, int nin,
+                       nn_tensor *const *out, int nout)
 {
     uint64_t h = 1469598103934665603ULL;
 #define MIX(v) do { h ^= (uint64_t)(v); h *= 1099511628211ULL; } while (0)
+    MIX((uintptr_t)ctx); /* state holds this instance's workspace sizing */
     MIX(nin);
     MIX(nout);
     for (int io = 0; io < 2; io++) {
@@ -475,11 +477,16 @@ static uint64_t cu_sig(const cu_op *op, nn_tensor *const *in, int nin, nn_tensor
             MIX(t[i]->ndim);
             for (int d = 0; d < t[i]->ndim; d++)
                 MIX(t[i]->dims[d]);
-            if (!io && ((op->value_inputs >> i) & 1u) && t[i]->device == NN_DEV_HOST && t[i]->data) {
+            /* Constants: where they live and, when small, what they hold (a plan's folded constant may
+             * differ from another plan's at the same shape). */
+            if (!io && t[i]->device == NN_DEV_HOST && t[i]->data) {
                 size_t nb = nn_tensor_nbytes(t[i]);
-                const unsigned char *b = (const unsigned char *)t[i]->data;
-                for (size_t k = 0; k < nb && k < 4096; k++)
-                    MIX(b[k]);
+                MIX((uintptr_t)t[i]->data);
+                if (nb <= 4096 || ((op->value_inputs >> i) & 1u)) {
+                    const unsigned char *b = (const unsigned char *)t[i]->data;
+                    for (size_t k = 0; k < nb && k < 4096; k++)
+                        MIX(b[k]);
+                }
             }
         }
     }
@@ -526,17 +533,14 @@ static int cu_prepare_node(nn_backend_ctx *ctx, nn_node *n, nn_tensor *const *in
     if (nin > CU_MAX_IN)
         return nn_node_error(e, n, FP_EUNSUPPORTED, "cuda: %d inputs (at most %d)", nin, CU_MAX_IN);
     cudaSetDevice(ctx->device);
-    uint64_t sig = cu_sig(op, in, nin, out, nout);
-    /* Same plan prepared again (evicted and rebuilt): replace its state. */
-    for (cu_node **pp = (cu_node **)&n->backend_data; *pp; pp = &(*pp)->next) {
-        if ((*pp)->sig == sig) {
-            cu_node *old = *pp;
-            *pp = old->next;
-            cudaStreamSynchronize(ctx->stream);
-            cu_node_free(ctx, old);
-            break;
-        }
-    }
+    uint64_t sig = cu_sig(ctx, op, in, nin, out, nout);
+    /* Graphs captured so far may belong to another plan: run_begin re-captures after this. */
+    ctx->prep_gen++;
+    /* The runtime prepares a plan again whenever it switches back to it: state made for the same
+     * signature is still right, keep it (no second cuDNN algorithm search). */
+    for (cu_node *c = (cu_node *)n->backend_data; c; c = c->next)
+        if (c->sig == sig)
+            return 0;
     cu_node *cn = (cu_node *)calloc(1, sizeof(*cn));
     if (!cn)
         return nn_node_error(e, n, FP_ENOMEM, "cuda: prepare: out of memory");
@@ -631,7 +635,7 @@ static int cu_run_node(nn_backend_ctx *ctx, const nn_node *n, nn_tensor *const *
     cu_node *cn = (cu_node *)n->backend_data;
     if (!cn || !cn->op)
         return nn_node_error(e, n, FP_EINTERNAL, "cuda: run_node before prepare_node");
-    uint64_t sig = cu_sig(cn->op, in, nin, out, nout);
+    uint64_t sig = cu_sig(ctx, cn->op, in, nin, out, nout);
     while (cn && cn->sig != sig)
         cn = cn->next;
     if (!cn)
@@ -658,6 +662,15 @@ static int cu_run_begin(nn_backend_ctx *ctx, uint64_t plan_key, fp_err *e)
         return 0;
     for (int i = 0; i < ctx->ngraphs; i++) {
         if (ctx->graphs[i].key == plan_key) {
+            if (ctx->graphs[i].gen != ctx->prep_gen) {
+                /* Nodes were prepared since this capture (the runtime switched plans under the same
+                 * key): the graph may point at another plan's buffers. Capture again below. */
+                CU_CHECK(e, NULL, cudaStreamSynchronize(ctx->stream));
+                cudaGraphExecDestroy(ctx->graphs[i].exec);
+                ctx->graphs[i] = ctx->graphs[--ctx->ngraphs];
+                ctx->graph_next = 0;
+                break;
+            }
             CU_CHECK(e, NULL, cudaGraphLaunch(ctx->graphs[i].exec, ctx->stream));
             __atomic_fetch_add(&cu_stats.graph_replays, 1, __ATOMIC_RELAXED);
             return 1;
@@ -698,6 +711,7 @@ static int cu_run_end(nn_backend_ctx *ctx, uint64_t plan_key, fp_err *e)
     }
     ctx->graphs[slot].key = plan_key;
     ctx->graphs[slot].exec = ex;
+    ctx->graphs[slot].gen = ctx->prep_gen;
     __atomic_fetch_add(&cu_stats.graph_captures, 1, __ATOMIC_RELAXED);
     /* Capturing recorded the work without doing it: run it once now. */
     CU_CHECK(e, NULL, cudaGraphLaunch(ex, ctx->stream));
