@@ -155,6 +155,7 @@ int cu_convert(nn_backend_ctx *ctx, const nn_node *n, void *dst, nn_dtype dt_dst
 
 typedef struct cu_copy_geom {
     int ndim;
+    int small;                   /* all offsets fit int32: 32-bit index arithmetic */
     int64_t dims[NN_MAX_DIMS];
     int64_t dst_st[NN_MAX_DIMS];
     int64_t src_st[NN_MAX_DIMS];
@@ -164,6 +165,17 @@ template <typename T>
 __global__ void cu_strided_copy_kernel(T *dst, const T *src, cu_copy_geom g, int64_t total)
 {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x) {
+        if (g.small) {
+            int32_t r = (int32_t)i, so = 0, d = 0;
+            for (int k = g.ndim - 1; k >= 0; k--) {
+                int32_t dk = (int32_t)g.dims[k], c = r % dk;
+                r /= dk;
+                so += c * (int32_t)g.src_st[k];
+                d += c * (int32_t)g.dst_st[k];
+            }
+            dst[d] = src[so];
+            continue;
+        }
         int64_t r = i, so = 0, d = 0;
         for (int k = g.ndim - 1; k >= 0; k--) {
             int64_t c = r % g.dims[k];
@@ -204,6 +216,14 @@ int cu_strided_copy(nn_backend_ctx *ctx, const nn_node *n, void *dst, const void
         g.src_st[g.ndim] = src_st[k];
         g.ndim++;
     }
+    /* Every partial sum of c_k * stride_k is bounded by the extents below: if those fit int32, so
+     * does each offset (negative strides included). */
+    int64_t ext_s = 0, ext_d = 0;
+    for (int k = 0; k < g.ndim; k++) {
+        ext_s += (g.dims[k] - 1) * (g.src_st[k] < 0 ? -g.src_st[k] : g.src_st[k]);
+        ext_d += (g.dims[k] - 1) * (g.dst_st[k] < 0 ? -g.dst_st[k] : g.dst_st[k]);
+    }
+    g.small = total < (1LL << 31) && ext_s < (1LL << 31) && ext_d < (1LL << 31);
     char *d = (char *)dst + dst_off * esize;
     const char *s = (const char *)src + src_off * esize;
     if (g.ndim == 0 || (g.ndim == 1 && g.dst_st[0] == 1 && g.src_st[0] == 1)) {
