@@ -649,8 +649,27 @@ fail:
     return rc;
 }
 
+static int cu_run_node_(nn_backend_ctx *ctx, const nn_node *n, nn_tensor *const *in, int nin,
+                        nn_tensor **out, int nout, fp_err *e);
+
+/* A failed node inside a capture: the runtime will not call run_end, so end the capture here and drop
+ * the partial graph, or the stream would stay in capture mode and fail everything after. */
 static int cu_run_node(nn_backend_ctx *ctx, const nn_node *n, nn_tensor *const *in, int nin,
                        nn_tensor **out, int nout, fp_err *e)
+{
+    int rc = cu_run_node_(ctx, n, in, nin, out, nout, e);
+    if (rc < 0 && ctx->capturing) {
+        cudaGraph_t g = NULL;
+        if (cudaStreamEndCapture(ctx->stream, &g) == cudaSuccess && g)
+            cudaGraphDestroy(g);
+        cudaGetLastError();
+        ctx->capturing = 0;
+    }
+    return rc;
+}
+
+static int cu_run_node_(nn_backend_ctx *ctx, const nn_node *n, nn_tensor *const *in, int nin,
+                        nn_tensor **out, int nout, fp_err *e)
 {
     cu_node *cn = (cu_node *)n->backend_data;
     if (!cn || !cn->op)
