@@ -306,8 +306,9 @@ static int conv_prepare(nn_backend_ctx *ctx, nn_node *n, cu_node *cn, nn_tensor 
                 continue;
             chosen = perf[i].algo;
             ws = perf[i].memory;
-            chosen_math = perf[i].mathType;
-            CUDNN_CHECK(e, n, cudnnSetConvolutionMathType(c->conv, perf[i].mathType));
+            /* CUDNN_DEFAULT_MATH permits TF32 on Ampere and later: fp32 stays FMA whatever was reported. */
+            chosen_math = dt == NN_DT_FLOAT ? CUDNN_FMA_MATH : perf[i].mathType;
+            CUDNN_CHECK(e, n, cudnnSetConvolutionMathType(c->conv, (cudnnMathType_t)chosen_math));
         }
     } else {
         cudnnConvolutionBwdDataAlgoPerf_t perf[8];
@@ -323,8 +324,9 @@ static int conv_prepare(nn_backend_ctx *ctx, nn_node *n, cu_node *cn, nn_tensor 
                 continue;
             chosen = perf[i].algo;
             ws = perf[i].memory;
-            chosen_math = perf[i].mathType;
-            CUDNN_CHECK(e, n, cudnnSetConvolutionMathType(c->conv, perf[i].mathType));
+            /* CUDNN_DEFAULT_MATH permits TF32 on Ampere and later: fp32 stays FMA whatever was reported. */
+            chosen_math = dt == NN_DT_FLOAT ? CUDNN_FMA_MATH : perf[i].mathType;
+            CUDNN_CHECK(e, n, cudnnSetConvolutionMathType(c->conv, (cudnnMathType_t)chosen_math));
         }
     }
     if (chosen < 0)
