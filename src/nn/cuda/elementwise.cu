@@ -518,10 +518,8 @@ static int cast_run(nn_backend_ctx *ctx, const nn_node *n, cu_node *cn, nn_tenso
                       nn_tensor_numel(out[0]), e);
 }
 
-/* Cast reads its input's real dtype: a constant input keeps its own dtype rather than the node's
- * float storage dtype, so cu_eff_dt's conversion does not apply. That is handled in the backend by
- * Cast's output dtype not being float in the common case; for float->float casts of a constant the
- * converted upload is still the same value at the output precision. */
+/* A constant float input of Cast is uploaded in the node's float storage dtype (the output's when
+ * that is float), which is the value Cast would produce anyway; integer constants keep their dtype. */
 const cu_op cu_ops_elementwise[] = {
 #define BIN(name) {name, binary_supports, NULL, binary_run, 0}
     BIN("Add"), BIN("Sub"), BIN("Mul"), BIN("Div"), BIN("Pow"), BIN("Max"), BIN("Min"), BIN("Sum"),

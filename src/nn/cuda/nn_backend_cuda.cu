@@ -5,7 +5,8 @@
  *
  * Owns: nn_backend_cuda, the op lookup over the op files' tables, cu_convert (dtype conversion, also
  * the Cast op) and cu_strided_copy (the one data-movement kernel behind the layout ops). Does not own
- * any op's arithmetic (elementwise.cu, conv.cu, gemm.cu, pool.cu, reduce.cu, resize.cu, shape.cu),
+ * any op's arithmetic (elementwise.cu, conv.cu, gemm.cu, pool.cu, reduce.cu, resize.cu, shape.cu,
+ * gridsample.cu, topk.cu),
  * memory planning (the runtime hands us the arena through alloc), or graph-level rewrites such as
  * folding BatchNorm into Conv (the runtime's graph passes).
  *
