@@ -8,7 +8,8 @@
  *
  * Fault injection for the reliability tests: FP_JOBS_FAULT_SLEEP_MS=N sleeps a random 0..N ms at
  * each step boundary (after claim, after the work, after the upload), widening the windows in which a
- * SIGKILL or SIGSTOP lands. It changes timing only, never results.
+ * SIGKILL or SIGSTOP lands; "=N" sleeps exactly N ms (deterministic windows for the zombie test).
+ * It changes timing only, never results.
  */
 #include "jobs/jobs_worker.h"
 
@@ -38,13 +39,14 @@ static void sleep_s(double s)
 
 static void fault_sleep(unsigned *seed)
 {
-    static int ms = -1;
+    static int ms = -1, fixed;
     if (ms < 0) {
         const char *v = getenv("FP_JOBS_FAULT_SLEEP_MS");
-        ms = v ? atoi(v) : 0;
+        fixed = v && v[0] == '=';
+        ms = v ? atoi(v + fixed) : 0;
     }
     if (ms > 0)
-        sleep_s((rand_r(seed) % ms) / 1000.0);
+        sleep_s((fixed ? ms : rand_r(seed) % ms) / 1000.0);
 }
 
 typedef struct beat {
