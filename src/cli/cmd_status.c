@@ -67,7 +67,7 @@ int fp_cmd_status(int argc, char **argv)
         { NULL },
     };
     const char *pos[1];
-    int npos, r = fp_cli_parse("status", "[JOB] [options]", opts, argc, argv, pos, 1, &npos);
+    int npos, r = fp_jobs_cli_parse("status", "[JOB] [options]", opts, argc, argv, pos, 1, &npos);
     if (r)
         return r > 0 ? FP_EXIT_OK : FP_EXIT_USAGE;
     int64_t id = npos ? fp_cli_job_id(pos[0]) : 0;

@@ -70,7 +70,7 @@ int fp_cmd_submit(int argc, char **argv)
         { NULL },
     };
     const char *pos[1];
-    int npos, r = fp_cli_parse("submit", "IN --task NAME -o OUT [options]", opts, argc, argv, pos, 1, &npos);
+    int npos, r = fp_jobs_cli_parse("submit", "IN --task NAME -o OUT [options]", opts, argc, argv, pos, 1, &npos);
     if (r)
         return r > 0 ? FP_EXIT_OK : FP_EXIT_USAGE;
     fp_job_spec spec = { 0 };

@@ -75,7 +75,7 @@ int fp_cmd_worker(int argc, char **argv)
         { NULL },
     };
     const char *pos[1];
-    int npos, r = fp_cli_parse("worker", "[options]", opts, argc, argv, pos, 0, &npos);
+    int npos, r = fp_jobs_cli_parse("worker", "[options]", opts, argc, argv, pos, 0, &npos);
     if (r)
         return r > 0 ? FP_EXIT_OK : FP_EXIT_USAGE;
     int per = conc ? atoi(conc) : 1;

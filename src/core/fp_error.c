@@ -35,15 +35,19 @@ int fp_errorf(fp_err *e, int code, const char *fmt, ...)
 
 void fp_err_prefix(fp_err *e, const char *fmt, ...)
 {
-    char pre[512], old[FP_ERR_MSG_MAX];
+    char pre[512];
     va_list ap;
     if (!e || e->code == 0)
         return;
     va_start(ap, fmt);
     vsnprintf(pre, sizeof(pre), fmt, ap);
     va_end(ap);
-    memcpy(old, e->msg, sizeof(old));
-    snprintf(e->msg, sizeof(e->msg), "%s%s", pre, old);
+    size_t lp = strlen(pre), lm = strlen(e->msg);
+    if (lp + lm >= sizeof(e->msg))   /* keep the prefix; the tail of the cause is cut */
+        lm = sizeof(e->msg) - 1 - lp;
+    memmove(e->msg + lp, e->msg, lm);
+    memcpy(e->msg, pre, lp);
+    e->msg[lp + lm] = '\0';
 }
 
 static const struct {

@@ -16,6 +16,10 @@
 
 #include "core/fp_error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum fp_pixfmt {
     FP_PIX_NONE = 0,
     FP_PIX_YUV420P,     /* 8-bit planar 4:2:0 */
@@ -67,13 +71,14 @@ typedef enum fp_resize_mode {
 } fp_resize_mode;
 
 typedef enum fp_layout { FP_LAYOUT_NCHW = 0, FP_LAYOUT_NHWC = 1 } fp_layout;
-typedef enum fp_dtype { FP_DTYPE_F32 = 0, FP_DTYPE_F16 = 1 } fp_dtype;
+/* Sample type of a model-side image (not framepipe.h's fp_dtype, which describes model tensors). */
+typedef enum fp_sample_type { FP_DTYPE_F32 = 0, FP_DTYPE_F16 = 1 } fp_sample_type;
 
 /* A model-side float image: batch index `n` of an N×C×H×W (or N×H×W×C) tensor. */
 typedef struct fp_planar {
     void *data;              /* start of the whole tensor (host or device) */
     fp_layout layout;
-    fp_dtype dtype;
+    fp_sample_type dtype;
     int channels;            /* 1 (alpha/gray), 3 (RGB) or 4 (RGBA) */
     int width, height;
     int n;                   /* batch index this call reads/writes */
@@ -87,24 +92,72 @@ typedef struct fp_preprocess {
     float mean[3], std[3];   /* out = (rgb01 - mean) / std; identity: mean 0, std 1 */
 } fp_preprocess;
 
+/*
+ * Semantics shared by the CPU reference and the CUDA twins (docs/color.md has the details):
+ * - Chroma siting of subsampled sources: MPEG-2 ("left"): a chroma sample is co-sited with the even
+ *   luma column and lies vertically halfway between two luma rows (4:2:0). Chroma is interpolated
+ *   bilinearly at every luma position of the whole frame, then converted; RGB is clamped to [0,1]
+ *   per source pixel before any resize.
+ * - Crop: any pixel offset and size inside the frame, also odd ones for subsampled formats (chroma
+ *   is interpolated at the luma position, so there is no alignment rule). Resize samples only
+ *   inside the crop (edges replicate), so crop+resize equals resizing the cropped frame.
+ * - Resize from the crop to dst->width x dst->height: BILINEAR = 2x2 taps at half-pixel centres
+ *   (no anti-aliasing; use AREA to downscale), AREA = exact box average with fractional edge
+ *   weights, NEAREST = the source pixel whose centre is nearest ((o + 0.5) * scale, floored).
+ * - dst->channels 3 (RGB) or 4 (RGB + alpha; alpha 1.0 for formats without alpha, never
+ *   normalised). RGB sources (GBRP*, RGB24, RGBA) ignore `cs`.
+ * - std[c] must be non-zero: a zeroed fp_preprocess is refused; start from fp_preprocess_init().
+ * - Postprocess (RGB -> YUV) writes 4:2:0 chroma with the same MPEG-2 siting: horizontal taps
+ *   1/4, 1/2, 1/4 around the even column, vertical average of the two rows (edges replicate).
+ *   Values are clamped to [0,1] (NaN -> 0) before conversion, results rounded to nearest.
+ *   dst must have the size of rgb; every fp_pixfmt is accepted as source and as destination.
+ * Changes from the first draft of this header (color helper): fp_preprocess_init(), 4-channel
+ * preprocess output, fp_color_cpu_set_threads(), the batched CUDA entry point, C++ linkage guards.
+ */
+
+/* Identity defaults: BT.709 limited range, whole frame, bilinear, mean 0, std 1. */
+void fp_preprocess_init(fp_preprocess *p);
+
 const char *fp_pixfmt_name(fp_pixfmt f);
 int fp_pixfmt_has_alpha(fp_pixfmt f);
 int fp_pixfmt_bit_depth(fp_pixfmt f);
 
-/* Source frame -> float RGB in [0,1] (then normalised) written into dst (3 channels). CPU reference. */
+/* Source frame -> float RGB in [0,1] (then normalised) written into batch slot dst->n of dst
+ * (3 or 4 channels). CPU reference: host memory only. A small table (12 bytes per output column)
+ * is allocated and freed inside the call (FP_ENOMEM if that fails); dst is the caller's. Argument
+ * errors (FP_EINVAL) are found before anything is written. */
 int fp_preprocess_cpu(const fp_image *src, const fp_preprocess *p, const fp_planar *dst, fp_err *e);
 
-/* Float RGB(A) in [0,1] -> frame in dst->fmt (alpha from the 4th channel, or from `alpha` when not
- * NULL; formats without alpha drop it). Values are clamped; rounding is to nearest. CPU reference. */
+/* Float RGB(A) in [0,1] -> frame in dst->fmt (alpha from `alpha` (1 channel) when not NULL, else
+ * from the 4th channel of rgb; formats without alpha drop it; formats with alpha and no alpha
+ * given get opaque). Negative linesizes (bottom-up frames) are fine on both sides. Values
+ * are clamped; rounding is to nearest. CPU reference. dst planes are the caller's. */
 int fp_postprocess_cpu(const fp_planar *rgb, const fp_planar *alpha, fp_image *dst,
                        const fp_colorspace *cs, fp_err *e);
 
+/* Threads the CPU functions use (default 1; clamped to 1..64). The output does not depend on it.
+ * Set it once at start-up: it is a process-wide setting, not synchronised. */
+void fp_color_cpu_set_threads(int n);
+
+/* Frames per launch of fp_preprocess_cuda_batch (larger batches take several launches). */
+#define FP_COLOR_MAX_BATCH 16
+
 #ifdef FP_HAVE_CUDA
-/* GPU twins: same semantics, device pointers, queued on `stream` (a cudaStream_t). */
+/* GPU twins: same semantics, device pointers, queued on `stream` (a cudaStream_t). Frames may be
+ * pitched (linesize > row bytes, as NVDEC gives them). Errors: FP_EINVAL for bad arguments (checked
+ * before launch), FP_EDEVICE when the launch fails. Kernel faults surface at the next sync. */
 int fp_preprocess_cuda(const fp_image *src, const fp_preprocess *p, const fp_planar *dst, void *stream,
                        fp_err *e);
+/* `count` frames of one format and size (src[0..count-1]) into batch slots dst->n .. dst->n+count-1
+ * in as few launches as possible (FP_COLOR_MAX_BATCH frames per launch). */
+int fp_preprocess_cuda_batch(const fp_image *src, int count, const fp_preprocess *p,
+                             const fp_planar *dst, void *stream, fp_err *e);
 int fp_postprocess_cuda(const fp_planar *rgb, const fp_planar *alpha, fp_image *dst,
                         const fp_colorspace *cs, void *stream, fp_err *e);
+#endif
+
+#ifdef __cplusplus
+}
 #endif
 
 #endif

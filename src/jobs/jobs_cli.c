@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void fp_cli_help(FILE *f, const char *cmd, const char *usage, const fp_cli_opt *opts)
+void fp_jobs_cli_help(FILE *f, const char *cmd, const char *usage, const fp_cli_opt *opts)
 {
     fprintf(f, "usage: framepipe %s %s\n\noptions:\n", cmd, usage);
     for (const fp_cli_opt *o = opts; o->name; o++) {
@@ -17,14 +17,14 @@ void fp_cli_help(FILE *f, const char *cmd, const char *usage, const fp_cli_opt *
     }
 }
 
-int fp_cli_parse(const char *cmd, const char *usage, const fp_cli_opt *opts, int argc, char **argv,
+int fp_jobs_cli_parse(const char *cmd, const char *usage, const fp_cli_opt *opts, int argc, char **argv,
                  const char **pos, int maxpos, int *npos)
 {
     *npos = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fp_cli_help(stdout, cmd, usage, opts);
+            fp_jobs_cli_help(stdout, cmd, usage, opts);
             return 1;
         }
         if (a[0] != '-' || a[1] == 0) {

@@ -21,9 +21,9 @@ typedef struct fp_cli_opt {
 
 /* Parse argv[1..] against opts. Positionals are collected into pos (up to maxpos). Returns 0,
  * 1 when --help was printed, or -1 after printing one line about the bad option. */
-int fp_cli_parse(const char *cmd, const char *usage, const fp_cli_opt *opts, int argc, char **argv,
+int fp_jobs_cli_parse(const char *cmd, const char *usage, const fp_cli_opt *opts, int argc, char **argv,
                  const char **pos, int maxpos, int *npos);
-void fp_cli_help(FILE *f, const char *cmd, const char *usage, const fp_cli_opt *opts);
+void fp_jobs_cli_help(FILE *f, const char *cmd, const char *usage, const fp_cli_opt *opts);
 
 /* --queue default: $FP_QUEUE, else sqlite:framepipe-queue.db in the current directory. */
 const char *fp_cli_default_queue(void);

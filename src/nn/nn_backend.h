@@ -77,7 +77,10 @@ extern const nn_backend nn_backend_cpu;
 extern const nn_backend nn_backend_cuda;
 #endif
 
-/* Find a backend by name ("cpu", "cuda"); NULL if not built in. */
+/* Find a backend by name ("cpu", "cuda", or one registered below); NULL if not built in. */
 const nn_backend *nn_backend_find(const char *name);
+/* Make an out-of-tree backend findable by name (tests use a simulated device backend). be must outlive
+ * its use. Returns 0, or FP_ENOMEM when the table (8) is full. */
+int nn_backend_register(const nn_backend *be);
 
 #endif

@@ -82,6 +82,12 @@ typedef struct nn_op_def {
 
 /* ---- registry (nn_ops_table.c) ---- */
 const nn_op_def *nn_op_find(const char *domain, const char *op_type);
+/* The def implementing op_type at this opset: highest min_opset <= opset; NULL if none. */
+const nn_op_def *nn_op_find_opset(const char *domain, const char *op_type, int opset);
+/* Register an extra def at run time (tests, out-of-tree ops); def must outlive the process's use of
+ * it. Returns 0, or FP_ENOMEM when the extra table (64) is full. Not for built-in ops: those go in
+ * ops_table_a.c / ops_table_b.c. */
+int nn_op_register(const nn_op_def *def);
 /* All registered defs, NULL-terminated. */
 const nn_op_def *const *nn_op_all(void);
 

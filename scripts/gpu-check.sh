@@ -1,0 +1,85 @@
+#!/bin/bash
+# The one GPU script: runs ON THE GPU MACHINE (H100, Ubuntu 24.04, CUDA 13, no FFmpeg, no network).
+# Unpacks .gpu-deps (see scripts/fetch-gpu-deps.sh) under /tmp, builds framepipe with CUDA (sm_90) and
+# the static FFmpeg, runs the GPU test suite (ctest -L gpu), each area's GPU script (scripts/gpu/*.sh)
+# and the benchmarks, and writes logs and result tables under $OUT (or ./gpu-out).
+# Usage: scripts/gpu-check.sh [build|test|bench|export|all]...   (default: all)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+OUT=${OUT:-$ROOT/gpu-out}
+mkdir -p "$OUT"
+export FP_ROOT=$ROOT FP_OUT=$OUT
+steps=${*:-all}
+log() { echo "== gpu-check: $*" | tee -a "$OUT/summary.txt"; }
+
+setup_env() {
+  if [ ! -d /tmp/ffmin ]; then tar xJf .gpu-deps/ffmpeg-device.tar.xz -C /tmp; fi
+  if [ ! -d /tmp/devroot ]; then
+    mkdir -p /tmp/devroot
+    for d in .gpu-deps/debs/*.deb; do dpkg -x "$d" /tmp/devroot; done
+  fi
+  # Debian's .pc files name /usr (prefix=/usr, some an absolute includedir): point them at the
+  # unpacked tree. Idempotent: rewritten paths no longer match.
+  find /tmp/devroot -name '*.pc' -exec sed -i -e 's#^prefix=/usr$#prefix=/tmp/devroot/usr#' -e 's#=/usr/#=/tmp/devroot/usr/#g' {} +
+  export PKG_CONFIG_PATH=/tmp/ffmin/lib/pkgconfig:/tmp/devroot/usr/lib/x86_64-linux-gnu/pkgconfig:/tmp/devroot/usr/share/pkgconfig
+  export LD_LIBRARY_PATH=/tmp/ffmin/lib:/tmp/devroot/usr/lib/x86_64-linux-gnu:/tmp/devroot/usr/lib/x86_64-linux-gnu/openblas-pthread:${LD_LIBRARY_PATH:-}
+  export PATH=/tmp/ffmin/bin:/tmp/devroot/usr/bin:/usr/local/cuda/bin:$PATH
+  export CMAKE_PREFIX_PATH=/tmp/devroot/usr
+  export CPATH=/tmp/devroot/usr/include:/tmp/devroot/usr/include/x86_64-linux-gnu/openblas-pthread:${CPATH:-}
+  export LIBRARY_PATH=/tmp/devroot/usr/lib/x86_64-linux-gnu:/tmp/devroot/usr/lib/x86_64-linux-gnu/openblas-pthread:${LIBRARY_PATH:-}
+  export FP_BUILD=$ROOT/build-gpu
+}
+
+do_build() {
+  log "build $(date -u +%H:%M:%S)"
+  rm -f build-gpu/CMakeCache.txt   # pkg-config results are cached; the carried tree may move
+  cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DFP_CUDA=ON -DFP_FFMPEG_STATIC=ON -DFP_JOBS=OFF \
+    -DFP_ONNX_PROTO=/tmp/devroot/usr/include/onnx/onnx.proto >"$OUT/build.log" 2>&1 &&
+  cmake --build build-gpu -j "$(nproc)" -- -k 0 >>"$OUT/build.log" 2>&1
+  local rc=$?
+  log "build rc=$rc"; [ $rc = 0 ] || tail -40 "$OUT/build.log"
+  return $rc
+}
+
+do_test() {
+  log "test $(date -u +%H:%M:%S)"
+  (cd build-gpu && ctest -L gpu --output-on-failure --timeout 300) >"$OUT/ctest-gpu.log" 2>&1
+  log "ctest -L gpu rc=$? :: $(grep -E 'tests passed|tests failed' "$OUT/ctest-gpu.log" | tail -1)"
+  for s in scripts/gpu/*.sh; do
+    [ -f "$s" ] || continue
+    log "run $s"
+    timeout 900 bash "$s" test >"$OUT/$(basename "$s" .sh)-test.log" 2>&1
+    log "$s test rc=$? :: $(grep -E '[0-9]+ passed, [0-9]+ failed' "$OUT/$(basename "$s" .sh)-test.log" | tail -3 | tr '\n' ' ')"
+  done
+}
+
+do_bench() {
+  log "bench $(date -u +%H:%M:%S)"
+  for s in scripts/gpu/*.sh; do
+    [ -f "$s" ] || continue
+    timeout 1200 bash "$s" bench >"$OUT/$(basename "$s" .sh)-bench.log" 2>&1
+    log "$s bench rc=$?"; tail -30 "$OUT/$(basename "$s" .sh)-bench.log"
+  done
+}
+
+do_export() {
+  log "export $(date -u +%H:%M:%S)"
+  mkdir -p /tmp/fp-models
+  python3 bench/models/export.py "${EXPORT_MODE:-tiny}" /tmp/fp-models ${EXPORT_ONLY:-} >"$OUT/export.log" 2>&1
+  log "export rc=$?"
+  [ "${EXPORT_MODE:-tiny}" = tiny ] && tar czf "$OUT/tiny_models.tgz" -C /tmp/fp-models .
+}
+
+setup_env
+for s in $steps; do
+  case $s in
+    build) do_build ;;
+    test) do_test ;;
+    bench) do_bench ;;
+    export) do_export ;;
+    all) do_build && do_test; do_bench ;;
+    *) echo "unknown step $s"; exit 2 ;;
+  esac
+done
+cat "$OUT/summary.txt"

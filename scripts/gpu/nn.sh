@@ -1,0 +1,63 @@
+#!/bin/bash
+# The CUDA backend's GPU-machine script (called by scripts/gpu-check.sh as `nn.sh test` and
+# `nn.sh bench`; runnable by hand on a built tree). Writes logs to $OUT (or $FP_OUT, or ./gpu-out).
+#   test : tests/gpu/backend_ops (every CUDA op vs the CPU reference, fp32/fp16/bf16, guards, graphs),
+#          then the same suite under compute-sanitizer memcheck (fp16 + fp32 passes).
+#   bench: nn_bench's machine limits, then every model dir given in NN_BENCH_MODELS (default: the
+#          full-size exports in /tmp/fp-models if present, else the tiny ones in tests/models).
+# Environment: FP_BUILD (build tree, default build), NN_BENCH_ARGS (extra nn_bench options).
+# Exit status: non-zero if any step failed. Each step's last line is its "N passed, N failed" summary.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+BUILD=${FP_BUILD:-build}
+OUT=${OUT:-${FP_OUT:-$PWD/gpu-out}}
+mkdir -p "$OUT"
+SAN=/usr/local/cuda/bin/compute-sanitizer
+steps=${*:-test bench}
+rc=0
+
+do_test() {
+  local bin=$BUILD/tests/gpu/backend_ops
+  if [ ! -x "$bin" ]; then echo "nn.sh: $bin not built (configure with CUDA)"; return 1; fi
+  echo "== backend_ops $(date -u +%H:%M:%S)"
+  "$bin" >"$OUT/backend_ops.log" 2>&1
+  local r=$?
+  grep -E '^(FAIL|SKIP)' "$OUT/backend_ops.log" | head -60
+  tail -1 "$OUT/backend_ops.log"
+  [ $r = 0 ] || rc=1
+  if [ -x "$SAN" ]; then
+    for p in fp16 fp32; do
+      echo "== compute-sanitizer memcheck backend_ops --prec $p $(date -u +%H:%M:%S)"
+      timeout 1500 "$SAN" --tool memcheck --leak-check full --error-exitcode 99 "$bin" --prec "$p" \
+        >"$OUT/backend_ops-memcheck-$p.log" 2>&1
+      r=$?
+      grep -E 'ERROR SUMMARY|LEAK SUMMARY' "$OUT/backend_ops-memcheck-$p.log" | tail -2
+      echo "memcheck ($p): $( [ $r = 0 ] && echo '1 passed, 0 failed' || echo "0 passed, 1 failed (rc $r)")"
+      [ $r = 0 ] || rc=1
+    done
+  else
+    echo "nn.sh: $SAN not found: memcheck skipped"
+  fi
+}
+
+do_bench() {
+  local bin=$BUILD/bench/nn/nn_bench
+  if [ ! -x "$bin" ]; then echo "nn.sh: $bin not built"; return 1; fi
+  local models=${NN_BENCH_MODELS:-}
+  if [ -z "$models" ]; then
+    if [ -d /tmp/fp-models ]; then models=$(ls -d /tmp/fp-models/*/ 2>/dev/null); else models=$(ls -d tests/models/*/); fi
+  fi
+  echo "== nn_bench $(date -u +%H:%M:%S): $models"
+  # shellcheck disable=SC2086
+  "$bin" ${NN_BENCH_ARGS:-} $models 2>&1 | tee "$OUT/nn_bench.log"
+  [ "${PIPESTATUS[0]}" = 0 ] || rc=1
+}
+
+for s in $steps; do
+  case $s in
+    test) do_test ;;
+    bench) do_bench ;;
+    *) echo "usage: scripts/gpu/nn.sh [test] [bench]"; exit 2 ;;
+  esac
+done
+exit $rc

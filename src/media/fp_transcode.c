@@ -1,0 +1,894 @@
+/*
+ * fp_transcode — configure-then-run of one file or frame range. See fp_transcode.h.
+ *
+ * Threads: decode, conversion/processing and muxing run on the caller's thread; encoding runs on the
+ * pool's threads (fp_encpool.c), which is where the time goes for the CPU encoders. When the
+ * pipeline module's stage threads and bounded queues land, decode and process become their own
+ * stages; the order of operations here stays the same.
+ *
+ * Output safety: everything is written to "<dir>/.<name>.part-<pid>" and renamed over the final name
+ * only after the trailer is written and the file closed without error; on any failure, interruption or
+ * watchdog stall the temporary file is removed.
+ */
+#include "media/fp_transcode.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libavutil/avstring.h>
+#include <libavutil/hwcontext.h>
+#include <libavutil/imgutils.h>
+#include <libavutil/opt.h>
+#include <libavutil/pixdesc.h>
+#include <libswscale/swscale.h>
+
+#include "core/fp_log.h"
+#include "media/fp_encoder.h"
+#include "media/fp_encpool.h"
+
+struct fp_transcode {
+    fp_transcode_opts o;
+    fp_input *in;
+    AVStream *ist;
+
+    AVFormatContext *out;
+    char *tmp_path;
+    int header_written;
+    int published;
+    int *smap;        /* input stream index -> output stream index, -1: not copied */
+    int vout;
+
+    const AVCodec *codec;
+    fp_encoder_cfg cfg;
+    AVDictionary *opts;
+    AVRational enc_tb;
+    int nenc, seg_frames;
+    fp_encpool *pool;
+
+    enum AVPixelFormat src_fmt;   /* decoded software format */
+    int out_w, out_h;
+    int float_path;
+    struct SwsContext *sws;
+    AVFrame *sw, *conv;
+
+    /* --fps: output frame k is the latest input frame at or before t0 + k / fps */
+    AVFrame *held;
+    int64_t t0_us, next_k;
+
+    fp_transcode_stats st;
+    struct timespec t_start;
+    double last_progress;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+void fp_transcode_opts_default(fp_transcode_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->copy_audio = o->copy_subs = o->copy_data = 1;
+    fp_input_opts_default(&o->in);
+}
+
+int fp_transcode_have_float_path(void)
+{
+#ifdef FP_HAVE_FP_IMAGE
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+/* ---- the one temporary file of this process's current run, for the stall handler ----------- */
+
+static char *volatile stall_tmp_path;
+
+void fp_transcode_remove_partial(void)
+{
+    char *p = stall_tmp_path;
+    if (p)
+        unlink(p);
+}
+
+static void on_stall(void *opaque, const char *msg)
+{
+    (void)opaque;
+    fp_transcode_remove_partial();
+}
+
+/* ---- stream copy ---------------------------------------------------------------------------- */
+
+static int64_t range_us(const fp_transcode *t, int64_t pts)
+{
+    return pts == AV_NOPTS_VALUE ? AV_NOPTS_VALUE : av_rescale_q(pts, t->ist->time_base, AV_TIME_BASE_Q);
+}
+
+static int copy_packet(void *opaque, AVPacket *pkt)
+{
+    fp_transcode *t = opaque;
+    AVFormatContext *ifmt = fp_input_format(t->in);
+    AVStream *is = ifmt->streams[pkt->stream_index];
+    int oi = t->smap[pkt->stream_index], ret;
+    int64_t ts = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
+    AVPacket *cp;
+
+    if (oi < 0)
+        return 0;
+    if (ts != AV_NOPTS_VALUE) {
+        int64_t us = av_rescale_q(ts, is->time_base, AV_TIME_BASE_Q);
+        int64_t s, e;
+        fp_input_range(t->in, &s, &e);
+        s = range_us(t, s);
+        e = range_us(t, e);
+        if ((s != AV_NOPTS_VALUE && us < s) || (e != AV_NOPTS_VALUE && us >= e))
+            return 0;
+    }
+    cp = av_packet_clone(pkt);
+    if (!cp)
+        return FP_ENOMEM;
+    av_packet_rescale_ts(cp, is->time_base, t->out->streams[oi]->time_base);
+    cp->stream_index = oi;
+    cp->pos = -1;
+    ret = av_interleaved_write_frame(t->out, cp);
+    av_packet_free(&cp);
+    if (ret < 0)
+        return fp_err_from_averror(ret) == FP_EINPUT ? FP_EOUTPUT : FP_EIO;
+    t->st.packets_copied++;
+    return 0;
+}
+
+static int video_packet(void *opaque, AVPacket *pkt)
+{
+    fp_transcode *t = opaque;
+    AVStream *os = t->out->streams[t->vout];
+    int ret;
+    av_packet_rescale_ts(pkt, t->enc_tb, os->time_base);
+    pkt->stream_index = t->vout;
+    ret = av_interleaved_write_frame(t->out, pkt);
+    if (ret < 0)
+        return FP_EIO;
+    t->st.frames_out++;
+    return 0;
+}
+
+static int copy_chapters(AVFormatContext *in, AVFormatContext *out)
+{
+    if (!in->nb_chapters)
+        return 0;
+    out->chapters = av_calloc(in->nb_chapters, sizeof(*out->chapters));
+    if (!out->chapters)
+        return FP_ENOMEM;
+    for (unsigned i = 0; i < in->nb_chapters; i++) {
+        const AVChapter *c = in->chapters[i];
+        AVChapter *n = av_mallocz(sizeof(*n));
+        if (!n)
+            return FP_ENOMEM;
+        n->id = c->id;
+        n->time_base = c->time_base;
+        n->start = c->start;
+        n->end = c->end;
+        av_dict_copy(&n->metadata, c->metadata, 0);
+        out->chapters[out->nb_chapters++] = n;
+    }
+    return 0;
+}
+
+/* ---- configure ------------------------------------------------------------------------------ */
+
+static const char *out_muxer_short(const AVOutputFormat *f, char *buf, size_t n)
+{
+    size_t len = strcspn(f->name, ",");
+    snprintf(buf, n, "%.*s", (int)len, f->name);
+    return buf;
+}
+
+static int cores(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+static int open_output(fp_transcode *t, fp_err *e)
+{
+    const char *path = t->o.output;
+    const char *slash = strrchr(path, '/');
+    char mux[32];
+    int ret;
+    const AVOutputFormat *of = av_guess_format(NULL, path, NULL);
+
+    if (!of)
+        return fp_errorf(e, FP_EUNSUPPORTED,
+                         "%s: configure: no container for this file name extension (use .mp4, .mov, .mkv, .webm)",
+                         path);
+    out_muxer_short(of, mux, sizeof(mux));
+    /* Temporary name in the same directory, so the final rename is atomic. */
+    t->tmp_path = slash ? av_asprintf("%.*s/.%s.part-%d", (int)(slash - path), path, slash + 1, (int)getpid())
+                        : av_asprintf(".%s.part-%d", path, (int)getpid());
+    if (!t->tmp_path)
+        return fp_errorf(e, FP_ENOMEM, "%s: output: out of memory", path);
+    ret = avformat_alloc_output_context2(&t->out, of, NULL, t->tmp_path);
+    if (ret < 0)
+        return fp_errorf(e, FP_ENOMEM, "%s: output: cannot allocate the %s muxer", path, mux);
+    if (!(of->flags & AVFMT_NOFILE)) {
+        ret = avio_open(&t->out->pb, t->tmp_path, AVIO_FLAG_WRITE);
+        if (ret < 0) {
+            char buf[128];
+            av_strerror(ret, buf, sizeof(buf));
+            return fp_errorf(e, FP_EOUTPUT, "%s: output: cannot create the output file: %s", path, buf);
+        }
+        stall_tmp_path = t->tmp_path;
+    }
+    return 0;
+}
+
+static int setup_copy_streams(fp_transcode *t, fp_err *e)
+{
+    AVFormatContext *ifmt = fp_input_format(t->in);
+    char mux[32];
+    out_muxer_short(t->out->oformat, mux, sizeof(mux));
+    t->smap = av_malloc_array(ifmt->nb_streams, sizeof(*t->smap));
+    if (!t->smap)
+        return fp_errorf(e, FP_ENOMEM, "%s: output: out of memory", t->o.output);
+    for (unsigned i = 0; i < ifmt->nb_streams; i++) {
+        AVStream *is = ifmt->streams[i], *os;
+        enum AVMediaType type = is->codecpar->codec_type;
+        int want = (type == AVMEDIA_TYPE_AUDIO && t->o.copy_audio) ||
+                   (type == AVMEDIA_TYPE_SUBTITLE && t->o.copy_subs) ||
+                   (type == AVMEDIA_TYPE_DATA && t->o.copy_data);
+        t->smap[i] = -1;
+        if (i == (unsigned)t->ist->index) {
+            t->smap[i] = -2;
+            continue;
+        }
+        if (!want || (is->disposition & AV_DISPOSITION_ATTACHED_PIC))
+            continue;
+        if (avformat_query_codec(t->out->oformat, is->codecpar->codec_id, FF_COMPLIANCE_NORMAL) == 0) {
+            static const char *flag[] = { [AVMEDIA_TYPE_AUDIO] = "-an", [AVMEDIA_TYPE_SUBTITLE] = "-sn",
+                                          [AVMEDIA_TYPE_DATA] = "-dn" };
+            return fp_errorf(e, FP_EUNSUPPORTED,
+                             "%s: configure: the %s container cannot hold %s stream #%u (%s) of %s; use %s to "
+                             "leave it out, or a .mkv output",
+                             t->o.output, mux, av_get_media_type_string(type), i,
+                             avcodec_get_name(is->codecpar->codec_id), t->o.input, flag[type]);
+        }
+        os = avformat_new_stream(t->out, NULL);
+        if (!os || avcodec_parameters_copy(os->codecpar, is->codecpar) < 0)
+            return fp_errorf(e, FP_ENOMEM, "%s: output: out of memory", t->o.output);
+        os->codecpar->codec_tag = 0;
+        os->time_base = is->time_base;
+        os->disposition = is->disposition;
+        av_dict_copy(&os->metadata, is->metadata, 0);
+        t->smap[i] = os->index;
+    }
+    return 0;
+}
+
+int fp_transcode_open(fp_transcode **pt, const fp_transcode_opts *o, fp_err *e)
+{
+    fp_transcode *t;
+    fp_input_opts io;
+    AVCodecContext *probe = NULL;
+    AVCodecContext *dec;
+    AVStream *os;
+    enum AVPixelFormat forced = AV_PIX_FMT_NONE, enc_fmt;
+    char mux[32];
+    int alpha_src, ret, w, h;
+
+    *pt = NULL;
+    fp_media_log_init();
+    if (!o->input || !o->output)
+        return fp_errorf(e, FP_EINVAL, "transcode: input and output are required");
+    t = av_mallocz(sizeof(*t));
+    if (!t)
+        return fp_errorf(e, FP_ENOMEM, "transcode: out of memory");
+    t->o = *o;
+    clock_gettime(CLOCK_MONOTONIC, &t->t_start);
+
+    io = o->in;
+    io.on_stall = on_stall;
+    io.stall_opaque = t;
+    io.on_packet = (o->copy_audio || o->copy_subs || o->copy_data) ? copy_packet : NULL;
+    io.packet_opaque = t;
+    if ((ret = fp_input_open(&t->in, o->input, &io, e)) < 0)
+        goto fail;
+    t->ist = fp_input_video_stream(t->in);
+    dec = fp_input_decoder(t->in);
+    t->st.gpu_decode = fp_input_uses_gpu(t->in);
+    t->src_fmt = fp_input_sw_format(t->in);
+    if (t->src_fmt == AV_PIX_FMT_NONE) {
+        ret = fp_errorf(e, FP_EINPUT, "%s: decode: unknown pixel format (truncated or corrupt header)", o->input);
+        goto fail;
+    }
+
+    /* geometry */
+    w = dec->width;
+    h = dec->height;
+    if (o->crop.w > 0) {
+        if (o->crop.x < 0 || o->crop.y < 0 || o->crop.x + o->crop.w > w || o->crop.y + o->crop.h > h) {
+            ret = fp_errorf(e, FP_EINVAL, "%s: configure: --crop %dx%d+%d+%d is outside the %dx%d frame", o->input,
+                            o->crop.w, o->crop.h, o->crop.x, o->crop.y, w, h);
+            goto fail;
+        }
+        w = o->crop.w;
+        h = o->crop.h;
+    }
+    if (o->scale_w > 0) {
+        w = o->scale_w;
+        h = o->scale_h;
+    }
+    t->out_w = w;
+    t->out_h = h;
+    t->float_path = o->crop.w > 0 || o->scale_w > 0 || o->stage;
+    if (t->float_path && !fp_transcode_have_float_path()) {
+        ret = fp_errorf(e, FP_EUNSUPPORTED,
+                        "%s: configure: --crop/--scale/key need the colour kernels (src/gpu), not in this build",
+                        o->input);
+        goto fail;
+    }
+
+    if ((ret = open_output(t, e)) < 0)
+        goto fail;
+    out_muxer_short(t->out->oformat, mux, sizeof(mux));
+
+    /* encoder and pixel format, refusals first */
+    alpha_src = (av_pix_fmt_desc_get(t->src_fmt)->flags & AV_PIX_FMT_FLAG_ALPHA) ||
+                (o->stage && o->stage->makes_alpha);
+    {
+        const char *name = o->vcodec ? o->vcodec : fp_encoder_default(mux, alpha_src);
+        const fp_encoder_desc *d = fp_encoder_desc_find(name);
+        t->codec = avcodec_find_encoder_by_name(name);
+        if (!t->codec) {
+            ret = fp_errorf(e, FP_EUNSUPPORTED, "%s: configure: no encoder '%s' in this FFmpeg", o->output, name);
+            goto fail;
+        }
+        if (t->codec->type != AVMEDIA_TYPE_VIDEO) {
+            ret = fp_errorf(e, FP_EINVAL, "%s: configure: '%s' is not a video encoder", o->output, name);
+            goto fail;
+        }
+        (void)d;
+    }
+    if (avformat_query_codec(t->out->oformat, t->codec->id, FF_COMPLIANCE_NORMAL) == 0) {
+        ret = fp_errorf(e, FP_EUNSUPPORTED, "%s: configure: the %s container cannot hold %s video", o->output, mux,
+                        t->codec->name);
+        goto fail;
+    }
+    if (o->pix_fmt && (forced = av_get_pix_fmt(o->pix_fmt)) == AV_PIX_FMT_NONE) {
+        ret = fp_errorf(e, FP_EINVAL, "%s: configure: unknown --pix-fmt '%s'", o->output, o->pix_fmt);
+        goto fail;
+    }
+    {
+        /* The source as the encoder will see it: the stage may add alpha. */
+        enum AVPixelFormat src = t->src_fmt;
+        if (o->stage && o->stage->makes_alpha && !(av_pix_fmt_desc_get(src)->flags & AV_PIX_FMT_FLAG_ALPHA))
+            src = av_pix_fmt_desc_get(src)->comp[0].depth > 8 ? AV_PIX_FMT_YUVA444P10 : AV_PIX_FMT_YUVA420P;
+        if ((ret = fp_encoder_choose_format(t->codec, t->out->oformat, src, forced, o->output, &enc_fmt, e)) < 0)
+            goto fail;
+    }
+    {
+        const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(enc_fmt);
+        if (((w & ((1 << d->log2_chroma_w) - 1)) || (h & ((1 << d->log2_chroma_h) - 1))) && t->float_path == 0 &&
+            !strcmp(t->codec->name, "libx264")) {
+            /* libx264 refuses odd sizes for subsampled chroma; ffmpeg would fail deep in the encoder. */
+            ret = fp_errorf(e, FP_EUNSUPPORTED,
+                            "%s: configure: %dx%d is odd but %s needs even dimensions for %s; use --crop %dx%d+0+0 "
+                            "or --scale %dx%d, or -c:v ffv1",
+                            o->output, w, h, t->codec->name, av_get_pix_fmt_name(enc_fmt), w & ~1, h & ~1, w & ~1,
+                            h & ~1);
+            goto fail;
+        }
+    }
+
+    /* timing */
+    if (o->fps.num > 0) {
+        t->enc_tb = av_inv_q(o->fps);
+        t->cfg.framerate = o->fps;
+    } else {
+        t->enc_tb = t->ist->time_base;
+        t->cfg.framerate = t->ist->avg_frame_rate.num ? t->ist->avg_frame_rate : t->ist->r_frame_rate;
+    }
+    {
+        AVDictionaryEntry *g = av_dict_get(o->enc_opts, "g", NULL, 0);
+        AVRational fr = t->cfg.framerate.num ? t->cfg.framerate : (AVRational){ 25, 1 };
+        t->seg_frames = o->seg_frames > 0 ? o->seg_frames : g ? atoi(g->value) : (int)(2 * av_q2d(fr) + 0.5);
+        if (t->seg_frames < 1)
+            t->seg_frames = 1;
+    }
+    {
+        const fp_encoder_desc *d = fp_encoder_desc_find(t->codec->name);
+        int poolable = d && d->poolable;
+        t->nenc = o->encoders > 0 ? o->encoders : poolable ? (cores() >= 4 ? cores() / 2 : 1) : 1;
+        if (!poolable && t->nenc > 1) {
+            fp_log(FP_LOG_WARN, "encode", "%s: %s is not run as a pool; using one encoder", o->output,
+                   t->codec->name);
+            t->nenc = 1;
+        }
+    }
+
+    t->cfg.codec = t->codec;
+    t->cfg.width = w;
+    t->cfg.height = h;
+    t->cfg.pix_fmt = enc_fmt;
+    t->cfg.time_base = t->enc_tb;
+    t->cfg.sar = t->ist->sample_aspect_ratio.num ? t->ist->sample_aspect_ratio : dec->sample_aspect_ratio;
+    if (o->crop.w > 0 || o->scale_w > 0)
+        t->cfg.sar = (AVRational){ 1, 1 };
+    t->cfg.colorspace = dec->colorspace;
+    t->cfg.color_range = dec->color_range;
+    t->cfg.color_primaries = dec->color_primaries;
+    t->cfg.color_trc = dec->color_trc;
+    av_dict_copy(&t->opts, o->enc_opts, 0);
+    t->cfg.opts = t->opts;
+    t->cfg.global_header = !!(t->out->oformat->flags & AVFMT_GLOBALHEADER);
+    t->cfg.threads = t->nenc > 1 ? (cores() + t->nenc - 1) / t->nenc : 0;
+    /* Same keyframe grid for one encoder and for the pool, so both runs are comparable frame for frame. */
+    t->cfg.gop = av_dict_get(o->enc_opts, "g", NULL, 0) ? 0 : t->seg_frames;
+
+    /* One instance now: validates every option and gives the muxer its extradata. */
+    if ((ret = fp_encoder_open(&probe, &t->cfg, e)) < 0) {
+        fp_err_prefix(e, "%s: ", o->output);
+        goto fail;
+    }
+    os = avformat_new_stream(t->out, NULL);
+    if (!os) {
+        ret = fp_errorf(e, FP_ENOMEM, "%s: output: out of memory", o->output);
+        goto fail;
+    }
+    t->vout = os->index;
+    ret = avcodec_parameters_from_context(os->codecpar, probe);
+    os->time_base = t->enc_tb;
+    os->avg_frame_rate = t->cfg.framerate;
+    os->sample_aspect_ratio = t->cfg.sar;
+    av_dict_copy(&os->metadata, t->ist->metadata, 0);
+    av_dict_set(&os->metadata, "alpha_mode", NULL, 0);
+    if (av_pix_fmt_desc_get(enc_fmt)->flags & AV_PIX_FMT_FLAG_ALPHA)
+        av_dict_set(&os->metadata, "alpha_mode", "1", 0);
+    fp_encoder_closep(&probe, 0);
+    if (ret < 0) {
+        ret = fp_errorf(e, FP_ENOMEM, "%s: output: out of memory", o->output);
+        goto fail;
+    }
+    if ((ret = setup_copy_streams(t, e)) < 0)
+        goto fail;
+    av_dict_copy(&t->out->metadata, fp_input_format(t->in)->metadata, 0);
+    if (copy_chapters(fp_input_format(t->in), t->out) < 0) {
+        ret = fp_errorf(e, FP_ENOMEM, "%s: output: out of memory", o->output);
+        goto fail;
+    }
+    t->st.encoders = t->nenc;
+    snprintf(t->st.encoder, sizeof(t->st.encoder), "%s", t->codec->name);
+    snprintf(t->st.pix_fmt, sizeof(t->st.pix_fmt), "%s", av_get_pix_fmt_name(enc_fmt));
+    *pt = t;
+    return 0;
+fail:
+    fp_encoder_closep(&probe, 0);
+    fp_transcode_freep(&t);
+    return ret;
+}
+
+/* ---- run ------------------------------------------------------------------------------------ */
+
+#ifdef FP_HAVE_FP_IMAGE
+static fp_pixfmt to_fp_pixfmt(enum AVPixelFormat f)
+{
+    switch (f) {
+    case AV_PIX_FMT_YUV420P: case AV_PIX_FMT_YUVJ420P: return FP_PIX_YUV420P;
+    case AV_PIX_FMT_YUV420P10LE: return FP_PIX_YUV420P10;
+    case AV_PIX_FMT_YUV422P: case AV_PIX_FMT_YUVJ422P: return FP_PIX_YUV422P;
+    case AV_PIX_FMT_YUV422P10LE: return FP_PIX_YUV422P10;
+    case AV_PIX_FMT_YUV444P: case AV_PIX_FMT_YUVJ444P: return FP_PIX_YUV444P;
+    case AV_PIX_FMT_YUV444P10LE: return FP_PIX_YUV444P10;
+    case AV_PIX_FMT_NV12: return FP_PIX_NV12;
+    case AV_PIX_FMT_P010LE: return FP_PIX_P010;
+    case AV_PIX_FMT_YUVA420P: return FP_PIX_YUVA420P;
+    case AV_PIX_FMT_YUVA444P10LE: return FP_PIX_YUVA444P10;
+    case AV_PIX_FMT_GBRP: return FP_PIX_GBRP;
+    case AV_PIX_FMT_GBRAP: return FP_PIX_GBRAP;
+    case AV_PIX_FMT_GBRP10LE: return FP_PIX_GBRP10;
+    case AV_PIX_FMT_GBRAP10LE: return FP_PIX_GBRAP10;
+    case AV_PIX_FMT_RGB24: return FP_PIX_RGB24;
+    case AV_PIX_FMT_RGBA: return FP_PIX_RGBA;
+    default: return FP_PIX_NONE;
+    }
+}
+
+static enum AVPixelFormat from_fp_pixfmt(fp_pixfmt f)
+{
+    static const enum AVPixelFormat t[FP_PIX_COUNT] = {
+        [FP_PIX_YUV420P] = AV_PIX_FMT_YUV420P, [FP_PIX_YUV420P10] = AV_PIX_FMT_YUV420P10LE,
+        [FP_PIX_YUV422P] = AV_PIX_FMT_YUV422P, [FP_PIX_YUV422P10] = AV_PIX_FMT_YUV422P10LE,
+        [FP_PIX_YUV444P] = AV_PIX_FMT_YUV444P, [FP_PIX_YUV444P10] = AV_PIX_FMT_YUV444P10LE,
+        [FP_PIX_NV12] = AV_PIX_FMT_NV12,       [FP_PIX_P010] = AV_PIX_FMT_P010LE,
+        [FP_PIX_YUVA420P] = AV_PIX_FMT_YUVA420P, [FP_PIX_YUVA444P10] = AV_PIX_FMT_YUVA444P10LE,
+        [FP_PIX_GBRP] = AV_PIX_FMT_GBRP,       [FP_PIX_GBRAP] = AV_PIX_FMT_GBRAP,
+        [FP_PIX_GBRP10] = AV_PIX_FMT_GBRP10LE, [FP_PIX_GBRAP10] = AV_PIX_FMT_GBRAP10LE,
+        [FP_PIX_RGB24] = AV_PIX_FMT_RGB24,     [FP_PIX_RGBA] = AV_PIX_FMT_RGBA,
+    };
+    return f > FP_PIX_NONE && f < FP_PIX_COUNT ? t[f] : AV_PIX_FMT_NONE;
+}
+
+static fp_colorspace frame_cs(const AVFrame *f)
+{
+    fp_colorspace cs;
+    cs.matrix = f->colorspace == AVCOL_SPC_BT709                                       ? FP_MATRIX_BT709
+                : f->colorspace == AVCOL_SPC_BT2020_NCL || f->colorspace == AVCOL_SPC_BT2020_CL ? FP_MATRIX_BT2020
+                                                                                        : FP_MATRIX_BT601;
+    cs.full_range = f->color_range == AVCOL_RANGE_JPEG;
+    return cs;
+}
+
+/* Converts the source into a format fp_image reads (swscale only for formats it does not know). */
+static int to_known_format(fp_transcode *t, AVFrame *src, AVFrame **out, fp_err *e)
+{
+    if (to_fp_pixfmt(src->format) != FP_PIX_NONE) {
+        *out = src;
+        return 0;
+    }
+    {
+        const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(src->format);
+        enum AVPixelFormat mid = d->comp[0].depth > 8 ? AV_PIX_FMT_YUV444P10LE : AV_PIX_FMT_YUV444P;
+        AVFrame *m = av_frame_alloc();
+        int ret;
+        if (d->flags & AV_PIX_FMT_FLAG_ALPHA)
+            mid = AV_PIX_FMT_YUVA444P10LE;
+        if (!m)
+            return fp_errorf(e, FP_ENOMEM, "process: out of memory");
+        m->format = mid;
+        m->width = src->width;
+        m->height = src->height;
+        m->colorspace = src->colorspace;
+        m->color_range = src->color_range;
+        ret = av_frame_get_buffer(m, 0);
+        if (ret >= 0)
+            ret = sws_scale_frame(t->sws ? t->sws : (t->sws = sws_getContext(src->width, src->height, src->format,
+                                                                              src->width, src->height, mid,
+                                                                              SWS_POINT, NULL, NULL, NULL)),
+                                  m, src);
+        if (ret < 0) {
+            av_frame_free(&m);
+            return fp_errorf(e, FP_EUNSUPPORTED, "process: cannot convert %s", av_get_pix_fmt_name(src->format));
+        }
+        *out = m;
+        return 0;
+    }
+}
+
+/* Decoded frame -> float RGB -> stage -> encoder format. */
+static int float_process(fp_transcode *t, AVFrame *src, AVFrame *dst, fp_err *e)
+{
+    AVFrame *k = NULL;
+    fp_image in = { 0 }, out = { 0 };
+    fp_preprocess pp = { 0 };
+    fp_planar rgb = { 0 }, alpha = { 0 };
+    fp_colorspace cs = frame_cs(src);
+    size_t plane = (size_t)t->out_w * t->out_h;
+    float *buf = av_malloc(plane * 4 * sizeof(float));
+    int ret, has_alpha = t->o.stage && t->o.stage->makes_alpha;
+    fp_pixfmt ofmt = to_fp_pixfmt(dst->format);
+    AVFrame *mid = NULL;
+
+    if (!buf)
+        return fp_errorf(e, FP_ENOMEM, "process: out of memory");
+    if ((ret = to_known_format(t, src, &k, e)) < 0)
+        goto end;
+    in.fmt = to_fp_pixfmt(k->format);
+    in.width = k->width;
+    in.height = k->height;
+    for (int i = 0; i < 4; i++) {
+        in.data[i] = k->data[i];
+        in.linesize[i] = k->linesize[i];
+    }
+    pp.cs = cs;
+    pp.crop = t->o.crop;
+    pp.resize = FP_RESIZE_BILINEAR;
+    pp.std[0] = pp.std[1] = pp.std[2] = 1.0f;
+    rgb.data = buf;
+    rgb.layout = FP_LAYOUT_NCHW;
+    rgb.dtype = FP_DTYPE_F32;
+    rgb.channels = 3;
+    rgb.width = t->out_w;
+    rgb.height = t->out_h;
+    alpha = rgb;
+    alpha.data = buf + 3 * plane;
+    alpha.channels = 1;
+    if ((ret = fp_preprocess_cpu(&in, &pp, &rgb, e)) < 0)
+        goto end;
+    if (t->o.stage && (ret = t->o.stage->process(t->o.stage->opaque, &rgb, &alpha, src->pts, e)) < 0)
+        goto end;
+    if (ofmt == FP_PIX_NONE) {
+        /* The encoder's format is not one fp_image writes: write a wide one and let swscale finish. */
+        mid = av_frame_alloc();
+        if (!mid) {
+            ret = fp_errorf(e, FP_ENOMEM, "process: out of memory");
+            goto end;
+        }
+        mid->format = has_alpha ? AV_PIX_FMT_YUVA444P10LE : AV_PIX_FMT_YUV444P10LE;
+        mid->width = t->out_w;
+        mid->height = t->out_h;
+        if (av_frame_get_buffer(mid, 0) < 0) {
+            ret = fp_errorf(e, FP_ENOMEM, "process: out of memory");
+            goto end;
+        }
+        ofmt = to_fp_pixfmt(mid->format);
+    }
+    {
+        AVFrame *w = mid ? mid : dst;
+        out.fmt = ofmt;
+        out.width = t->out_w;
+        out.height = t->out_h;
+        for (int i = 0; i < 4; i++) {
+            out.data[i] = w->data[i];
+            out.linesize[i] = w->linesize[i];
+        }
+        if ((ret = fp_postprocess_cpu(&rgb, has_alpha ? &alpha : NULL, &out, &cs, e)) < 0)
+            goto end;
+    }
+    if (mid) {
+        struct SwsContext *s = sws_getContext(t->out_w, t->out_h, mid->format, t->out_w, t->out_h, dst->format,
+                                              SWS_POINT, NULL, NULL, NULL);
+        ret = s ? sws_scale_frame(s, dst, mid) : AVERROR(ENOMEM);
+        sws_freeContext(s);
+        if (ret < 0) {
+            ret = fp_errorf(e, FP_EINTERNAL, "process: swscale to %s failed", av_get_pix_fmt_name(dst->format));
+            goto end;
+        }
+    }
+    ret = 0;
+end:
+    if (k && k != src)
+        av_frame_free(&k);
+    av_frame_free(&mid);
+    av_free(buf);
+    return ret;
+}
+#endif
+
+/* Converts one decoded frame into t->conv (encoder format and size). */
+static int convert(fp_transcode *t, AVFrame *dec, fp_err *e)
+{
+    AVFrame *src = dec;
+    int ret;
+
+    if (dec->format == AV_PIX_FMT_CUDA) {
+        /* Download: the fused GPU conversion path takes over here once the CUDA twins of fp_image
+         * are integrated; until then the CPU path reads NV12/P010 from host memory. */
+        av_frame_unref(t->sw);
+        ret = av_hwframe_transfer_data(t->sw, dec, 0);
+        if (ret < 0)
+            return fp_errorf(e, FP_EDEVICE, "%s: decode: cannot copy a frame from the GPU", t->o.input);
+        av_frame_copy_props(t->sw, dec);
+        src = t->sw;
+    }
+    av_frame_unref(t->conv);
+    t->conv->format = t->cfg.pix_fmt;
+    t->conv->width = t->out_w;
+    t->conv->height = t->out_h;
+    if (av_frame_get_buffer(t->conv, 0) < 0)
+        return fp_errorf(e, FP_ENOMEM, "process: out of memory");
+    av_frame_copy_props(t->conv, src);
+    t->conv->sample_aspect_ratio = t->cfg.sar;
+    if (t->float_path) {
+#ifdef FP_HAVE_FP_IMAGE
+        ret = float_process(t, src, t->conv, e);
+        if (ret < 0)
+            fp_err_prefix(e, "%s: ", t->o.input);
+        return ret;
+#else
+        return fp_errorf(e, FP_EINTERNAL, "process: float path not built");
+#endif
+    }
+    if (src->format == t->cfg.pix_fmt && src->width == t->out_w && src->height == t->out_h) {
+        av_frame_unref(t->conv);
+        return av_frame_ref(t->conv, src) < 0 ? fp_errorf(e, FP_ENOMEM, "process: out of memory") : 0;
+    }
+    t->sws = sws_getCachedContext(t->sws, src->width, src->height, src->format, t->out_w, t->out_h,
+                                  t->cfg.pix_fmt, SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, NULL, NULL,
+                                  NULL);
+    if (!t->sws)
+        return fp_errorf(e, FP_EUNSUPPORTED, "%s: process: no conversion from %s to %s", t->o.input,
+                         av_get_pix_fmt_name(src->format), av_get_pix_fmt_name(t->cfg.pix_fmt));
+    ret = sws_scale_frame(t->sws, t->conv, src);
+    if (ret < 0)
+        return fp_errorf(e, FP_EINTERNAL, "%s: process: swscale failed", t->o.input);
+    return 0;
+}
+
+static int send_encoder(fp_transcode *t, AVFrame *f, int64_t pts, fp_err *e)
+{
+    double t0 = now_s();
+    int ret;
+    f->pts = pts;
+    f->pict_type = AV_PICTURE_TYPE_NONE;
+    ret = fp_encpool_send(t->pool, f, e);
+    t->st.encode_wait_s += now_s() - t0;
+    if (ret < 0 && !e->code)
+        fp_errorf(e, ret, "%s: output: write failed (%s)", t->o.output, ret == FP_EIO ? "disk full or I/O error" : fp_strerror(ret));
+    return ret;
+}
+
+/* --fps: emit the held frame for every output tick before `until_us`. */
+static int fps_emit_until(fp_transcode *t, int64_t until_us, fp_err *e)
+{
+    int ret;
+    if (!t->held)
+        return 0;
+    for (;;) {
+        int64_t tk = t->t0_us + av_rescale_q(t->next_k, t->enc_tb, AV_TIME_BASE_Q);
+        if (tk >= until_us)
+            return 0;
+        if ((ret = send_encoder(t, t->held, t->next_k, e)) < 0)
+            return ret;
+        t->next_k++;
+    }
+}
+
+static void progress(fp_transcode *t, int64_t pts, int final)
+{
+    double now = now_s(), el = now - (t->t_start.tv_sec + t->t_start.tv_nsec * 1e-9);
+    AVFormatContext *f = fp_input_format(t->in);
+    if (!t->o.progress_json || (!final && now - t->last_progress < 0.5))
+        return;
+    t->last_progress = now;
+    fprintf(stderr,
+            "{\"progress\":\"%s\",\"frames\":%lld,\"time_s\":%.3f,\"duration_s\":%.3f,\"fps\":%.2f,"
+            "\"corrupt\":%d}\n",
+            final ? "end" : "continue", (long long)t->st.frames_in,
+            pts == AV_NOPTS_VALUE ? 0.0 : pts * av_q2d(t->ist->time_base),
+            f->duration > 0 ? f->duration / (double)AV_TIME_BASE : -1.0, el > 0 ? t->st.frames_in / el : 0.0,
+            fp_input_errors(t->in));
+}
+
+int fp_transcode_run(fp_transcode *t, fp_err *e)
+{
+    AVFrame *f = av_frame_alloc();
+    int ret;
+    double t0;
+
+    t->sw = av_frame_alloc();
+    t->conv = av_frame_alloc();
+    if (!f || !t->sw || !t->conv) {
+        ret = fp_errorf(e, FP_ENOMEM, "transcode: out of memory");
+        goto end;
+    }
+    ret = avformat_write_header(t->out, NULL);
+    if (ret < 0) {
+        char buf[128];
+        av_strerror(ret, buf, sizeof(buf));
+        ret = fp_errorf(e, FP_EOUTPUT, "%s: output: cannot write the header: %s", t->o.output, buf);
+        goto end;
+    }
+    t->header_written = 1;
+    if ((ret = fp_encpool_open(&t->pool, &t->cfg, t->nenc, t->seg_frames, video_packet, t, e)) < 0)
+        goto end;
+    fp_log(FP_LOG_INFO, "transcode", "%s -> %s: %s %s, %d encoder(s), %d-frame segments, decode %s", t->o.input,
+           t->o.output, t->codec->name, t->st.pix_fmt, t->nenc, t->seg_frames, t->st.gpu_decode ? "NVDEC" : "CPU");
+
+    for (;;) {
+        if (t->o.interrupted && t->o.interrupted()) {
+            ret = fp_errorf(e, FP_EINTR, "%s: interrupted; no output written", t->o.output);
+            goto end;
+        }
+        t0 = now_s();
+        ret = fp_input_read_frame(t->in, f, e);
+        t->st.decode_s += now_s() - t0;
+        if (ret == FP_EOF)
+            break;
+        if (ret < 0) {
+            if (ret == FP_EIO || ret == FP_EOUTPUT) /* from the stream-copy callback: the output failed */
+                fp_errorf(e, FP_EIO, "%s: output: write failed (disk full or I/O error)", t->o.output);
+            goto end;
+        }
+        t->st.frames_in++;
+        t0 = now_s();
+        ret = convert(t, f, e);
+        t->st.process_s += now_s() - t0;
+        if (ret < 0)
+            goto end;
+        if (t->o.fps.num > 0) {
+            int64_t us = av_rescale_q(f->pts, t->ist->time_base, AV_TIME_BASE_Q);
+            if (!t->held) {
+                t->t0_us = us;
+                t->held = av_frame_alloc();
+                if (!t->held) {
+                    ret = fp_errorf(e, FP_ENOMEM, "transcode: out of memory");
+                    goto end;
+                }
+            } else if ((ret = fps_emit_until(t, us, e)) < 0)
+                goto end;
+            av_frame_unref(t->held);
+            if (av_frame_ref(t->held, t->conv) < 0) {
+                ret = fp_errorf(e, FP_ENOMEM, "transcode: out of memory");
+                goto end;
+            }
+            t->held->pkt_duration = f->pkt_duration;
+            t->held->pts = us; /* microseconds of the held frame, for the end */
+        } else if ((ret = send_encoder(t, t->conv, f->pts, e)) < 0) {
+            goto end;
+        }
+        progress(t, f->pts, 0);
+        av_frame_unref(f);
+    }
+    if (t->held) {
+        int64_t dur = t->held->pkt_duration > 0 ? av_rescale_q(t->held->pkt_duration, t->ist->time_base,
+                                                               AV_TIME_BASE_Q)
+                      : t->ist->avg_frame_rate.num ? av_rescale_q(1, av_inv_q(t->ist->avg_frame_rate), AV_TIME_BASE_Q)
+                                                   : 0;
+        if ((ret = fps_emit_until(t, t->held->pts + dur, e)) < 0)
+            goto end;
+    }
+    if ((ret = fp_encpool_finish(t->pool, e)) < 0) {
+        if (!e->code || ret == FP_EIO)
+            fp_errorf(e, FP_EIO, "%s: output: write failed (disk full or I/O error)", t->o.output);
+        goto end;
+    }
+    ret = av_write_trailer(t->out);
+    if (ret >= 0 && t->out->pb)
+        ret = t->out->pb->error;
+    if (ret >= 0 && !(t->out->oformat->flags & AVFMT_NOFILE))
+        ret = avio_closep(&t->out->pb);
+    if (ret < 0) {
+        char buf[128];
+        av_strerror(ret, buf, sizeof(buf));
+        ret = fp_errorf(e, FP_EIO, "%s: output: write failed: %s", t->o.output, buf);
+        goto end;
+    }
+    if (t->st.frames_out == 0) {
+        ret = fp_errorf(e, FP_EINPUT, "%s: decode: no frame could be decoded (truncated or empty video)",
+                        t->o.input);
+        goto end;
+    }
+    if (rename(t->tmp_path, t->o.output) != 0) {
+        ret = fp_errorf(e, FP_EOUTPUT, "%s: output: cannot publish: %s", t->o.output, strerror(errno));
+        goto end;
+    }
+    t->published = 1;
+    stall_tmp_path = NULL;
+    progress(t, AV_NOPTS_VALUE, 1);
+    ret = 0;
+end:
+    t->st.corrupt = fp_input_errors(t->in);
+    {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        t->st.seconds = (now.tv_sec - t->t_start.tv_sec) + (now.tv_nsec - t->t_start.tv_nsec) * 1e-9;
+    }
+    av_frame_free(&f);
+    return ret;
+}
+
+const fp_transcode_stats *fp_transcode_get_stats(const fp_transcode *t) { return &t->st; }
+fp_input *fp_transcode_input(fp_transcode *t) { return t->in; }
+
+void fp_transcode_freep(fp_transcode **pt)
+{
+    fp_transcode *t = *pt;
+    if (!t)
+        return;
+    fp_encpool_freep(&t->pool);
+    if (t->out) {
+        if (t->out->pb && !(t->out->oformat->flags & AVFMT_NOFILE))
+            avio_closep(&t->out->pb);
+        avformat_free_context(t->out);
+    }
+    if (t->tmp_path && !t->published) {
+        unlink(t->tmp_path);
+        if (stall_tmp_path == t->tmp_path)
+            stall_tmp_path = NULL;
+    }
+    fp_input_freep(&t->in);
+    sws_freeContext(t->sws);
+    av_frame_free(&t->sw);
+    av_frame_free(&t->conv);
+    av_frame_free(&t->held);
+    av_dict_free(&t->opts);
+    av_free(t->smap);
+    av_free(t->tmp_path);
+    av_freep(pt);
+}

@@ -1,0 +1,728 @@
+/*
+ * nn_backend_cuda — the CUDA backend instance behind nn_backend (nn_backend.h): device and stream,
+ * cuDNN/cuBLAS handles, device memory, the per-node constant upload done in prepare_node, op
+ * dispatch, and CUDA-graph capture/replay of whole runs (run_begin/run_end).
+ *
+ * Owns: nn_backend_cuda, the op lookup over the op files' tables, cu_convert (dtype conversion, also
+ * the Cast op) and cu_strided_copy (the one data-movement kernel behind the layout ops). Does not own
+ * any op's arithmetic (elementwise.cu, conv.cu, gemm.cu, pool.cu, reduce.cu, resize.cu, shape.cu),
+ * memory planning (the runtime hands us the arena through alloc), or graph-level rewrites such as
+ * folding BatchNorm into Conv (the runtime's graph passes).
+ *
+ * No host synchronisation happens inside run_node: every kernel, cuDNN and cuBLAS call is enqueued on
+ * ctx->stream; errors of asynchronous work surface at sync(). Anything that allocates (workspaces,
+ * constants, cuDNN algorithm search) happens in prepare_node, so a run can be captured as a graph.
+ */
+#include "nn/cuda/nn_cuda.h"
+#include "nn/cuda/nn_cuda_stats.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static nn_cuda_stats cu_stats; /* updated with __atomic builtins: models may run in several threads */
+
+extern "C" void nn_cuda_stats_get(nn_cuda_stats *st)
+{
+    st->nodes_fp32 = __atomic_load_n(&cu_stats.nodes_fp32, __ATOMIC_RELAXED);
+    st->nodes_fp16 = __atomic_load_n(&cu_stats.nodes_fp16, __ATOMIC_RELAXED);
+    st->nodes_bf16 = __atomic_load_n(&cu_stats.nodes_bf16, __ATOMIC_RELAXED);
+    st->nodes_other = __atomic_load_n(&cu_stats.nodes_other, __ATOMIC_RELAXED);
+    st->graph_replays = __atomic_load_n(&cu_stats.graph_replays, __ATOMIC_RELAXED);
+    st->graph_captures = __atomic_load_n(&cu_stats.graph_captures, __ATOMIC_RELAXED);
+}
+
+/* ---------------------------------------------------------------- errors */
+
+int cu_err_cuda(fp_err *e, const nn_node *n, cudaError_t st, const char *what)
+{
+    if (n)
+        return nn_node_error(e, n, FP_EDEVICE, "cuda: %s: %s", what, cudaGetErrorString(st));
+    return fp_errorf(e, FP_EDEVICE, "cuda backend: %s: %s", what, cudaGetErrorString(st));
+}
+
+int cu_err_cudnn(fp_err *e, const nn_node *n, cudnnStatus_t st, const char *what)
+{
+    if (n)
+        return nn_node_error(e, n, FP_EDEVICE, "cudnn: %s: %s", what, cudnnGetErrorString(st));
+    return fp_errorf(e, FP_EDEVICE, "cuda backend: cudnn: %s: %s", what, cudnnGetErrorString(st));
+}
+
+int cu_err_cublas(fp_err *e, const nn_node *n, cublasStatus_t st, const char *what)
+{
+    if (n)
+        return nn_node_error(e, n, FP_EDEVICE, "cublas: %s: %s", what, cublasGetStatusString(st));
+    return fp_errorf(e, FP_EDEVICE, "cuda backend: cublas: %s: %s", what, cublasGetStatusString(st));
+}
+
+/* ---------------------------------------------------------------- dtype conversion */
+
+int cu_convert_supported(nn_dtype t)
+{
+    switch (t) {
+    case NN_DT_FLOAT: case NN_DT_FLOAT16: case NN_DT_BFLOAT16: case NN_DT_DOUBLE:
+    case NN_DT_INT32: case NN_DT_INT64: case NN_DT_INT8: case NN_DT_UINT8: case NN_DT_BOOL:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Integers travel as int64 so int64<->int32 stays exact; floats as double (exact for every source
+ * float, and float->half rounds once because double->float of a float value is exact). */
+__device__ __forceinline__ int cu_dt_is_int(int dt)
+{
+    return dt == NN_DT_INT32 || dt == NN_DT_INT64 || dt == NN_DT_INT8 || dt == NN_DT_UINT8 || dt == NN_DT_BOOL;
+}
+
+__device__ __forceinline__ double cu_ld_any(const void *p, int dt, int64_t i)
+{
+    switch (dt) {
+    case NN_DT_FLOAT: return ((const float *)p)[i];
+    case NN_DT_FLOAT16: return __half2float(((const __half *)p)[i]);
+    case NN_DT_BFLOAT16: return __bfloat162float(((const __nv_bfloat16 *)p)[i]);
+    case NN_DT_DOUBLE: return ((const double *)p)[i];
+    case NN_DT_INT32: return ((const int32_t *)p)[i];
+    case NN_DT_INT8: return ((const int8_t *)p)[i];
+    case NN_DT_UINT8: return ((const uint8_t *)p)[i];
+    case NN_DT_BOOL: return ((const uint8_t *)p)[i] != 0;
+    default: return (double)((const int64_t *)p)[i];
+    }
+}
+
+__device__ __forceinline__ int64_t cu_ldi_any(const void *p, int dt, int64_t i)
+{
+    switch (dt) {
+    case NN_DT_INT32: return ((const int32_t *)p)[i];
+    case NN_DT_INT8: return ((const int8_t *)p)[i];
+    case NN_DT_UINT8: return ((const uint8_t *)p)[i];
+    case NN_DT_BOOL: return ((const uint8_t *)p)[i] != 0;
+    default: return ((const int64_t *)p)[i];
+    }
+}
+
+__global__ void cu_convert_kernel(void *dst, int dt_dst, const void *src, int dt_src, int64_t count)
+{
+    int both_int = cu_dt_is_int(dt_dst) && cu_dt_is_int(dt_src);
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < count; i += (int64_t)gridDim.x * blockDim.x) {
+        if (both_int) {
+            int64_t v = cu_ldi_any(src, dt_src, i);
+            switch (dt_dst) {
+            case NN_DT_INT32: ((int32_t *)dst)[i] = (int32_t)v; break;
+            case NN_DT_INT8: ((int8_t *)dst)[i] = (int8_t)v; break;
+            case NN_DT_UINT8: ((uint8_t *)dst)[i] = (uint8_t)v; break;
+            case NN_DT_BOOL: ((uint8_t *)dst)[i] = v != 0; break;
+            default: ((int64_t *)dst)[i] = v; break;
+            }
+            continue;
+        }
+        double v = cu_ld_any(src, dt_src, i);
+        switch (dt_dst) {
+        case NN_DT_FLOAT: ((float *)dst)[i] = (float)v; break;
+        case NN_DT_FLOAT16: ((__half *)dst)[i] = __float2half_rn((float)v); break;
+        case NN_DT_BFLOAT16: ((__nv_bfloat16 *)dst)[i] = __float2bfloat16_rn((float)v); break;
+        case NN_DT_DOUBLE: ((double *)dst)[i] = v; break;
+        /* float -> int: truncation toward zero, NaN -> 0, out of range saturates (the CPU's rule; the
+         * hardware conversion already does this for 32/64-bit targets). */
+        case NN_DT_INT32: ((int32_t *)dst)[i] = (int32_t)v; break;
+        case NN_DT_INT8: ((int8_t *)dst)[i] = v != v ? 0 : (int8_t)fmin(fmax(trunc(v), -128.0), 127.0); break;
+        case NN_DT_UINT8: ((uint8_t *)dst)[i] = v != v ? 0 : (uint8_t)fmin(fmax(trunc(v), 0.0), 255.0); break;
+        case NN_DT_BOOL: ((uint8_t *)dst)[i] = v != 0.0; break;
+        default: ((int64_t *)dst)[i] = (int64_t)v; break;
+        }
+    }
+}
+
+int cu_convert(nn_backend_ctx *ctx, const nn_node *n, void *dst, nn_dtype dt_dst, const void *src,
+               nn_dtype dt_src, int64_t count, fp_err *e)
+{
+    if (count <= 0)
+        return 0;
+    if (!cu_convert_supported(dt_dst) || !cu_convert_supported(dt_src))
+        return nn_node_error(e, n, FP_EUNSUPPORTED, "cuda: cannot convert %s to %s",
+                             nn_dtype_name(dt_src), nn_dtype_name(dt_dst));
+    if (dt_dst == dt_src) {
+        if (dst != src)
+            CU_CHECK(e, n, cudaMemcpyAsync(dst, src, (size_t)count * nn_dtype_size(dt_src),
+                                           cudaMemcpyDeviceToDevice, ctx->stream));
+        return 0;
+    }
+    cu_convert_kernel<<<cu_grid(count), 256, 0, ctx->stream>>>(dst, dt_dst, src, dt_src, count);
+    CU_LAUNCH_CHECK(e, n);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- strided copy */
+
+typedef struct cu_copy_geom {
+    int ndim;
+    int64_t dims[NN_MAX_DIMS];
+    int64_t dst_st[NN_MAX_DIMS];
+    int64_t src_st[NN_MAX_DIMS];
+} cu_copy_geom;
+
+template <typename T>
+__global__ void cu_strided_copy_kernel(T *dst, const T *src, cu_copy_geom g, int64_t total)
+{
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x) {
+        int64_t r = i, so = 0, d = 0;
+        for (int k = g.ndim - 1; k >= 0; k--) {
+            int64_t c = r % g.dims[k];
+            r /= g.dims[k];
+            so += c * g.src_st[k];
+            d += c * g.dst_st[k];
+        }
+        dst[d] = src[so];
+    }
+}
+
+int cu_strided_copy(nn_backend_ctx *ctx, const nn_node *n, void *dst, const void *src, int esize,
+                    int ndim, const int64_t *dims, const int64_t *dst_st, int64_t dst_off,
+                    const int64_t *src_st, int64_t src_off, fp_err *e)
+{
+    cu_copy_geom g;
+    int64_t total = 1;
+    g.ndim = 0;
+    /* Drop size-1 dims and merge neighbours that are contiguous on both sides: fewer divisions per
+     * element and, for plain blocks, a single memcpy. */
+    for (int k = 0; k < ndim; k++) {
+        if (dims[k] == 0)
+            return 0;
+        total *= dims[k];
+        if (dims[k] == 1)
+            continue;
+        if (g.ndim > 0) {
+            int j = g.ndim - 1;
+            if (g.dst_st[j] == dst_st[k] * dims[k] && g.src_st[j] == src_st[k] * dims[k]) {
+                g.dims[j] *= dims[k];
+                g.dst_st[j] = dst_st[k];
+                g.src_st[j] = src_st[k];
+                continue;
+            }
+        }
+        g.dims[g.ndim] = dims[k];
+        g.dst_st[g.ndim] = dst_st[k];
+        g.src_st[g.ndim] = src_st[k];
+        g.ndim++;
+    }
+    char *d = (char *)dst + dst_off * esize;
+    const char *s = (const char *)src + src_off * esize;
+    if (g.ndim == 0 || (g.ndim == 1 && g.dst_st[0] == 1 && g.src_st[0] == 1)) {
+        if (d != s)
+            CU_CHECK(e, n, cudaMemcpyAsync(d, s, (size_t)total * esize, cudaMemcpyDeviceToDevice, ctx->stream));
+        return 0;
+    }
+    unsigned grid = cu_grid(total);
+    switch (esize) {
+    case 1: cu_strided_copy_kernel<uint8_t><<<grid, 256, 0, ctx->stream>>>((uint8_t *)d, (const uint8_t *)s, g, total); break;
+    case 2: cu_strided_copy_kernel<uint16_t><<<grid, 256, 0, ctx->stream>>>((uint16_t *)d, (const uint16_t *)s, g, total); break;
+    case 4: cu_strided_copy_kernel<uint32_t><<<grid, 256, 0, ctx->stream>>>((uint32_t *)d, (const uint32_t *)s, g, total); break;
+    case 8: cu_strided_copy_kernel<uint64_t><<<grid, 256, 0, ctx->stream>>>((uint64_t *)d, (const uint64_t *)s, g, total); break;
+    default: return nn_node_error(e, n, FP_EUNSUPPORTED, "cuda: element size %d", esize);
+    }
+    CU_LAUNCH_CHECK(e, n);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- op lookup */
+
+static const cu_op *const *cu_tables(void)
+{
+    static const cu_op *const tables[] = {
+        cu_ops_elementwise, cu_ops_shape, cu_ops_conv, cu_ops_gemm, cu_ops_pool, cu_ops_reduce,
+        cu_ops_resize, cu_ops_gridsample, cu_ops_topk, NULL,
+    };
+    return tables;
+}
+
+static const cu_op *cu_op_find(const nn_node *n)
+{
+    if (n->domain && n->domain[0] && strcmp(n->domain, "ai.onnx") != 0)
+        return NULL;
+    for (const cu_op *const *t = cu_tables(); *t; t++)
+        for (const cu_op *op = *t; op->op_type; op++)
+            if (strcmp(op->op_type, n->op_type) == 0)
+                return op;
+    return NULL;
+}
+
+nn_dtype cu_node_float_dt(nn_tensor *const *in, int nin, nn_tensor *const *out, int nout)
+{
+    for (int i = 0; i < nin; i++)
+        if (in[i] && !cu_is_const(in, nin, i) && cu_is_float(in[i]->dtype))
+            return in[i]->dtype;
+    for (int i = 0; i < nout; i++)
+        if (out[i] && cu_is_float(out[i]->dtype))
+            return out[i]->dtype;
+    return NN_DT_FLOAT;
+}
+
+nn_dtype cu_eff_dt(nn_tensor *const *in, int nin, nn_tensor *const *out, int nout, int i)
+{
+    if (i >= nin || !in[i])
+        return NN_DT_UNDEFINED;
+    if (cu_is_const(in, nin, i) && cu_is_float(in[i]->dtype))
+        return cu_node_float_dt(in, nin, out, nout);
+    return in[i]->dtype;
+}
+
+/* ---------------------------------------------------------------- backend functions */
+
+static void cu_free(nn_backend_ctx *ctx);
+
+static int cu_init(nn_backend_ctx **pctx, const nn_backend_opts *opts, fp_err *e)
+{
+    nn_backend_ctx *ctx = (nn_backend_ctx *)calloc(1, sizeof(*ctx));
+    cudaError_t st;
+    int ndev = 0;
+    if (!ctx)
+        return fp_errorf(e, FP_ENOMEM, "cuda backend: init: out of memory");
+    ctx->device = opts ? opts->device_id : 0;
+    ctx->precision = opts ? opts->precision : NN_PREC_FP16;
+    ctx->use_graph = opts ? opts->use_cuda_graph : 0;
+    if ((st = cudaGetDeviceCount(&ndev)) != cudaSuccess || ndev == 0) {
+        free(ctx);
+        return fp_errorf(e, FP_EDEVICE, "cuda backend: init: no CUDA device (%s)",
+                         st != cudaSuccess ? cudaGetErrorString(st) : "device count 0");
+    }
+    if (ctx->device < 0 || ctx->device >= ndev) {
+        int d = ctx->device;
+        free(ctx);
+        return fp_errorf(e, FP_EINVAL, "cuda backend: init: device %d does not exist (%d devices)", d, ndev);
+    }
+    int rc = 0;
+    if ((st = cudaSetDevice(ctx->device)) != cudaSuccess) {
+        rc = cu_err_cuda(e, NULL, st, "cudaSetDevice");
+        goto fail;
+    }
+    if (opts && opts->cuda_stream) {
+        ctx->stream = (cudaStream_t)opts->cuda_stream;
+    } else {
+        if ((st = cudaStreamCreateWithFlags(&ctx->stream, cudaStreamNonBlocking)) != cudaSuccess) {
+            rc = cu_err_cuda(e, NULL, st, "cudaStreamCreate");
+            goto fail;
+        }
+        ctx->own_stream = 1;
+    }
+    {
+        cudnnStatus_t cs = cudnnCreate(&ctx->cudnn);
+        if (cs != CUDNN_STATUS_SUCCESS) {
+            ctx->cudnn = NULL;
+            rc = cu_err_cudnn(e, NULL, cs, "cudnnCreate");
+            goto fail;
+        }
+        if ((cs = cudnnSetStream(ctx->cudnn, ctx->stream)) != CUDNN_STATUS_SUCCESS) {
+            rc = cu_err_cudnn(e, NULL, cs, "cudnnSetStream");
+            goto fail;
+        }
+    }
+    {
+        cublasStatus_t bs = cublasCreate(&ctx->cublas);
+        if (bs != CUBLAS_STATUS_SUCCESS) {
+            ctx->cublas = NULL;
+            rc = cu_err_cublas(e, NULL, bs, "cublasCreate");
+            goto fail;
+        }
+        /* 32 MiB is NVIDIA's recommendation for Hopper; a fixed workspace keeps cuBLAS from allocating
+         * inside a graph capture. */
+        ctx->cublas_ws_size = 32u << 20;
+        if ((st = cudaMalloc(&ctx->cublas_ws, ctx->cublas_ws_size)) != cudaSuccess) {
+            ctx->cublas_ws = NULL;
+            rc = cu_err_cuda(e, NULL, st, "cudaMalloc(cublas workspace)");
+            goto fail;
+        }
+        if ((bs = cublasSetStream(ctx->cublas, ctx->stream)) != CUBLAS_STATUS_SUCCESS ||
+            (bs = cublasSetWorkspace(ctx->cublas, ctx->cublas_ws, ctx->cublas_ws_size)) != CUBLAS_STATUS_SUCCESS ||
+            (bs = cublasSetPointerMode(ctx->cublas, CUBLAS_POINTER_MODE_HOST)) != CUBLAS_STATUS_SUCCESS) {
+            rc = cu_err_cublas(e, NULL, bs, "cublas setup");
+            goto fail;
+        }
+    }
+    *pctx = ctx;
+    return 0;
+fail:
+    cu_free(ctx);
+    return rc;
+}
+
+static void cu_graphs_clear(nn_backend_ctx *ctx)
+{
+    for (int i = 0; i < ctx->ngraphs; i++)
+        if (ctx->graphs[i].exec)
+            cudaGraphExecDestroy(ctx->graphs[i].exec);
+    ctx->ngraphs = 0;
+    ctx->graph_next = 0;
+}
+
+static void cu_free(nn_backend_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    cudaSetDevice(ctx->device);
+    if (ctx->stream)
+        cudaStreamSynchronize(ctx->stream);
+    cu_graphs_clear(ctx);
+    if (ctx->cublas)
+        cublasDestroy(ctx->cublas);
+    if (ctx->cudnn)
+        cudnnDestroy(ctx->cudnn);
+    cudaFree(ctx->cublas_ws);
+    cudaFree(ctx->ws);
+    if (ctx->own_stream && ctx->stream)
+        cudaStreamDestroy(ctx->stream);
+    free(ctx);
+}
+
+int cu_ws_reserve(nn_backend_ctx *ctx, const nn_node *n, size_t bytes, fp_err *e)
+{
+    if (bytes <= ctx->ws_size)
+        return 0;
+    /* Graphs captured so far point at the old workspace: they must not be replayed. */
+    CU_CHECK(e, n, cudaStreamSynchronize(ctx->stream));
+    cu_graphs_clear(ctx);
+    cudaFree(ctx->ws);
+    ctx->ws = NULL;
+    ctx->ws_size = 0;
+    size_t sz = (bytes + 0xFFFFF) & ~(size_t)0xFFFFF;
+    CU_CHECK(e, n, cudaMalloc(&ctx->ws, sz));
+    ctx->ws_size = sz;
+    return 0;
+}
+
+static int cu_supports_op(nn_backend_ctx *ctx, const nn_node *n, nn_tensor *const *in, int nin,
+                          nn_tensor *const *out, int nout, const char **why)
+{
+    const char *dummy;
+    if (!why)
+        why = &dummy;
+    *why = NULL;
+    const cu_op *op = cu_op_find(n);
+    if (!op) {
+        *why = "op not implemented on cuda";
+        return 0;
+    }
+    /* At load the runtime asks with the op alone (no tensors yet): the op exists here; shape- and
+     * dtype-dependent refusals come when a plan asks again with tensors. */
+    if (!in || !out)
+        return 1;
+    if (nin > CU_MAX_IN) {
+        *why = "too many inputs";
+        return 0;
+    }
+    for (int i = 0; i < nin; i++) {
+        if ((op->value_inputs >> i) & 1u) {
+            if (in[i] && !cu_is_const(in, nin, i)) {
+                *why = "a shape/axes/pads input is not constant at plan time";
+                return 0;
+            }
+        }
+    }
+    return op->supports(ctx, n, in, nin, out, nout, why);
+}
+
+static int cu_alloc(nn_backend_ctx *ctx, size_t bytes, void **ptr, fp_err *e)
+{
+    cudaError_t st;
+    *ptr = NULL;
+    if (bytes == 0)
+        bytes = 1;
+    cudaSetDevice(ctx->device);
+    if ((st = cudaMalloc(ptr, bytes)) != cudaSuccess) {
+        *ptr = NULL;
+        cudaGetLastError(); /* clear the sticky-free error so later calls do not see it */
+        return fp_errorf(e, st == cudaErrorMemoryAllocation ? FP_EDEVICE : FP_EDEVICE,
+                         "cuda backend: alloc %zu bytes: %s", bytes, cudaGetErrorString(st));
+    }
+    return 0;
+}
+
+static void cu_free_mem(nn_backend_ctx *ctx, void *ptr)
+{
+    if (!ptr)
+        return;
+    cudaFree(ptr);
+}
+
+static int cu_copy(nn_backend_ctx *ctx, void *dst, nn_device dst_dev, const void *src, nn_device src_dev,
+                   size_t bytes, fp_err *e)
+{
+    if (bytes == 0 || dst == src)
+        return 0;
+    cudaMemcpyKind kind = dst_dev == NN_DEV_CUDA
+        ? (src_dev == NN_DEV_CUDA ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice)
+        : (src_dev == NN_DEV_CUDA ? cudaMemcpyDeviceToHost : cudaMemcpyHostToHost);
+    CU_CHECK(e, NULL, cudaMemcpyAsync(dst, src, bytes, kind, ctx->stream));
+    return 0;
+}
+
+/* The plan this state belongs to, as far as kernels care: every tensor's dtype and shape, and the
+ * values of host value inputs (Resize scales...). The runtime caches several plans per model and calls
+ * prepare_node once per plan, so one node may hold several states; run_node picks by signature. */
+static uint64_t cu_sig(const cu_op *op, nn_tensor *const *in, int nin, nn_tensor *const *out, int nout)
+{
+    uint64_t h = 1469598103934665603ULL;
+#define MIX(v) do { h ^= (uint64_t)(v); h *= 1099511628211ULL; } while (0)
+    MIX(nin);
+    MIX(nout);
+    for (int io = 0; io < 2; io++) {
+        int cnt = io ? nout : nin;
+        nn_tensor *const *t = io ? out : in;
+        for (int i = 0; i < cnt; i++) {
+            if (!t[i]) {
+                MIX(0xFFFF);
+                continue;
+            }
+            MIX(t[i]->dtype);
+            MIX(t[i]->ndim);
+            for (int d = 0; d < t[i]->ndim; d++)
+                MIX(t[i]->dims[d]);
+            if (!io && ((op->value_inputs >> i) & 1u) && t[i]->device == NN_DEV_HOST && t[i]->data) {
+                size_t nb = nn_tensor_nbytes(t[i]);
+                const unsigned char *b = (const unsigned char *)t[i]->data;
+                for (size_t k = 0; k < nb && k < 4096; k++)
+                    MIX(b[k]);
+            }
+        }
+    }
+#undef MIX
+    return h;
+}
+
+static void cu_node_free(nn_backend_ctx *ctx, cu_node *cn)
+{
+    if (!cn)
+        return;
+    if (cn->priv_free && cn->priv)
+        cn->priv_free(ctx, cn->priv);
+    for (int i = 0; i < CU_MAX_IN; i++) {
+        if (cn->cdev[i])
+            cudaFree(cn->cdev[i]);
+        if (cn->has_host[i])
+            free(cn->host[i].data);
+    }
+    free(cn);
+}
+
+static void cu_release_node(nn_backend_ctx *ctx, nn_node *n)
+{
+    cu_node *cn = (cu_node *)n->backend_data;
+    if (!cn)
+        return;
+    /* Kernels of earlier runs may still read this state. */
+    cudaStreamSynchronize(ctx->stream);
+    while (cn) {
+        cu_node *next = cn->next;
+        cu_node_free(ctx, cn);
+        cn = next;
+    }
+    n->backend_data = NULL;
+}
+
+static int cu_prepare_node(nn_backend_ctx *ctx, nn_node *n, nn_tensor *const *in, int nin,
+                           nn_tensor *const *out, int nout, fp_err *e)
+{
+    const cu_op *op = cu_op_find(n);
+    if (!op)
+        return nn_node_error(e, n, FP_EUNSUPPORTED, "cuda: op %s is not implemented on the cuda backend", n->op_type);
+    if (nin > CU_MAX_IN)
+        return nn_node_error(e, n, FP_EUNSUPPORTED, "cuda: %d inputs (at most %d)", nin, CU_MAX_IN);
+    cudaSetDevice(ctx->device);
+    uint64_t sig = cu_sig(op, in, nin, out, nout);
+    /* Same plan prepared again (evicted and rebuilt): replace its state. */
+    for (cu_node **pp = (cu_node **)&n->backend_data; *pp; pp = &(*pp)->next) {
+        if ((*pp)->sig == sig) {
+            cu_node *old = *pp;
+            *pp = old->next;
+            cudaStreamSynchronize(ctx->stream);
+            cu_node_free(ctx, old);
+            break;
+        }
+    }
+    cu_node *cn = (cu_node *)calloc(1, sizeof(*cn));
+    if (!cn)
+        return nn_node_error(e, n, FP_ENOMEM, "cuda: prepare: out of memory");
+    cn->op = op;
+    cn->sig = sig;
+    int rc = 0;
+    for (int i = 0; i < nin; i++) {
+        if (!cu_is_const(in, nin, i))
+            continue;
+        const nn_tensor *t = in[i];
+        int64_t cnt = nn_tensor_numel(t);
+        size_t nb = nn_tensor_nbytes(t);
+        if (cnt < 0) {
+            rc = nn_node_error(e, n, FP_EMODEL, "cuda: input %d has an invalid shape", i);
+            goto fail;
+        }
+        if ((op->value_inputs >> i) & 1u) {
+            cn->host[i] = *t;
+            cn->host[i].owned = 0;
+            cn->host[i].data = malloc(nb ? nb : 1);
+            if (!cn->host[i].data) {
+                rc = nn_node_error(e, n, FP_ENOMEM, "cuda: prepare: out of memory");
+                goto fail;
+            }
+            memcpy(cn->host[i].data, t->data, nb);
+            cn->has_host[i] = 1;
+        }
+        /* Every constant also lives on the device, in the dtype the kernel reads. */
+        nn_dtype want = cu_eff_dt(in, nin, out, nout, i);
+        if (!cu_convert_supported(t->dtype) || !cu_convert_supported(want)) {
+            if ((op->value_inputs >> i) & 1u)
+                continue; /* host-only value input of an odd dtype */
+            rc = nn_node_error(e, n, FP_EUNSUPPORTED, "cuda: constant input %d has dtype %s", i, nn_dtype_name(t->dtype));
+            goto fail;
+        }
+        void *raw = NULL;
+        cudaError_t st;
+        size_t want_nb = (size_t)cnt * nn_dtype_size(want);
+        if ((st = cudaMalloc(&cn->cdev[i], want_nb ? want_nb : 1)) != cudaSuccess) {
+            cn->cdev[i] = NULL;
+            rc = cu_err_cuda(e, n, st, "cudaMalloc(constant)");
+            goto fail;
+        }
+        cn->cdt[i] = want;
+        /* Copies go on ctx->stream: a plain cudaMemcpy from pageable memory may still be in flight on
+         * the legacy stream, which our non-blocking stream does not wait for. */
+        if (want == t->dtype) {
+            if (nb && ((st = cudaMemcpyAsync(cn->cdev[i], t->data, nb, cudaMemcpyHostToDevice, ctx->stream)) != cudaSuccess ||
+                       (st = cudaStreamSynchronize(ctx->stream)) != cudaSuccess)) {
+                rc = cu_err_cuda(e, n, st, "upload constant");
+                goto fail;
+            }
+            continue;
+        }
+        if ((st = cudaMalloc(&raw, nb ? nb : 1)) != cudaSuccess) {
+            rc = cu_err_cuda(e, n, st, "cudaMalloc(constant staging)");
+            goto fail;
+        }
+        if (nb && (st = cudaMemcpyAsync(raw, t->data, nb, cudaMemcpyHostToDevice, ctx->stream)) != cudaSuccess) {
+            cudaFree(raw);
+            rc = cu_err_cuda(e, n, st, "upload constant");
+            goto fail;
+        }
+        rc = cu_convert(ctx, n, cn->cdev[i], want, raw, t->dtype, cnt, e);
+        if (rc == 0 && (st = cudaStreamSynchronize(ctx->stream)) != cudaSuccess)
+            rc = cu_err_cuda(e, n, st, "convert constant");
+        cudaFree(raw);
+        if (rc < 0)
+            goto fail;
+    }
+    if (op->prepare && (rc = op->prepare(ctx, n, cn, in, nin, out, nout, e)) < 0)
+        goto fail;
+    /* Op prepares upload through ctx->stream too; the host sources die when we return. */
+    {
+        cudaError_t st = cudaStreamSynchronize(ctx->stream);
+        if (st != cudaSuccess) {
+            rc = cu_err_cuda(e, n, st, "prepare");
+            goto fail;
+        }
+    }
+    cn->next = (cu_node *)n->backend_data;
+    n->backend_data = cn;
+    return 0;
+fail:
+    cu_node_free(ctx, cn);
+    return rc;
+}
+
+static int cu_run_node(nn_backend_ctx *ctx, const nn_node *n, nn_tensor *const *in, int nin,
+                       nn_tensor **out, int nout, fp_err *e)
+{
+    cu_node *cn = (cu_node *)n->backend_data;
+    if (!cn || !cn->op)
+        return nn_node_error(e, n, FP_EINTERNAL, "cuda: run_node before prepare_node");
+    uint64_t sig = cu_sig(cn->op, in, nin, out, nout);
+    while (cn && cn->sig != sig)
+        cn = cn->next;
+    if (!cn)
+        return nn_node_error(e, n, FP_EINTERNAL, "cuda: run_node with shapes prepare_node never saw");
+    for (int i = 0; i < nin; i++) {
+        if (in[i] && !cn->cdev[i] && !((cn->op->value_inputs >> i) & 1u)) {
+            if (in[i]->device != NN_DEV_CUDA && nn_tensor_numel(in[i]) > 0)
+                return nn_node_error(e, n, FP_EINTERNAL, "cuda: input %d is in host memory (graph inputs must be "
+                                     "copied to the device or given as device pointers)", i);
+        }
+    }
+    for (int i = 0; i < nout; i++)
+        if (out[i] && out[i]->device != NN_DEV_CUDA && nn_tensor_numel(out[i]) > 0)
+            return nn_node_error(e, n, FP_EINTERNAL, "cuda: output %d is not in device memory", i);
+    nn_dtype odt = nout > 0 && out[0] ? out[0]->dtype : NN_DT_UNDEFINED;
+    __atomic_fetch_add(odt == NN_DT_FLOAT ? &cu_stats.nodes_fp32 : odt == NN_DT_FLOAT16 ? &cu_stats.nodes_fp16
+                       : odt == NN_DT_BFLOAT16 ? &cu_stats.nodes_bf16 : &cu_stats.nodes_other, 1, __ATOMIC_RELAXED);
+    return cn->op->run(ctx, n, cn, in, nin, out, nout, e);
+}
+
+static int cu_run_begin(nn_backend_ctx *ctx, uint64_t plan_key, fp_err *e)
+{
+    if (!ctx->use_graph)
+        return 0;
+    for (int i = 0; i < ctx->ngraphs; i++) {
+        if (ctx->graphs[i].key == plan_key) {
+            CU_CHECK(e, NULL, cudaGraphLaunch(ctx->graphs[i].exec, ctx->stream));
+            __atomic_fetch_add(&cu_stats.graph_replays, 1, __ATOMIC_RELAXED);
+            return 1;
+        }
+    }
+    /* ThreadLocal: other threads of the process (decode, encode) may keep using CUDA meanwhile. */
+    CU_CHECK(e, NULL, cudaStreamBeginCapture(ctx->stream, cudaStreamCaptureModeThreadLocal));
+    ctx->capturing = 1;
+    ctx->capture_key = plan_key;
+    return 0;
+}
+
+static int cu_run_end(nn_backend_ctx *ctx, uint64_t plan_key, fp_err *e)
+{
+    if (!ctx->use_graph || !ctx->capturing)
+        return 0;
+    cudaGraph_t g = NULL;
+    cudaGraphExec_t ex = NULL;
+    cudaError_t st;
+    ctx->capturing = 0;
+    if ((st = cudaStreamEndCapture(ctx->stream, &g)) != cudaSuccess)
+        return cu_err_cuda(e, NULL, st, "cudaStreamEndCapture (an op did something not capturable)");
+    if (plan_key != ctx->capture_key) {
+        cudaGraphDestroy(g);
+        return fp_errorf(e, FP_EINTERNAL, "cuda backend: run_end key does not match run_begin");
+    }
+    st = cudaGraphInstantiate(&ex, g, 0);
+    cudaGraphDestroy(g);
+    if (st != cudaSuccess)
+        return cu_err_cuda(e, NULL, st, "cudaGraphInstantiate");
+    int slot = ctx->ngraphs;
+    if (slot == CU_GRAPH_CACHE) {
+        slot = ctx->graph_next;
+        ctx->graph_next = (ctx->graph_next + 1) % CU_GRAPH_CACHE;
+        cudaGraphExecDestroy(ctx->graphs[slot].exec);
+    } else {
+        ctx->ngraphs++;
+    }
+    ctx->graphs[slot].key = plan_key;
+    ctx->graphs[slot].exec = ex;
+    __atomic_fetch_add(&cu_stats.graph_captures, 1, __ATOMIC_RELAXED);
+    /* Capturing recorded the work without doing it: run it once now. */
+    CU_CHECK(e, NULL, cudaGraphLaunch(ex, ctx->stream));
+    return 0;
+}
+
+static int cu_sync(nn_backend_ctx *ctx, fp_err *e)
+{
+    CU_CHECK(e, NULL, cudaStreamSynchronize(ctx->stream));
+    return 0;
+}
+
+extern "C" const nn_backend nn_backend_cuda = {
+    "cuda",
+    NN_DEV_CUDA,
+    cu_init,
+    cu_free,
+    cu_supports_op,
+    cu_alloc,
+    cu_free_mem,
+    cu_copy,
+    cu_prepare_node,
+    cu_release_node,
+    cu_run_node,
+    cu_run_begin,
+    cu_run_end,
+    cu_sync,
+};
