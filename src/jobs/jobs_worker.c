@@ -170,11 +170,10 @@ static int run_task(fp_queue *q, fp_queue *hbq, const fp_worker_opts *o, const c
     fp_task_ctx ctx = { input, spec.params, c->kind == FP_TASK_CHUNK ? &c->chunk : NULL, &b.stop, &b.progress };
 
     if (c->kind == FP_TASK_CHUNK) {
-        snprintf(out, sizeof(out), "%s/fp-j%lld-c%d-a%d.%s", workdir, (long long)c->job_id, c->idx, c->attempt,
-                 td->chunk_ext);
+        const char *cext = td->chunk_ext ? td->chunk_ext : ext_of(fp_store_local_path(c->output));
+        snprintf(out, sizeof(out), "%s/fp-j%lld-c%d-a%d.%s", workdir, (long long)c->job_id, c->idx, c->attempt, cext);
         /* Each attempt writes its own key; only the completing attempt's key is recorded. */
-        snprintf(key, sizeof(key), "jobs/%lld/chunk-%05d-a%d.%s", (long long)c->job_id, c->idx, c->attempt,
-                 td->chunk_ext);
+        snprintf(key, sizeof(key), "jobs/%lld/chunk-%05d-a%d.%s", (long long)c->job_id, c->idx, c->attempt, cext);
         if ((ret = td->run_chunk(&ctx, out, &e)) < 0)
             goto fail;
         fault_sleep(seed);
