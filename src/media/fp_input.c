@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 #include <dlfcn.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <libavutil/opt.h>
@@ -290,11 +291,16 @@ static void *watchdog_main(void *arg)
         pthread_cond_timedwait(&in->cv, &in->lk, &ts);
         if (in->busy_since_us && now_us() - in->busy_since_us > (int64_t)(in->o.watchdog_s * 1e6)) {
             char msg[FP_ERR_MSG_MAX];
-            double pos = in->last_pts == AV_NOPTS_VALUE ? 0 : in->last_pts * av_q2d(in->vst->time_base);
-            snprintf(msg, sizeof(msg),
-                     "%s: decode: stalled for more than %g s in %s (stream #%d, after %s %.3f s)", in->path,
-                     in->o.watchdog_s, in->busy_what, in->vindex,
-                     in->last_pts == AV_NOPTS_VALUE ? "start," : "frame at", pos);
+            if (in->vindex < 0)
+                snprintf(msg, sizeof(msg), "%s: demux: stalled for more than %g s in %s (while opening)",
+                         in->path, in->o.watchdog_s, in->busy_what);
+            else if (in->last_pts == AV_NOPTS_VALUE)
+                snprintf(msg, sizeof(msg), "%s: decode: stalled for more than %g s in %s (stream #%d, before the "
+                         "first frame)", in->path, in->o.watchdog_s, in->busy_what, in->vindex);
+            else
+                snprintf(msg, sizeof(msg), "%s: decode: stalled for more than %g s in %s (stream #%d, after the "
+                         "frame at %.3f s)", in->path, in->o.watchdog_s, in->busy_what, in->vindex,
+                         in->last_pts * av_q2d(in->vst->time_base));
             pthread_mutex_unlock(&in->lk);
             if (in->o.on_stall)
                 in->o.on_stall(in->o.stall_opaque, msg);
@@ -348,6 +354,11 @@ int fp_input_open(fp_input **pin, const char *path, const fp_input_opts *o, fp_e
     fp_media_log_init();
     if (access(path, F_OK) != 0)
         return fp_errorf(e, FP_EINPUT, "%s: open: %s", path, strerror(errno));
+    {
+        struct stat sb;
+        if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size == 0)
+            return fp_errorf(e, FP_EINPUT, "%s: demux: empty file (0 bytes)", path);
+    }
     in = av_mallocz(sizeof(*in));
     if (!in)
         return fp_errorf(e, FP_ENOMEM, "%s: open: out of memory", path);
