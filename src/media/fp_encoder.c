@@ -21,6 +21,7 @@ static const fp_encoder_desc encoders[] = {
     { "libsvtav1",   1,    NULL,               NULL,      NULL,   NULL },
     { "h264_nvenc",  0,    NULL,               "libx264", NULL,   NULL },
     { "hevc_nvenc",  0,    NULL,               "libx265", NULL,   NULL },
+    { "wrapped_avframe", 0, "null",             NULL,      NULL,   NULL }, /* -o null: no encoding */
 };
 
 const fp_encoder_desc *fp_encoder_desc_find(const char *name)
@@ -40,6 +41,7 @@ const char *fp_encoder_default(const char *muxer, int alpha)
         { "mp4", "libx264", "libx264" }, /* refused later with options if alpha */
         { "nut", "ffv1", "ffv1" },
         { "avi", "ffv1", "ffv1" },
+        { "null", "wrapped_avframe", "wrapped_avframe" },
     };
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
         if (muxer && !strncmp(muxer, t[i].muxer, strlen(t[i].muxer)))

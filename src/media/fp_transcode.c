@@ -216,6 +216,12 @@ static int open_output(fp_transcode *t, fp_err *e)
     int ret;
     const AVOutputFormat *of = av_guess_format(NULL, path, NULL);
 
+    if (!strcmp(path, "null")) {
+        /* Benchmarks and checks: decode + process + "encode" (wrapped_avframe), nothing written. */
+        of = av_guess_format("null", NULL, NULL);
+        ret = avformat_alloc_output_context2(&t->out, of, NULL, NULL);
+        return ret < 0 ? fp_errorf(e, FP_ENOMEM, "null: output: cannot allocate the null muxer") : 0;
+    }
     if (!of)
         return fp_errorf(e, FP_EUNSUPPORTED,
                          "%s: configure: no container for this file name extension (use .mp4, .mov, .mkv, .webm)",
@@ -1015,7 +1021,7 @@ int fp_transcode_run(fp_transcode *t, fp_err *e)
                         t->o.input);
         goto end;
     }
-    if ((ret = fp_output_commit(&t->outp, e)) < 0)
+    if (t->outp && (ret = fp_output_commit(&t->outp, e)) < 0)
         goto end;
     ret = 0;
 end:

@@ -310,6 +310,25 @@ for (x, y) in [(80, 60), (45, 35), (115, 85)]:
 PY
   expect_fail 4 k.mp4 configure k.mp4 key "$C/green.mkv" -o k.mp4 --color 00FF00
   ;;
+# ---------------------------------------------------------------- GPU machine (label gpu)
+nvdec)
+  [ -e /dev/nvidiactl ] || [ -e /dev/nvidia0 ] || skip "no NVIDIA GPU"
+  run_ok probe --json "$C/h264.mp4" > p.json || exit 1
+  check "probe says nvdec" python3 -c 'import json; d=json.load(open("p.json"))["decode"]; assert d["path"]=="nvdec", d'
+  run_ok probe --json "$C/av1.mkv" > a.json || exit 1
+  echo "  av1: $(python3 -c 'import json; print(json.load(open("a.json"))["decode"])')"
+  for f in h264.mp4 hevc10.mkv vp9.webm; do
+    run_ok transcode "$C/$f" -o "g_$f.mkv" -c:v ffv1 -an --decode gpu || continue
+    run_ok transcode "$C/$f" -o "c_$f.mkv" -c:v ffv1 -an --decode cpu || continue
+    check "$f: NVDEC frames" eq "$(nframes "g_$f.mkv")" "$(nframes "c_$f.mkv")"
+    check "$f: NVDEC timestamps" eq "$(vpts "g_$f.mkv")" "$(vpts "c_$f.mkv")"
+    check "$f: NVDEC pixels equal the CPU decoder's" eq \
+      "$(ffmpeg -v error -i "g_$f.mkv" -f framemd5 - | grep -v '^#' | md5sum)" "$(ffmpeg -v error -i "c_$f.mkv" -f framemd5 - | grep -v '^#' | md5sum)"
+  done
+  # a stream NVDEC cannot take (AV1 on Hopper, ProRes) falls back in auto and is refused with --decode gpu
+  run_ok transcode "$C/prores.mov" -o p.mkv -c:v ffv1 -an
+  expect_fail 4 prores.mov decode x.mkv transcode "$C/prores.mov" -o x.mkv --decode gpu
+  ;;
 *) echo "unknown case $CASE" >&2; exit 2 ;;
 esac
 
