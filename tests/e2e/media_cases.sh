@@ -266,12 +266,16 @@ disk-full)
   fi
   ;;
 interrupt)
-  "$FP" transcode "$C/prores.mov" -o big.webm -an -c:v libvpx-vp9 -deadline best --encoders 1 -threads 1 2> err.txt &
+  "$FP" transcode "$C/prores.mov" -o big.webm -an -c:v libvpx-vp9 -deadline good -cpu-used 0 --encoders 1 -threads 1 2> err.txt &
   pid=$!
-  sleep 1.5
+  # signal only once the run is under way (its temporary output exists): before the handlers are
+  # installed a background job's SIGINT is ignored
+  for i in $(seq 100); do ls -a | grep -q -E '\.tmp-' && break; sleep 0.2; done
+  sleep 0.5
   kill -INT $pid
   wait $pid; rc=$?
   [ $rc -eq 130 ] || fail "SIGINT -> exit $rc, expected 130 ($(cat err.txt))"
+  grep -q "interrupted" err.txt || fail "says interrupted"
   [ ! -e big.webm ] || fail "output exists after interrupt"
   ls -a | grep -q -E '\.tmp-|\.part-' && fail "temporary file left"
   ;;
