@@ -811,6 +811,29 @@ static int pool_finish(fp_transcode *t, fp_err *e)
     return ret;
 }
 
+/* --progress json for the serial driver, in fp_progress's field names (fp_progress itself needs the
+ * pipeline module, see run_serial). */
+static void serial_progress(fp_transcode *t, int done)
+{
+    double now = now_s(), el = now - (t->t_start.tv_sec + t->t_start.tv_nsec * 1e-9);
+    AVFormatContext *f = fp_input_format(t->in);
+    AVRational fr = t->ist->avg_frame_rate;
+    double total = f->duration > 0 && fr.num ? f->duration / (double)AV_TIME_BASE * av_q2d(fr) : 0;
+    double fps = el > 0 ? t->st.frames_in / el : 0;
+    if (!t->o.progress_json || (!done && now - t->last_progress < 1.0))
+        return;
+    t->last_progress = now;
+    if (total > 0 && fps > 0 && !done)
+        fprintf(stderr, "{\"event\":\"progress\",\"frames\":%lld,\"total\":%.0f,\"fps\":%.2f,\"eta_s\":%.1f,"
+                "\"elapsed_s\":%.2f,\"corrupt\":%d}\n", (long long)t->st.frames_in, total, fps,
+                (total - t->st.frames_in) / fps, el, fp_input_errors(t->in));
+    else
+        fprintf(stderr, "{\"event\":\"%s\",\"frames\":%lld,\"total\":%s,\"fps\":%.2f,\"eta_s\":null,"
+                "\"elapsed_s\":%.2f,\"corrupt\":%d}\n", done ? "done" : "progress",
+                (long long)(done ? t->st.frames_out : t->st.frames_in), total > 0 ? "null" : "null", fps, el,
+                fp_input_errors(t->in));
+}
+
 static __attribute__((unused)) int run_serial(fp_transcode *t, fp_err *e)
 {
     AVFrame *f = av_frame_alloc();
@@ -832,10 +855,13 @@ static __attribute__((unused)) int run_serial(fp_transcode *t, fp_err *e)
         av_frame_unref(f);
         if (ret < 0)
             goto end;
+        serial_progress(t, 0);
     }
     if ((ret = process_flush(t, NULL, e)) < 0)
         goto end;
     ret = pool_finish(t, e);
+    if (ret >= 0)
+        serial_progress(t, 1);
 end:
     av_frame_free(&f);
     return ret;

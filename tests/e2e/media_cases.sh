@@ -84,6 +84,13 @@ PY
   check "10-bit reported" python3 -c 'import json; v=json.load(open("h.json"))["streams"][0]; assert v["bit_depth"]==10 and v["pix_fmt"]=="yuv420p10le", v'
   run_ok probe --json "$C/alpha.mov" > a.json || exit 1
   check "alpha reported" python3 -c 'import json; v=json.load(open("a.json"))["streams"][0]; assert v["alpha"] is True, v'
+  # --progress json: machine-readable lines ending with a "done" event
+  "$FP" -q transcode "$C/h264.mp4" -o pj.mkv -c:v ffv1 --progress json 2> pj.txt || fail "progress run"
+  check "progress json" python3 - pj.txt <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+assert lines and lines[-1]["event"] == "done" and lines[-1]["frames"] == 50, lines
+PY
   run_ok probe "$C/subs.mkv" > s.txt || exit 1
   check "text probe lists subtitle and chapters" grep -q "subtitle" s.txt
   check "chapters" grep -q "2 chapter" s.txt
