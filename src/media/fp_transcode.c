@@ -447,10 +447,34 @@ int fp_transcode_open(fp_transcode **pt, const fp_transcode_opts *o, fp_err *e)
     /* Same keyframe grid for one encoder and for the pool, so both runs are comparable frame for frame. */
     t->cfg.gop = av_dict_get(o->enc_opts, "g", NULL, 0) ? 0 : t->seg_frames;
 
-    /* One instance now: validates every option and gives the muxer its extradata. */
+    /* One instance now: validates every option and gives the muxer its extradata. A hardware encoder
+     * that cannot open (no NVENC on this GPU, e.g. H100, or no GPU) falls back to its CPU twin. */
     if ((ret = fp_encoder_open(&probe, &t->cfg, e)) < 0) {
-        fp_err_prefix(e, "%s: ", o->output);
-        goto fail;
+        const fp_encoder_desc *d = fp_encoder_desc_find(t->codec->name);
+        const AVCodec *fb = d && d->fallback ? avcodec_find_encoder_by_name(d->fallback) : NULL;
+        if (fb && ret != FP_EINVAL) {
+            fp_log(FP_LOG_WARN, "encode", "%s: %s unavailable (%s); using %s", o->output, t->codec->name, e->msg,
+                   fb->name);
+            fp_err_clear(e);
+            t->codec = fb;
+            t->cfg.codec = fb;
+            if ((ret = fp_encoder_choose_format(fb, t->out->oformat, t->src_fmt, forced, o->output,
+                                                &t->cfg.pix_fmt, e)) < 0)
+                goto fail;
+            {
+                const fp_encoder_desc *fd = fp_encoder_desc_find(fb->name);
+                if (o->encoders <= 0 && fd && fd->poolable) {
+                    t->nenc = cores() >= 4 ? cores() / 2 : 1;
+                    t->cfg.threads = t->nenc > 1 ? (cores() + t->nenc - 1) / t->nenc : 0;
+                }
+            }
+            enc_fmt = t->cfg.pix_fmt;
+            ret = fp_encoder_open(&probe, &t->cfg, e);
+        }
+        if (ret < 0) {
+            fp_err_prefix(e, "%s: ", o->output);
+            goto fail;
+        }
     }
     os = avformat_new_stream(t->out, NULL);
     if (!os) {

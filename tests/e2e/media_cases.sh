@@ -131,6 +131,12 @@ encoders)
   # -g passes through: keyframes every 12 frames
   check "-g 12 honoured" eq "$(ffprobe -v error -select_streams v -show_entries packet=flags -of csv=p=0 x4.mp4 | grep -c K)" 5
   expect_fail 2 x.mkv encode x.mkv transcode "$C/h264.mp4" -o x.mkv -c:v libx264 -nosuchoption 3
+  # NVENC absent (no GPU here; the H100 has none either): falls back to libx264 with one line
+  if [ ! -e /dev/nvidia0 ]; then
+    "$FP" transcode "$C/h264.mp4" -o nv.mp4 -c:v h264_nvenc 2> nv.txt || fail "h264_nvenc fallback failed ($(cat nv.txt))"
+    check "fallback reason" grep -q "h264_nvenc unavailable.*using libx264" nv.txt
+    check "fallback output" eq "$(nframes nv.mp4)" 50
+  fi
   expect_fail 4 x.mkv configure x.mkv transcode "$C/h264.mp4" -o x.mkv -c:v nosuchencoder
   ;;
 alpha)
