@@ -213,6 +213,15 @@ int fp_decode_path_choose(const AVCodecParameters *par, fp_decode_mode mode, AVB
         const AVCodec *c = avcodec_find_decoder(par->codec_id);
         AVBufferRef *dev = NULL;
         int hw_ok = 0, ret;
+        /* No driver: say so, whatever the codec. */
+        {
+            void *h = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
+            if (!h) {
+                snprintf(why, n, "no GPU: the NVIDIA driver (libcuda.so.1) is not installed");
+                return mode == FP_DECODE_GPU ? FP_EDEVICE : 0;
+            }
+            dlclose(h);
+        }
         for (int i = 0; c; i++) {
             const AVCodecHWConfig *cfg = avcodec_get_hw_config(c, i);
             if (!cfg)
@@ -223,14 +232,6 @@ int fp_decode_path_choose(const AVCodecParameters *par, fp_decode_mode mode, AVB
         if (!hw_ok) {
             snprintf(why, n, "FFmpeg has no NVDEC hwaccel for %s", avcodec_get_name(par->codec_id));
             return mode == FP_DECODE_GPU ? FP_EUNSUPPORTED : 0;
-        }
-        {
-            void *h = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
-            if (!h) {
-                snprintf(why, n, "no GPU: the NVIDIA driver (libcuda.so.1) is not installed");
-                return mode == FP_DECODE_GPU ? FP_EDEVICE : 0;
-            }
-            dlclose(h);
         }
         ret = av_hwdevice_ctx_create(&dev, AV_HWDEVICE_TYPE_CUDA, NULL, NULL, 0);
         if (ret < 0) {
@@ -433,8 +434,11 @@ int fp_input_open(fp_input **pin, const char *path, const fp_input_opts *o, fp_e
             goto fail;
         }
     }
+    /* A GPU that cannot take this stream is worth a line; a machine without a GPU is not news. */
     if (!in->use_gpu && o->decode == FP_DECODE_AUTO)
-        fp_log(FP_LOG_INFO, "decode", "%s: stream #%d: CPU decode: %s", path, in->vindex, in->why);
+        fp_log(strncmp(in->why, "no GPU", 6) && strncmp(in->why, "no usable GPU", 13) &&
+                       strncmp(in->why, "built without", 13) ? FP_LOG_WARN : FP_LOG_INFO,
+               "decode", "%s: stream #%d: CPU decode: %s", path, in->vindex, in->why);
 
     in->dec = avcodec_alloc_context3(codec);
     if (!in->dec) {
