@@ -716,6 +716,36 @@ static void test_pool_int8(void)
     nn_tensor_free(&ti);
 }
 
+static void test_pool_storage_order(void)
+{
+    /* 3-D MaxPool with storage_order 1: Indices are column-major within the plane (first spatial dim
+     * fastest), i.e. z + D·(y + H·x), plus the plane offset. */
+    const int64_t D = 3, H = 4, W = 5;
+    float x[2 * 3 * 4 * 5];
+    nn_tensor tx = tb_tensor(NN_DT_FLOAT, 5, (int64_t[]){ 1, 2, D, H, W }, x), ty, ti;
+    nn_tensor *in[1] = { &tx }, *out[2] = { &ty, &ti };
+    tb_node t;
+    fp_err e;
+    int r, ok = 1;
+    for (int i = 0; i < 2 * D * H * W; i++)
+        x[i] = (float)((i * 7919) % 113);
+    tb_node_init(&t, "MaxPool", 12);
+    tb_attr_ints(&t, "kernel_shape", 3, (int64_t[]){ 2, 2, 2 });
+    tb_attr_int(&t, "storage_order", 1);
+    memset(&ty, 0, sizeof(ty));
+    memset(&ti, 0, sizeof(ti));
+    r = run2(&t, in, 1, out, 2, &e);
+    CHECK_MSG(r == 0, "3-D storage_order: %s", e.msg);
+    for (int64_t i = 0; r == 0 && i < nn_tensor_numel(&ty); i++) {
+        int64_t idx = ((int64_t *)ti.data)[i], plane = idx / (D * H * W), rem = idx % (D * H * W);
+        int64_t z = rem % D, yy = (rem / D) % H, xx = rem / (D * H);
+        ok &= x[plane * D * H * W + (z * H + yy) * W + xx] == ((float *)ty.data)[i];
+    }
+    CHECK(ok);
+    nn_tensor_free(&ty);
+    nn_tensor_free(&ti);
+}
+
 /* -------------------------------------------------------------- Resize ---- */
 
 static int resize_run(tb_node *t, nn_tensor *x, const float *scales, int ns, const int64_t *sizes, int nz,
@@ -1274,6 +1304,7 @@ int main(void)
     test_gemm();
     test_pool();
     test_pool_int8();
+    test_pool_storage_order();
     test_resize();
     test_grid_sample();
     test_depth_space();
