@@ -162,21 +162,25 @@ static void test_lifecycle(const char *url)
 
 static void test_lease_expiry(const char *url)
 {
-    fp_queue *q = open_q(url, 0.4, 0.05, 3);
+    /* backoff 0.3 s x 2^(tries-1), jittered to [d/2, d): long enough that a loaded machine (or ASan)
+     * cannot pass it between two statements of one transaction */
+    fp_queue *q = open_q(url, 0.4, 0.3, 3);
     fp_err e = { 0 };
     int64_t job = submit(q, 1, chunks3);
     fp_claim a, b;
     CHECK_EQ_INT(fp_queue_claim(q, "zombie", &a, &e), 0);
     CHECK_EQ_INT(fp_queue_claim(q, "w2", &b, &e), FP_EAGAIN);
+    fp_claim_clear(&b); /* no-op after FP_EAGAIN; frees if the check above failed */
     tu_sleep(0.5);
-    /* a claim reaps the expired lease even though the backoff (25..50 ms) keeps the chunk from
+    /* a claim reaps the expired lease even though the backoff (150..300 ms) keeps the chunk from
      * being claimed in the same transaction: the reap must be committed, not rolled back */
     CHECK_EQ_INT(fp_queue_claim(q, "w2", &b, &e), FP_EAGAIN);
+    fp_claim_clear(&b);
     CHECK_EQ_INT(scalar(q, "SELECT count(*) FROM tasks WHERE id = $1 AND state = 'queued'", a.task_id), 1);
     int reaped = 0;
     CHECK_EQ_INT(fp_queue_reap(q, &reaped, &e), 0);
     CHECK_EQ_INT(reaped, 0);
-    tu_sleep(0.1);
+    tu_sleep(0.35);
     CHECK_EQ_INT(fp_queue_claim(q, "w2", &b, &e), 0);
     CHECK_EQ_INT(b.attempt, 2);
     fp_err ze = { 0 };
@@ -202,8 +206,8 @@ static void test_lease_expiry(const char *url)
     /* a lease that keeps expiring kills the task after max_attempts and fails the job */
     int64_t job2 = submit(q, 1, chunks3);
     for (int i = 0; i < 3; i++) {
-        CHECK_EQ_INT(fp_queue_reap(q, NULL, &e), 0); /* requeues with backoff <= 0.2 s */
-        tu_sleep(0.25);
+        CHECK_EQ_INT(fp_queue_reap(q, NULL, &e), 0); /* requeues with backoff < 0.6 s (tries <= 2) */
+        tu_sleep(0.65);
         fp_claim c;
         int ret = fp_queue_claim(q, "dies", &c, &e);
         CHECK_EQ_INT(ret, 0);
