@@ -1,0 +1,447 @@
+/*
+ * framepipe matte — background removal: an RVM-style matting model (tasks/matte.h) run as the
+ * processing stage of the transcode path, writing transparent video (or a composite, or the matte).
+ *
+ * Owns: the command's option table (parsing, --help, validation and defaults all come from it), the
+ * choice of output mode from the flags, the background image for --composite IMAGE, the extra passes
+ * for --foreground/--alpha, and the summary. Does not own the model, the compose (tasks/) or any
+ * media handling (media/): the container and codec follow -o's extension as for `framepipe transcode`.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/dict.h>
+#include <libavutil/imgutils.h>
+#include <libswscale/swscale.h>
+
+#include "core/fp_error.h"
+#include "core/fp_log.h"
+#include "media/fp_key.h"
+#include "media/fp_transcode.h"
+#include "pipeline/fp_signals.h"
+#include "tasks/matte.h"
+#include "tasks/matte_stage.h"
+
+typedef struct matte_args {
+    const char *input;
+    const char *output;
+    const char *model;
+    const char *backend;
+    const char *precision;
+    double ratio;
+    const char *composite;
+    int alpha_only;
+    const char *foreground;
+    const char *alpha;
+    const char *alpha_mode;
+    const char *vcodec;
+    const char *pix_fmt;
+    int threads;
+    int encoders;
+    int help;
+} matte_args;
+
+enum opt_type { OPT_FLAG, OPT_STRING, OPT_INT, OPT_DOUBLE, OPT_CHOICE };
+
+typedef struct matte_opt {
+    const char *name;     /* long name without dashes */
+    const char *alias;    /* short spelling, or NULL */
+    enum opt_type type;
+    size_t offset;        /* into matte_args */
+    const char *def;      /* default as text (NULL: none) */
+    double min, max;      /* OPT_INT / OPT_DOUBLE range */
+    const char *choices;  /* OPT_CHOICE: "a|b|c" */
+    const char *help;
+} matte_opt;
+
+#define OFF(f) offsetof(matte_args, f)
+static const matte_opt matte_opts[] = {
+    { "output", "o", OPT_STRING, OFF(output), NULL, 0, 0, NULL,
+      "output file; the extension picks the container: .webm VP9 with alpha (default choice), .mov ProRes 4444 "
+      "with alpha, .mkv FFV1 with alpha" },
+    { "model", NULL, OPT_STRING, OFF(model), NULL, 0, 0, NULL,
+      "RVM-style ONNX model (inputs src, r1i..r4i, downsample_ratio; outputs fgr, pha, r1o..r4o), fp32 or fp16" },
+    { "downsample-ratio", NULL, OPT_DOUBLE, OFF(ratio), "0", 0, 1, NULL,
+      "model's downsample_ratio; 0 = automatic: " FP_MATTE_AUTO_RATIO_RULE " (0.25 at 1080p, 0.125 at 4K)" },
+    { "backend", NULL, OPT_CHOICE, OFF(backend), "auto", 0, 0, "auto|cpu|cuda",
+      "where the model runs; auto = CUDA when built and usable, else the CPU" },
+    { "precision", NULL, OPT_CHOICE, OFF(precision), "auto", 0, 0, "auto|fp16|fp32",
+      "compute precision; auto = fp16 on CUDA, fp32 on the CPU (which only computes fp32)" },
+    { "composite", NULL, OPT_STRING, OFF(composite), NULL, 0, 0, NULL,
+      "write a flat video: the foreground over COLOR (RRGGBB) or an IMAGE file (scaled to the frame)" },
+    { "alpha-only", NULL, OPT_FLAG, OFF(alpha_only), "0", 0, 1, NULL, "write the matte as a grey video" },
+    { "foreground", NULL, OPT_STRING, OFF(foreground), NULL, 0, 0, NULL,
+      "also write the model's foreground colours (no alpha) to this file (one more pass)" },
+    { "alpha", NULL, OPT_STRING, OFF(alpha), NULL, 0, 0, NULL,
+      "also write the matte as grey video to this file (one more pass)" },
+    { "alpha-mode", NULL, OPT_CHOICE, OFF(alpha_mode), "straight", 0, 0, "straight|premultiplied",
+      "colour of transparent output: straight (foreground colour as is) or premultiplied by alpha; stated in "
+      "the video stream's tag alpha_type" },
+    { "codec", "c:v", OPT_STRING, OFF(vcodec), NULL, 0, 0, NULL, "FFmpeg encoder name (default: from -o)" },
+    { "pix-fmt", NULL, OPT_STRING, OFF(pix_fmt), NULL, 0, 0, NULL, "encoder pixel format (default: chosen)" },
+    { "threads", NULL, OPT_INT, OFF(threads), "0", 0, 1024, NULL, "CPU threads of the model; 0 = all cores" },
+    { "encoders", NULL, OPT_INT, OFF(encoders), "0", 0, 64, NULL, "encoder pool size; 0 = automatic" },
+    { "help", "h", OPT_FLAG, OFF(help), "0", 0, 1, NULL, "this help" },
+};
+#define N_OPTS (int)(sizeof(matte_opts) / sizeof(matte_opts[0]))
+
+static int set_opt(matte_args *a, const matte_opt *o, const char *v, fp_err *e)
+{
+    char *end;
+    void *p = (char *)a + o->offset;
+    switch (o->type) {
+    case OPT_FLAG:
+        *(int *)p = atoi(v);
+        return 0;
+    case OPT_STRING:
+        *(const char **)p = v;
+        return 0;
+    case OPT_CHOICE: {
+        size_t n = strlen(v);
+        for (const char *c = o->choices; c && *c;) {
+            const char *bar = strchr(c, '|');
+            size_t len = bar ? (size_t)(bar - c) : strlen(c);
+            if (len == n && !strncmp(c, v, n)) {
+                *(const char **)p = v;
+                return 0;
+            }
+            c = bar ? bar + 1 : NULL;
+        }
+        return fp_errorf(e, FP_EINVAL, "--%s must be one of %s (not '%s')", o->name, o->choices, v);
+    }
+    case OPT_INT: {
+        long l;
+        errno = 0;
+        l = strtol(v, &end, 10);
+        if (errno || end == v || *end || l < o->min || l > o->max)
+            return fp_errorf(e, FP_EINVAL, "--%s must be an integer in [%g, %g] (not '%s')", o->name, o->min, o->max,
+                             v);
+        *(int *)p = (int)l;
+        return 0;
+    }
+    case OPT_DOUBLE: {
+        double d = strtod(v, &end);
+        if (end == v || *end || !(d >= o->min && d <= o->max))
+            return fp_errorf(e, FP_EINVAL, "--%s must be a number in [%g, %g] (not '%s')", o->name, o->min, o->max,
+                             v);
+        *(double *)p = d;
+        return 0;
+    }
+    }
+    return FP_EINTERNAL;
+}
+
+static int parse(int argc, char **argv, matte_args *a, fp_err *e)
+{
+    int ret;
+    memset(a, 0, sizeof(*a));
+    for (int i = 0; i < N_OPTS; i++)
+        if (matte_opts[i].def && (ret = set_opt(a, &matte_opts[i], matte_opts[i].def, e)) < 0)
+            return ret;
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i], *name, *val = NULL, *eq;
+        const matte_opt *o = NULL;
+        size_t len;
+        if (s[0] != '-' || !s[1]) {
+            if (a->input)
+                return fp_errorf(e, FP_EINVAL, "one input only ('%s' and '%s')", a->input, s);
+            a->input = s;
+            continue;
+        }
+        name = s + 1 + (s[1] == '-');
+        eq = strchr(name, '=');
+        len = eq ? (size_t)(eq - name) : strlen(name);
+        for (int k = 0; k < N_OPTS && !o; k++)
+            if ((strlen(matte_opts[k].name) == len && !strncmp(matte_opts[k].name, name, len)) ||
+                (matte_opts[k].alias && strlen(matte_opts[k].alias) == len && !strncmp(matte_opts[k].alias, name, len)))
+                o = &matte_opts[k];
+        if (!o)
+            return fp_errorf(e, FP_EINVAL, "unknown option '%s' (see framepipe matte --help)", s);
+        if (o->type == OPT_FLAG) {
+            if (eq)
+                return fp_errorf(e, FP_EINVAL, "--%s takes no value", o->name);
+            val = "1";
+        } else if (eq) {
+            val = eq + 1;
+        } else if (i + 1 < argc) {
+            val = argv[++i];
+        } else {
+            return fp_errorf(e, FP_EINVAL, "--%s needs a value", o->name);
+        }
+        if ((ret = set_opt(a, o, val, e)) < 0)
+            return ret;
+    }
+    return 0;
+}
+
+static void help(FILE *f)
+{
+    fprintf(f, "usage: framepipe matte IN -o OUT --model M.onnx [options]\n\n"
+               "Removes the background of a video with an RVM-style matting model and writes transparent video\n"
+               "(or, with --composite / --alpha-only, a flat one). Audio, subtitles and metadata are copied;\n"
+               "frame count and timestamps equal the input's. Ctrl-C leaves no partial output.\n\noptions:\n");
+    for (int i = 0; i < N_OPTS; i++) {
+        const matte_opt *o = &matte_opts[i];
+        char left[64];
+        static const char *tn[] = { "", " TEXT", " N", " X", "" };
+        snprintf(left, sizeof(left), "%s%s%s--%s%s%s", o->alias ? "-" : "", o->alias ? o->alias : "",
+                 o->alias ? ", " : "", o->name, o->type == OPT_CHOICE ? " " : tn[o->type],
+                 o->type == OPT_CHOICE ? o->choices : "");
+        fprintf(f, "  %-40s %s", left, o->help);
+        if (o->def && o->type != OPT_FLAG)
+            fprintf(f, " [default %s]", o->def);
+        if (o->type == OPT_INT || o->type == OPT_DOUBLE)
+            fprintf(f, " [range %g..%g]", o->min, o->max);
+        fputc('\n', f);
+    }
+    fprintf(f, "\nexit codes: 0 ok, 2 usage, 3 bad input, 4 unsupported, 5 output, 6 model invalid or "
+               "incompatible,\n            7 GPU error, 130 interrupted\n");
+}
+
+/* ---- --composite IMAGE: decoded once, scaled to the frame size on the first frame ------------- */
+
+typedef struct bg_loader {
+    fp_matte_stage *s;
+    const char *path;
+    float *img;
+} bg_loader;
+
+static int load_image(const char *path, int w, int h, float **out, fp_err *e)
+{
+    AVFormatContext *fc = NULL;
+    AVCodecContext *cc = NULL;
+    AVPacket *pkt = av_packet_alloc();
+    AVFrame *fr = av_frame_alloc();
+    struct SwsContext *sws = NULL;
+    uint8_t *dst[4] = { 0 };
+    int dls[4], ret = FP_EINPUT, si, got = 0;
+    float *img = NULL;
+
+    if (!pkt || !fr)
+        goto end;
+    if (avformat_open_input(&fc, path, NULL, NULL) < 0 || avformat_find_stream_info(fc, NULL) < 0 ||
+        (si = av_find_best_stream(fc, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0)) < 0) {
+        ret = fp_errorf(e, FP_EINPUT, "%s: composite: cannot read the background image", path);
+        goto end;
+    }
+    {
+        const AVCodec *c = avcodec_find_decoder(fc->streams[si]->codecpar->codec_id);
+        if (!c || !(cc = avcodec_alloc_context3(c)) ||
+            avcodec_parameters_to_context(cc, fc->streams[si]->codecpar) < 0 || avcodec_open2(cc, c, NULL) < 0) {
+            ret = fp_errorf(e, FP_EINPUT, "%s: composite: cannot decode the background image", path);
+            goto end;
+        }
+    }
+    while (!got && av_read_frame(fc, pkt) >= 0) {
+        if (pkt->stream_index == si && avcodec_send_packet(cc, pkt) >= 0 && avcodec_receive_frame(cc, fr) >= 0)
+            got = 1;
+        av_packet_unref(pkt);
+    }
+    if (!got && avcodec_send_packet(cc, NULL) >= 0 && avcodec_receive_frame(cc, fr) >= 0)
+        got = 1;
+    if (!got) {
+        ret = fp_errorf(e, FP_EINPUT, "%s: composite: no picture in the background image", path);
+        goto end;
+    }
+    sws = sws_getContext(fr->width, fr->height, fr->format, w, h, AV_PIX_FMT_GBRPF32LE, SWS_BICUBIC, NULL, NULL,
+                         NULL);
+    img = malloc((size_t)w * h * 3 * sizeof(float));
+    if (!sws || !img || av_image_alloc(dst, dls, w, h, AV_PIX_FMT_GBRPF32LE, 64) < 0) {
+        ret = fp_errorf(e, FP_ENOMEM, "%s: composite: cannot scale the background image", path);
+        goto end;
+    }
+    sws_scale(sws, (const uint8_t *const *)fr->data, fr->linesize, 0, fr->height, dst, dls);
+    /* GBRP planes are G, B, R: reorder into planar R, G, B. */
+    for (int c = 0; c < 3; c++) {
+        int plane = c == 0 ? 2 : c == 1 ? 0 : 1;
+        for (int y = 0; y < h; y++) {
+            const float *row = (const float *)(dst[plane] + (size_t)y * dls[plane]);
+            for (int x = 0; x < w; x++) {
+                float v = row[x];
+                img[(size_t)c * w * h + (size_t)y * w + x] = v < 0 ? 0 : v > 1 ? 1 : v;
+            }
+        }
+    }
+    *out = img;
+    img = NULL;
+    ret = 0;
+end:
+    av_freep(&dst[0]);
+    free(img);
+    sws_freeContext(sws);
+    av_frame_free(&fr);
+    av_packet_free(&pkt);
+    avcodec_free_context(&cc);
+    avformat_close_input(&fc);
+    return ret;
+}
+
+static int composite_image_stage(void *opaque, const fp_planar *rgb, const fp_planar *alpha, int64_t pts, fp_err *e)
+{
+    bg_loader *b = opaque;
+    if (!b->img) {
+        int ret = load_image(b->path, rgb->width, rgb->height, &b->img, e);
+        if (ret < 0)
+            return ret;
+        b->s->bg_image = b->img;
+        b->s->bg_w = rgb->width;
+        b->s->bg_h = rgb->height;
+    }
+    return fp_matte_stage_process(b->s, rgb, alpha, pts, e);
+}
+
+/* ---- one pass: input -> model -> one output ----------------------------------------------------- */
+
+typedef struct pass_result {
+    fp_transcode_stats st;
+    double model_s;
+} pass_result;
+
+static int interrupted(void) { return fp_interrupted() != 0; }
+
+static int run_pass(const matte_args *a, fp_matte *m, const char *output, fp_matte_mode mode, pass_result *r,
+                    fp_err *e)
+{
+    fp_matte_stage s = { 0 };
+    bg_loader bl = { &s, NULL, NULL };
+    fp_process_stage stage = { "matte", mode == FP_MATTE_MODE_RGBA, fp_matte_stage_process, &s };
+    fp_transcode_opts o;
+    fp_transcode *t = NULL;
+    AVDictionary *meta = NULL;
+    int ret;
+
+    fp_matte_reset(m);
+    s.m = m;
+    s.mode = mode;
+    s.premultiplied = !strcmp(a->alpha_mode, "premultiplied");
+    if (mode == FP_MATTE_MODE_COMPOSITE) {
+        if (fp_key_parse_color(a->composite, s.bg_rgb) < 0) {
+            struct stat sb;
+            if (stat(a->composite, &sb) != 0)
+                return fp_errorf(e, FP_EINVAL, "--composite '%s' is neither a colour (RRGGBB) nor an image file",
+                                 a->composite);
+            bl.path = a->composite;
+            stage.process = composite_image_stage;
+            stage.opaque = &bl;
+        }
+    }
+    fp_transcode_opts_default(&o);
+    o.input = a->input;
+    o.output = output;
+    o.vcodec = output == a->output ? a->vcodec : NULL;
+    o.pix_fmt = output == a->output ? a->pix_fmt : NULL;
+    o.encoders = a->encoders;
+    o.stage = &stage;
+    o.interrupted = interrupted;
+    if (mode == FP_MATTE_MODE_RGBA)
+        av_dict_set(&meta, "alpha_type", s.premultiplied ? "premultiplied" : "straight", 0);
+    o.video_metadata = meta;
+    ret = fp_transcode_open(&t, &o, e);
+    if (ret >= 0) {
+        /* The model sees the decoded size (matte has no --crop/--scale): check it before any decoding. */
+        int w = fp_input_decoder(fp_transcode_input(t))->width, h = fp_input_decoder(fp_transcode_input(t))->height;
+        ret = fp_matte_check_size(m, w, h, e);
+        if (ret >= 0) {
+            fp_log(FP_LOG_INFO, "matte", "%s: model %s on %s (%s%s), downsample_ratio %.4g", output, a->model,
+                   fp_matte_backend(m), fp_matte_model_fp16(m) ? "fp16 model" : "fp32 model",
+                   fp_matte_compute_fp16(m) ? ", fp16 compute" : "", fp_matte_ratio_for(m, w, h));
+            ret = fp_transcode_run(t, e);
+        }
+    }
+    if (t)
+        r->st = *fp_transcode_get_stats(t);
+    r->model_s = s.model_s;
+    fp_transcode_freep(&t);
+    av_dict_free(&meta);
+    fp_matte_stage_uninit(&s);
+    free(bl.img);
+    return ret;
+}
+
+static void summary(const char *output, const pass_result *r)
+{
+    const fp_transcode_stats *st = &r->st;
+    double fps = st->seconds > 0 ? st->frames_out / st->seconds : 0;
+    fprintf(stderr, "%s: %lld frames in %.2f s (%.2f fps), %s %s x%d, decode %s\n", output,
+            (long long)st->frames_out, st->seconds, fps, st->encoder, st->pix_fmt, st->encoders,
+            st->gpu_decode ? "NVDEC" : "CPU");
+    fprintf(stderr, "  stage     time_s   fps\n");
+    fprintf(stderr, "  decode   %7.2f  %7.1f\n", st->decode_s, st->decode_s > 0 ? st->frames_in / st->decode_s : 0);
+    fprintf(stderr, "  model    %7.2f  %7.1f\n", r->model_s, r->model_s > 0 ? st->frames_in / r->model_s : 0);
+    fprintf(stderr, "  convert  %7.2f  %7.1f  (pre/postprocess + compose)\n", st->process_s - r->model_s,
+            st->process_s - r->model_s > 0 ? st->frames_in / (st->process_s - r->model_s) : 0);
+    fprintf(stderr, "  encode-wait %4.2f           (time the pipeline waited on the encoder pool)\n",
+            st->encode_wait_s);
+}
+
+int fp_cmd_matte(int argc, char **argv)
+{
+    matte_args a;
+    fp_matte_opts mo;
+    fp_matte *m = NULL;
+    fp_err e;
+    fp_matte_mode mode;
+    pass_result r;
+    int ret;
+
+    fp_err_clear(&e);
+    if (parse(argc, argv, &a, &e) < 0) {
+        fprintf(stderr, "framepipe: matte: %s\n", e.msg);
+        return FP_EXIT_USAGE;
+    }
+    if (a.help) {
+        help(stdout);
+        return FP_EXIT_OK;
+    }
+    if (!a.input || !a.output || !a.model) {
+        fprintf(stderr, "framepipe: matte: IN, -o OUT and --model M.onnx are required (see --help)\n");
+        return FP_EXIT_USAGE;
+    }
+    if (a.composite && a.alpha_only) {
+        fprintf(stderr, "framepipe: matte: --composite and --alpha-only exclude each other\n");
+        return FP_EXIT_USAGE;
+    }
+    mode = a.composite ? FP_MATTE_MODE_COMPOSITE : a.alpha_only ? FP_MATTE_MODE_ALPHA : FP_MATTE_MODE_RGBA;
+
+    fp_matte_opts_default(&mo);
+    mo.model = a.model;
+    mo.backend = a.backend;
+    mo.fp16 = !strcmp(a.precision, "fp16") ? 1 : !strcmp(a.precision, "fp32") ? 0 : -1;
+    mo.downsample_ratio = a.ratio;
+    mo.threads = a.threads;
+    if ((ret = fp_matte_open(&m, &mo, &e)) < 0)
+        goto end;
+    fp_signals_install();
+
+    memset(&r, 0, sizeof(r));
+    if ((ret = run_pass(&a, m, a.output, mode, &r, &e)) < 0)
+        goto end;
+    summary(a.output, &r);
+    if (a.foreground) {
+        memset(&r, 0, sizeof(r));
+        if ((ret = run_pass(&a, m, a.foreground, FP_MATTE_MODE_FOREGROUND, &r, &e)) < 0)
+            goto end;
+        summary(a.foreground, &r);
+    }
+    if (a.alpha) {
+        memset(&r, 0, sizeof(r));
+        if ((ret = run_pass(&a, m, a.alpha, FP_MATTE_MODE_ALPHA, &r, &e)) < 0)
+            goto end;
+        summary(a.alpha, &r);
+    }
+end:
+    fp_matte_freep(&m);
+    if (ret < 0) {
+        fprintf(stderr, "framepipe: %s\n", e.code ? e.msg : fp_strerror(ret));
+        return fp_exit_code(e.code ? e.code : ret);
+    }
+    return FP_EXIT_OK;
+}
