@@ -75,6 +75,7 @@ void fp_transcode_opts_default(fp_transcode_opts *o)
 {
     memset(o, 0, sizeof(*o));
     o->copy_audio = o->copy_subs = o->copy_data = 1;
+    o->emit_from_pts = AV_NOPTS_VALUE;
     fp_input_opts_default(&o->in);
 }
 
@@ -791,6 +792,11 @@ int fp_transcode_run(fp_transcode *t, fp_err *e)
         t->st.process_s += now_s() - t0;
         if (ret < 0)
             goto end;
+        if (t->o.emit_from_pts != AV_NOPTS_VALUE && f->pts != AV_NOPTS_VALUE && f->pts < t->o.emit_from_pts) {
+            /* warm-up frame: the stage has seen it (its state advanced); nothing is written */
+            av_frame_unref(f);
+            continue;
+        }
         if (t->o.fps.num > 0) {
             int64_t us = av_rescale_q(f->pts, t->ist->time_base, AV_TIME_BASE_Q);
             if (!t->held) {
