@@ -28,6 +28,7 @@
 #include "media/fp_transcode.h"
 #include "pipeline/fp_signals.h"
 #include "tasks/matte.h"
+#include "tasks/matte_chunks.h"
 #include "tasks/matte_stage.h"
 
 typedef struct matte_args {
@@ -46,6 +47,8 @@ typedef struct matte_args {
     const char *pix_fmt;
     int threads;
     int encoders;
+    int chunks;
+    int warmup;
     int help;
 } matte_args;
 
@@ -87,6 +90,10 @@ static const matte_opt matte_opts[] = {
       "the video stream's tag alpha_type" },
     { "codec", "c:v", OPT_STRING, OFF(vcodec), NULL, 0, 0, NULL, "FFmpeg encoder name (default: from -o)" },
     { "pix-fmt", NULL, OPT_STRING, OFF(pix_fmt), NULL, 0, 0, NULL, "encoder pixel format (default: chosen)" },
+    { "chunks", NULL, OPT_INT, OFF(chunks), "1", 1, 256, NULL,
+      "cut the video into this many chunks matted at once (own state each, joined without re-encoding)" },
+    { "warmup-frames", NULL, OPT_INT, OFF(warmup), "8", 0, 1000, NULL,
+      "with --chunks: frames run before each chunk's first written frame so its state settles" },
     { "threads", NULL, OPT_INT, OFF(threads), "0", 0, 1024, NULL, "CPU threads of the model; 0 = all cores" },
     { "encoders", NULL, OPT_INT, OFF(encoders), "0", 0, 64, NULL, "encoder pool size; 0 = automatic" },
     { "help", "h", OPT_FLAG, OFF(help), "0", 0, 1, NULL, "this help" },
@@ -422,6 +429,42 @@ int fp_cmd_matte(int argc, char **argv)
     fp_signals_install();
 
     memset(&r, 0, sizeof(r));
+    if (a.chunks > 1) {
+        fp_matte_chunk_opts co = { 0 };
+        fp_matte_chunk_stats cs;
+        AVDictionary *meta = NULL;
+        if (a.foreground || a.alpha) {
+            ret = fp_errorf(&e, FP_EUNSUPPORTED, "%s: configure: --foreground/--alpha are not written with --chunks",
+                            a.output);
+            goto end;
+        }
+        co.input = a.input;
+        co.output = a.output;
+        co.model = mo;
+        co.mode = mode;
+        co.premultiplied = !strcmp(a.alpha_mode, "premultiplied");
+        co.vcodec = a.vcodec;
+        co.pix_fmt = a.pix_fmt;
+        co.chunks = a.chunks;
+        co.warmup_frames = a.warmup;
+        co.interrupted = interrupted;
+        if (mode == FP_MATTE_MODE_COMPOSITE && fp_key_parse_color(a.composite, co.bg_rgb) < 0) {
+            ret = fp_errorf(&e, FP_EUNSUPPORTED, "%s: configure: --chunks composites over a colour only", a.output);
+            goto end;
+        }
+        if (mode == FP_MATTE_MODE_RGBA)
+            av_dict_set(&meta, "alpha_type", co.premultiplied ? "premultiplied" : "straight", 0);
+        co.video_metadata = meta;
+        fp_matte_freep(&m); /* each chunk loads its own instance; this one only validated the model */
+        ret = fp_matte_run_chunked(&co, &cs, &e);
+        av_dict_free(&meta);
+        if (ret < 0)
+            goto end;
+        fprintf(stderr, "%s: %lld frames in %d chunks (+%lld warm-up frames) in %.2f s (%.2f fps), model %.2f s\n",
+                a.output, (long long)cs.frames, cs.chunks, (long long)cs.warmup_frames_run, cs.seconds,
+                cs.seconds > 0 ? cs.frames / cs.seconds : 0, cs.model_s);
+        goto end;
+    }
     if ((ret = run_pass(&a, m, a.output, mode, &r, &e)) < 0)
         goto end;
     summary(a.output, &r);

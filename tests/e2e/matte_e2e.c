@@ -6,7 +6,9 @@
  * is yuva444p10le; FFV1 .mkv carries alpha; frame count and every frame's timestamp equal the input's;
  * the audio stream is copied; the FFV1 (lossless) alpha equals the model's pha from a direct
  * fp_model_run over the same decoded frames (state carried by hand) within one 8-bit code value
- * (tolerance 1/255: the pipeline quantises to 8 bits, rounding may land on either side); composite
+ * (tolerance 1/255: the pipeline quantises to 8 bits, rounding may land on either side); --chunks 3
+ * output within one code value of the sequential one (tests/tasks/test_matte measures the warm-up at
+ * float precision); composite
  * and alpha-only outputs have no alpha; Ctrl-C exits 130 and leaves no output or temporary file; a
  * missing, malformed or wrong-interface model exits 6 with one line naming it and writes nothing.
  *
@@ -376,6 +378,35 @@ int main(int argc, char **argv)
     frames_and_times(in, out);
     audio_copied(out, "opus");
     alpha_vs_direct(in, out, 96, 72);
+
+    /* --chunks 3: frames after each chunk's warm-up within one 8-bit code value of the sequential pass
+     * in every plane (Y, U, V, A of the lossless FFV1 files); count, timestamps, audio as the input */
+    {
+        char ch[1100], pa[1100], pb[1100];
+        unsigned char *x, *y;
+        size_t nx = 0, ny = 0;
+        int maxd = 0;
+        snprintf(ch, sizeof(ch), "%s/chunked.mkv", tmp);
+        CHECK(sh("'%s' matte '%s' -o '%s' --model '%s' --backend cpu --chunks 3", fpbin, in, ch, model) == 0);
+        frames_and_times(in, ch);
+        audio_copied(ch, "opus");
+        CHECK_MSG(strstr(probe_v(ch, NULL, "stream_tags=alpha_type", buf, sizeof(buf)), "straight"), "tag: %s", buf);
+        snprintf(pa, sizeof(pa), "%s/seq.yuva", tmp);
+        snprintf(pb, sizeof(pb), "%s/chunked.yuva", tmp);
+        CHECK(sh("ffmpeg -nostdin -v error -y -i '%s' -f rawvideo '%s' && ffmpeg -nostdin -v error -y -i '%s' -f rawvideo "
+                 "'%s'", out, pa, ch, pb) == 0);
+        x = (unsigned char *)read_file(pa, &nx);
+        y = (unsigned char *)read_file(pb, &ny);
+        CHECK(x && y && nx == ny && nx > 0);
+        for (size_t i = 0; x && y && nx == ny && i < nx; i++) {
+            int d = abs(x[i] - y[i]);
+            maxd = d > maxd ? d : maxd;
+        }
+        printf("chunked (3 chunks, default warm-up) vs sequential: max difference %d code value(s)\n", maxd);
+        CHECK(maxd <= 1);
+        free(x);
+        free(y);
+    }
 
     /* composite over a colour, and the matte as grey: flat video, no alpha */
     snprintf(out, sizeof(out), "%s/comp.mkv", tmp);

@@ -13,6 +13,7 @@
 #include "fp_test.h"
 #include "nn/nn_npy.h"
 #include "tasks/matte.h"
+#include "tasks/matte_chunks.h"
 
 static const char *mdir;
 
@@ -177,6 +178,81 @@ static void refusals(const char *tmp)
     }
 }
 
+/* A moving scene: a bright disc crossing a gradient, frame t of 96x72. */
+static void scene(float *rgb, int w, int h, int t)
+{
+    size_t n = (size_t)w * h;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            float cx = 10 + 3.0f * t, cy = 36, d = (x - cx) * (x - cx) + (y - cy) * (y - cy);
+            float in = d < 200 ? 1.f : 0.f;
+            rgb[(size_t)y * w + x] = in ? 0.9f : x / (float)w;
+            rgb[n + (size_t)y * w + x] = in ? 0.8f : y / (float)h;
+            rgb[2 * n + (size_t)y * w + x] = in ? 0.7f : 0.5f * (x + y) / (w + h);
+        }
+}
+
+/* The warm-up claim at float precision: a chunk that starts W frames before frame A from the zero
+ * state, against the sequential pass from frame 0. Without warm-up the first frames of the chunk
+ * differ measurably (so this test can fail); with FP_MATTE_WARMUP_DEFAULT frames they must be within
+ * WARM_TOL of the sequential pass over the next frames. */
+#define WARM_TOL 2e-3
+static void warmup(void)
+{
+    enum { W = 96, H = 72, A = 16, CHECKED = 6, NMAX = A + CHECKED };
+    char model[1024];
+    fp_matte_opts o;
+    fp_matte *m = NULL;
+    fp_err e;
+    size_t n = (size_t)W * H;
+    /* fgr and pha together (4 planes): this small model's pha is almost all clamped to 0, its fgr is not */
+    float *rgb = malloc(3 * n * sizeof(float)), *seq = malloc((size_t)NMAX * 4 * n * sizeof(float)),
+          *a = malloc(4 * n * sizeof(float));
+    double d0 = -1, dw = -1;
+
+    snprintf(model, sizeof(model), "%s/rvm_mobilenetv3/model.onnx", mdir);
+    fp_matte_opts_default(&o);
+    o.model = model;
+    o.backend = "cpu";
+    o.downsample_ratio = 0.5; /* as the reference steps */
+    fp_err_clear(&e);
+    if (!rgb || !seq || !a || fp_matte_open(&m, &o, &e) < 0) {
+        CHECK_MSG(0, "%s", e.msg);
+        goto end;
+    }
+    for (int t = 0; t < NMAX; t++) {
+        scene(rgb, W, H, t);
+        CHECK(fp_matte_run(m, rgb, W, H, seq + (size_t)t * 4 * n, seq + (size_t)t * 4 * n + 3 * n, &e) == 0);
+    }
+    for (int warm = 0; warm <= 16; warm = warm ? warm * 2 : 1) {
+        double worst = 0;
+        fp_matte_reset(m);
+        for (int t = A - warm; t < NMAX; t++) {
+            scene(rgb, W, H, t);
+            CHECK(fp_matte_run(m, rgb, W, H, a, a + 3 * n, &e) == 0);
+            if (t >= A)
+                for (size_t i = 0; i < 4 * n; i++) {
+                    double d = fabs(a[i] - seq[(size_t)t * 4 * n + i]);
+                    if (d > worst || isnan(d))
+                        worst = isnan(d) ? INFINITY : d;
+                }
+        }
+        printf("warm-up %2d frames: max |chunk - sequential| (fgr, pha) over frames %d..%d = %.3g\n", warm, A,
+               NMAX - 1, worst);
+        if (warm == 0)
+            d0 = worst;
+        if (warm == FP_MATTE_WARMUP_DEFAULT)
+            dw = worst;
+    }
+    CHECK_MSG(d0 > WARM_TOL, "without warm-up the chunk already matches (%.3g): this test could not fail", d0);
+    CHECK_MSG(dw >= 0 && dw <= WARM_TOL, "with %d warm-up frames: %.3g > %g", FP_MATTE_WARMUP_DEFAULT, dw, WARM_TOL);
+end:
+    fp_matte_freep(&m);
+    free(rgb);
+    free(seq);
+    free(a);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -187,5 +263,6 @@ int main(int argc, char **argv)
     auto_ratio();
     reference_steps();
     refusals(argv[2]);
+    warmup();
     return fp_test_finish("test_matte");
 }
