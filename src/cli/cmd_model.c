@@ -19,6 +19,7 @@
 #include "nn/nn_backend.h"
 #include "nn/nn_graph.h"
 #include "nn/nn_npy.h"
+#include "nn/nn_runtime.h"
 
 typedef struct model_args {
     const char *file;
@@ -199,13 +200,17 @@ static int model_info(model_args *a)
     printf("producer: %s\n", g->producer[0] ? g->producer : "(unknown)");
     printf("ir version: %lld, opset: %d\n", (long long)g->ir_version, g->opset);
     printf("inputs:\n");
+    unsigned char *vin = calloc((size_t)g->ninputs + 1, 1);
+    if (vin)
+        nn_graph_value_inputs(g, vin);
     for (int i = 0; i < g->ninputs; i++) {
         fp_value_info vi;
         value_to_info(&g->values[g->inputs[i]], &vi);
         printf("  %-24s ", vi.name);
         print_shape(&vi);
-        printf("\n");
+        printf("%s\n", vin && vin[i] ? "  (its value decides shapes: one plan per distinct value)" : "");
     }
+    free(vin);
     printf("outputs:\n");
     for (int i = 0; i < g->noutputs; i++) {
         fp_value_info vi;
@@ -371,8 +376,9 @@ static int model_run(model_args *a)
     }
     fp_model_stats ms;
     fp_model_get_stats(m, &ms);
-    fp_log(FP_LOG_INFO, "model", "%d nodes run, %d folded at plan time, activation arena %.2f MiB", ms.last_plan_steps,
-           ms.last_plan_folded, ms.last_plan_arena_bytes / 1048576.0);
+    printf("plan: %d nodes run, %d folded at load, %d at plan time; activation memory %.2f MiB "
+           "(%.2f MiB as one buffer per value)\n", ms.last_plan_steps, ms.load_folded, ms.last_plan_folded,
+           ms.last_plan_arena_bytes / 1048576.0, ms.last_plan_naive_bytes / 1048576.0);
 done:
     for (int i = 0; loaded && i < nin; i++)
         nn_tensor_free(&loaded[i]);

@@ -405,7 +405,10 @@ static int claim_once(fp_queue *q, const char *worker, fp_claim *c, fp_err *e)
     if (ret < 0)
         goto fail;
     if (!c->task_id) {
-        fp_db_rollback(q->db);
+        /* Commit, not roll back: the reap above must stick even when nothing is claimable now
+         * (a reaped task waits out its backoff). */
+        if ((ret = fp_db_commit(q->db, e)) < 0)
+            goto fail_nr;
         return FP_EAGAIN;
     }
     if ((ret = fp_db_exec(q->db, "UPDATE jobs SET state = 'running', updated_at = fp_now()"

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libavutil/parseutils.h>
 
@@ -204,7 +205,16 @@ void fp_cli_parsed_free(fp_cli_parsed *p)
 }
 
 static volatile sig_atomic_t got_signal;
-static void on_signal(int sig) { got_signal = sig; }
+static void on_signal(int sig)
+{
+    /* First signal: stop at the next frame and clean up. Second: something is stuck; remove the
+     * partial output and leave now. */
+    if (got_signal) {
+        fp_transcode_remove_partial();
+        _exit(FP_EXIT_INTERRUPTED);
+    }
+    got_signal = sig;
+}
 static int interrupted(void) { return got_signal != 0; }
 
 static void summary(const fp_transcode_stats *s)

@@ -121,7 +121,9 @@ int fp_encoder_choose_format(const AVCodec *codec, const AVOutputFormat *ofmt, e
                          d && d->alpha_muxers && strstr(d->alpha_muxers, "webm") ? ".webm or .mkv"
                          : d && d->alpha_muxers                                   ? ".mov or .mkv"
                                                                                   : ".webm with -c:v libvpx-vp9");
-    if (depth > 8 && pix_depth(best) < depth && forced == AV_PIX_FMT_NONE)
+    /* Only the drop to 8 bits is refused: 12-bit ProRes 4444 decodes re-encoding as 10-bit is the
+     * format's own precision, not a loss anyone asked to be protected from. */
+    if (depth > 8 && pix_depth(best) <= 8 && forced == AV_PIX_FMT_NONE)
         return fp_errorf(e, FP_EUNSUPPORTED,
                          "%s: configure: the input is %d-bit but %s encodes at most %d bits here (precision "
                          "would be lost); use -c:v libx265, -c:v prores_ks, -c:v ffv1 or -c:v libsvtav1, "
@@ -203,4 +205,34 @@ int fp_encoder_open(AVCodecContext **out, const fp_encoder_cfg *c, fp_err *e)
     av_dict_free(&opts);
     *out = ctx;
     return 0;
+}
+
+void fp_encoder_closep(AVCodecContext **pctx, int fed)
+{
+    AVCodecContext *ctx = *pctx;
+    if (!ctx)
+        return;
+    if (!fed && avcodec_is_open(ctx) && !strcmp(ctx->codec->name, "libsvtav1")) {
+        AVFrame *f = av_frame_alloc();
+        if (f) {
+            f->format = ctx->pix_fmt;
+            f->width = ctx->width;
+            f->height = ctx->height;
+            f->pts = 0;
+            if (av_frame_get_buffer(f, 0) >= 0) {
+                const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(ctx->pix_fmt);
+                for (int i = 0; i < 4 && f->buf[i]; i++)
+                    memset(f->buf[i]->data, d->comp[0].depth > 8 ? 0x02 : 0x80, f->buf[i]->size);
+                fed = avcodec_send_frame(ctx, f) >= 0;
+            }
+            av_frame_free(&f);
+        }
+    }
+    if (fed && avcodec_is_open(ctx) && avcodec_send_frame(ctx, NULL) >= 0) {
+        AVPacket *pkt = av_packet_alloc();
+        while (pkt && avcodec_receive_packet(ctx, pkt) >= 0)
+            av_packet_unref(pkt);
+        av_packet_free(&pkt);
+    }
+    avcodec_free_context(pctx);
 }

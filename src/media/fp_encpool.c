@@ -148,7 +148,7 @@ static void *worker_main(void *arg)
         }
         if (ret >= 0 && !p->stop)
             ret = encode_into(ctx, NULL, pkt, s, &e);
-        avcodec_free_context(&ctx);
+        fp_encoder_closep(&ctx, 1);
 
         pthread_mutex_lock(&p->lk);
         if (ret < 0 && !p->err) {

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <dlfcn.h>
@@ -102,7 +103,13 @@ static void av_log_bridge(void *avcl, int level, const char *fmt, va_list vl)
 }
 
 static pthread_once_t log_once = PTHREAD_ONCE_INIT;
-static void log_init(void) { av_log_set_callback(av_log_bridge); }
+static void log_init(void)
+{
+    av_log_set_callback(av_log_bridge);
+    /* SVT-AV1 prints its banner straight to stderr; keep warnings and errors only unless asked. */
+    if (fp_log_get_level() < FP_LOG_VERBOSE)
+        setenv("SVT_LOG", "2", 0);
+}
 void fp_media_log_init(void) { pthread_once(&log_once, log_init); }
 
 /* ---- decode path ---------------------------------------------------------------------------- */

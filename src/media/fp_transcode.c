@@ -92,12 +92,17 @@ int fp_transcode_have_float_path(void)
 
 static char *volatile stall_tmp_path;
 
-static void on_stall(void *opaque, const char *msg)
+void fp_transcode_remove_partial(void)
 {
     char *p = stall_tmp_path;
-    (void)opaque;
     if (p)
         unlink(p);
+}
+
+static void on_stall(void *opaque, const char *msg)
+{
+    (void)opaque;
+    fp_transcode_remove_partial();
 }
 
 /* ---- stream copy ---------------------------------------------------------------------------- */
@@ -451,7 +456,7 @@ int fp_transcode_open(fp_transcode **pt, const fp_transcode_opts *o, fp_err *e)
     if (av_pix_fmt_desc_get(enc_fmt)->flags & AV_PIX_FMT_FLAG_ALPHA)
         av_dict_set(&os->metadata, "alpha_mode", "1", 0);
     av_dict_copy(&os->metadata, o->video_metadata, 0);
-    avcodec_free_context(&probe);
+    fp_encoder_closep(&probe, 0);
     if (ret < 0) {
         ret = fp_errorf(e, FP_ENOMEM, "%s: output: out of memory", o->output);
         goto fail;
@@ -469,7 +474,7 @@ int fp_transcode_open(fp_transcode **pt, const fp_transcode_opts *o, fp_err *e)
     *pt = t;
     return 0;
 fail:
-    avcodec_free_context(&probe);
+    fp_encoder_closep(&probe, 0);
     fp_transcode_freep(&t);
     return ret;
 }

@@ -91,6 +91,10 @@ fp_input *fp_transcode_input(fp_transcode *t);
 
 void fp_transcode_freep(fp_transcode **pt);
 
+/* Removes the temporary output of the run in progress, if any. Async-signal-safe (unlink only): for
+ * a second Ctrl-C, or a watchdog, that must end the process without unwinding. */
+void fp_transcode_remove_partial(void);
+
 /* Whether this build can run the float processing path (crop/scale/key/model stages): it needs the
  * colour kernels of src/gpu (fp_preprocess_cpu / fp_postprocess_cpu). */
 int fp_transcode_have_float_path(void);

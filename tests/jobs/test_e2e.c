@@ -107,10 +107,15 @@ static void run_workers(const char *url, int n)
     }
 }
 
+static const char *storage_kind = "file";
+
 static int64_t submit(const char *url, const char *task, const char *in, const char *out, double chunk_s)
 {
     char store[600];
-    snprintf(store, sizeof(store), "file://%s/store", tu_tmpdir());
+    if (!strcmp(storage_kind, "s3"))
+        snprintf(store, sizeof(store), "s3://fp-test/e2e-%ld", (long)getpid());
+    else
+        snprintf(store, sizeof(store), "file://%s/store", tu_tmpdir());
     fp_job_spec s = { (char *)task, (char *)in, (char *)out, store, chunk_s, -1, (char *)"{}" };
     fp_err e = { 0 };
     int64_t id = 0;
@@ -133,6 +138,26 @@ static void job_state(fp_queue *q, int64_t id, const char *state, const char *er
 int main(int argc, char **argv)
 {
     const char *engine = argc > 1 ? argv[1] : "sqlite";
+    if (argc > 2 && !strcmp(argv[2], "s3")) {
+        /* chunk storage on the S3 test server (fixture) instead of the local disk */
+        char ep[256] = "";
+        const char *f = getenv("FP_TEST_S3_FILE");
+        FILE *fp = f ? fopen(f, "r") : NULL;
+        if (fp) {
+            if (!fgets(ep, sizeof(ep), fp))
+                ep[0] = 0;
+            fclose(fp);
+        }
+        ep[strcspn(ep, "\n")] = 0;
+        if (!ep[0]) {
+            printf("test_e2e: no S3 server: skipped\n");
+            return FP_TEST_SKIP_CODE;
+        }
+        storage_kind = "s3";
+        setenv("FP_S3_ENDPOINT", ep, 1);
+        setenv("AWS_ACCESS_KEY_ID", "S3RVER", 1);
+        setenv("AWS_SECRET_ACCESS_KEY", "S3RVER", 1);
+    }
     const char *url0 = tu_fresh_queue(engine, "e2e");
     if (!url0) {
         printf("test_e2e %s: engine not available: skipped\n", engine);
@@ -233,6 +258,6 @@ int main(int argc, char **argv)
     }
     tu_rmtmp();
     char name[64];
-    snprintf(name, sizeof(name), "test_e2e %s", engine);
+    snprintf(name, sizeof(name), "test_e2e %s %s", engine, storage_kind);
     return fp_test_finish(name);
 }

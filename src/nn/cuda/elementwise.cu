@@ -171,7 +171,7 @@ __device__ __forceinline__ float ew_unf(int op, float x, float p0, float p1)
     case UN_LRELU: return x < 0.f ? p0 * x : x;
     case UN_ELU: return x < 0.f ? p0 * (expf(x) - 1.f) : x;
     case UN_SELU: return x <= 0.f ? p1 * (p0 * expf(x) - p0) : p1 * x;
-    case UN_SOFTPLUS: return x > 20.f ? x : log1pf(expf(x));
+    case UN_SOFTPLUS: return x > 0.f ? x + log1pf(expf(-x)) : log1pf(expf(x));
     case UN_SOFTSIGN: return x / (1.f + fabsf(x));
     case UN_EXP: return expf(x);
     case UN_LOG: return logf(x);
@@ -289,10 +289,6 @@ static int binary_supports(nn_backend_ctx *ctx, const nn_node *n, nn_tensor *con
         *why = "integer Mean";
         return 0;
     }
-    if (op == EW_MOD && cu_is_float(dt) && !nn_attr_int(n, "fmod", 0)) {
-        *why = "float Mod needs fmod=1";
-        return 0;
-    }
     nn_dtype want = EW_IS_CMP(op) ? NN_DT_BOOL : dt;
     if (out[0]->dtype != want) {
         *why = "output dtype";
@@ -350,6 +346,8 @@ static int binary_run(nn_backend_ctx *ctx, const nn_node *n, cu_node *cn, nn_ten
                       nn_tensor **out, int nout, fp_err *e)
 {
     int op = ew_code(ew_binaries, n->op_type);
+    if (op == EW_MOD && nn_attr_int(n, "fmod", 0))
+        op = EW_FMOD; /* C semantics (sign of the dividend) instead of Python's */
     nn_dtype dt = cu_dt(cn, in, 0);
     nn_tensor *y = out[0];
     int rc;

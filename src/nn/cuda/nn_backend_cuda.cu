@@ -121,9 +121,11 @@ __global__ void cu_convert_kernel(void *dst, int dt_dst, const void *src, int dt
         case NN_DT_FLOAT16: ((__half *)dst)[i] = __float2half_rn((float)v); break;
         case NN_DT_BFLOAT16: ((__nv_bfloat16 *)dst)[i] = __float2bfloat16_rn((float)v); break;
         case NN_DT_DOUBLE: ((double *)dst)[i] = v; break;
-        case NN_DT_INT32: ((int32_t *)dst)[i] = (int32_t)v; break;   /* truncation toward zero */
-        case NN_DT_INT8: ((int8_t *)dst)[i] = (int8_t)v; break;
-        case NN_DT_UINT8: ((uint8_t *)dst)[i] = (uint8_t)v; break;
+        /* float -> int: truncation toward zero, NaN -> 0, out of range saturates (the CPU's rule; the
+         * hardware conversion already does this for 32/64-bit targets). */
+        case NN_DT_INT32: ((int32_t *)dst)[i] = (int32_t)v; break;
+        case NN_DT_INT8: ((int8_t *)dst)[i] = v != v ? 0 : (int8_t)fmin(fmax(trunc(v), -128.0), 127.0); break;
+        case NN_DT_UINT8: ((uint8_t *)dst)[i] = v != v ? 0 : (uint8_t)fmin(fmax(trunc(v), 0.0), 255.0); break;
         case NN_DT_BOOL: ((uint8_t *)dst)[i] = v != 0.0; break;
         default: ((int64_t *)dst)[i] = (int64_t)v; break;
         }
@@ -227,7 +229,7 @@ static const cu_op *const *cu_tables(void)
 {
     static const cu_op *const tables[] = {
         cu_ops_elementwise, cu_ops_shape, cu_ops_conv, cu_ops_gemm, cu_ops_pool, cu_ops_reduce,
-        cu_ops_resize, NULL,
+        cu_ops_resize, cu_ops_gridsample, cu_ops_topk, NULL,
     };
     return tables;
 }

@@ -94,6 +94,8 @@ extern const cu_op cu_ops_gemm[];
 extern const cu_op cu_ops_pool[];
 extern const cu_op cu_ops_reduce[];
 extern const cu_op cu_ops_resize[];
+extern const cu_op cu_ops_gridsample[];
+extern const cu_op cu_ops_topk[];
 
 /* ---- errors ---- */
 int cu_err_cuda(fp_err *e, const nn_node *n, cudaError_t st, const char *what);

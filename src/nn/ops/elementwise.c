@@ -68,15 +68,38 @@ typedef struct un_param {
         return (T)(EXPR);                                                                          \
     }
 
+/* One exp of -|x| serves both signs and never overflows. */
 static inline float sigmoid_f(float x)
 {
-    return x >= 0 ? 1.0f / (1.0f + expf(-x)) : expf(x) / (1.0f + expf(x));
+    float e = expf(-fabsf(x)), r = 1.0f / (1.0f + e);
+    return x >= 0 ? r : e * r;
 }
 static inline double sigmoid_d(double x)
 {
-    return x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x));
+    double e = exp(-fabs(x)), r = 1.0 / (1.0 + e);
+    return x >= 0 ? r : e * r;
 }
 #define SIGMOID(x) _Generic((x), float: sigmoid_f, default: sigmoid_d)(x)
+
+/* tanh from one exp: glibc's tanhf is several times slower. Below 0.5, 1 - 2/(e+1) would cancel,
+ * so expm1 keeps the relative accuracy there; above 9 the result is +-1 in float. */
+static inline float tanh_f(float x)
+{
+    float a = fabsf(x), r;
+    if (a > 9.0f)
+        r = 1.0f;
+    else if (a < 0.5f) {
+        float m = expm1f(2.0f * a);
+        r = m / (m + 2.0f);
+    } else {
+        r = 1.0f - 2.0f / (expf(2.0f * a) + 1.0f);
+    }
+    return copysignf(r, x);
+}
+#define TANH(x) _Generic((x), float: tanh_f, default: tanh)(x)
+
+/* min/max as comparisons: the libm calls are not inlined without -ffinite-math-only */
+#define CLAMP01(v) ((v) < 0 ? (T)0 : (v) > 1 ? (T)1 : (v))
 
 /* softplus without overflow for large x */
 #define SOFTPLUS(x) ((x) > 0 ? (x) + log1p(exp(-(x))) : log1p(exp(x)))
@@ -84,9 +107,9 @@ static inline double sigmoid_d(double x)
 UN_ROWS(relu, x > 0 ? x : (T)0)
 UN_ROWS(leakyrelu, x >= 0 ? x : x * P0)
 UN_ROWS(sigmoid, SIGMOID(x))
-UN_ROWS(hardsigmoid, fmax((T)0, fmin((T)1, P0 * x + P1)))
-UN_ROWS(hardswish, x * fmax((T)0, fmin((T)1, x / (T)6 + (T)0.5)))
-UN_ROWS(tanh_, tanh(x))
+UN_ROWS(hardsigmoid, CLAMP01(P0 * x + P1))
+UN_ROWS(hardswish, x * CLAMP01(x / (T)6 + (T)0.5))
+UN_ROWS(tanh_, TANH(x))
 UN_ROWS(exp_, exp(x))
 UN_ROWS(log_, log(x))
 UN_ROWS(sqrt_, sqrt(x))
@@ -213,7 +236,7 @@ static int unary_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_tenso
     if (!opsa_dt_is_float(t) && !(d->si && opsa_dt_is_int(t)))
         return nn_node_error(e, n, FP_EUNSUPPORTED, "input dtype %s not supported", nn_dtype_name(t));
     out[0]->dtype = t;
-    return nn_tensor_set_shape(out[0], in[0]->ndim, in[0]->dims);
+    return opsa_set_shape(n, e, out[0], in[0]->ndim, in[0]->dims);
 }
 
 static int unary_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,
@@ -731,7 +754,7 @@ static int clip_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor
             return nn_node_error(e, n, FP_EMODEL, "%s must be a scalar", k == 1 ? "min" : "max");
     }
     out[0]->dtype = in[0]->dtype;
-    return nn_tensor_set_shape(out[0], in[0]->ndim, in[0]->dims);
+    return opsa_set_shape(n, e, out[0], in[0]->ndim, in[0]->dims);
 }
 
 static int clip_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,
@@ -843,7 +866,7 @@ static int boolout_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_ten
     if (is_not ? in[0]->dtype != NN_DT_BOOL : !opsa_dt_is_float(in[0]->dtype))
         return nn_node_error(e, n, FP_EUNSUPPORTED, "input dtype %s not supported", nn_dtype_name(in[0]->dtype));
     out[0]->dtype = NN_DT_BOOL;
-    return nn_tensor_set_shape(out[0], in[0]->ndim, in[0]->dims);
+    return opsa_set_shape(n, e, out[0], in[0]->ndim, in[0]->dims);
 }
 
 static int boolout_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,
