@@ -18,6 +18,7 @@
 #include <libavformat/avformat.h>
 
 #include "media/fp_transcode.h"
+#include "core/fp_log.h"
 #include "pipeline/fp_output.h"
 
 typedef struct chunk {
@@ -25,6 +26,7 @@ typedef struct chunk {
     int64_t nframes, nwarm;
     char *path;
     int ret;
+    int done;
     fp_err err;
     fp_transcode_stats st;
     double model_s;
@@ -162,10 +164,14 @@ static void *worker(void *arg)
         int i = atomic_fetch_add(&r->next, 1);
         if (i >= r->n || atomic_load(&r->failed))
             break;
+        if (r->c[i].done)
+            continue;
         fp_err_clear(&r->c[i].err);
         r->c[i].ret = run_one(r, &r->c[i], &r->c[i].err);
         if (r->c[i].ret < 0)
             atomic_store(&r->failed, 1);
+        else
+            r->c[i].done = 1;
     }
     return NULL;
 }
@@ -378,15 +384,40 @@ int fp_matte_run_chunked(const fp_matte_chunk_opts *o, fp_matte_chunk_stats *st,
         ret = fp_errorf(e, FP_ENOMEM, "matte: out of memory");
         goto end;
     }
-    for (; started < par; started++)
-        if (pthread_create(&th[started], NULL, worker, &r) != 0)
+    for (;;) {
+        int oom = 0, failed = 0, first = -1;
+        atomic_store(&r.next, 0);
+        atomic_store(&r.failed, 0);
+        r.threads_per_model = cores > par ? (int)(cores / par) : 1;
+        for (started = 0; started < par; started++)
+            if (pthread_create(&th[started], NULL, worker, &r) != 0)
+                break;
+        if (!started) {
+            ret = fp_errorf(e, FP_ENOMEM, "matte: cannot start a chunk thread");
+            goto end;
+        }
+        for (int i = 0; i < started; i++)
+            pthread_join(th[i], NULL);
+        for (int i = 0; i < k; i++) {
+            if (!c[i].done && c[i].ret < 0) {
+                failed = 1;
+                oom |= c[i].ret == FP_EDEVICE;
+                first = first < 0 ? i : first;
+            }
+        }
+        /* Out of GPU memory with several chunks at once: retry the chunks not done with half as many
+         * at once (each holds its own model and activations), down to one, instead of failing. */
+        if (!failed || !oom || par == 1)
             break;
-    if (!started) {
-        ret = fp_errorf(e, FP_ENOMEM, "matte: cannot start a chunk thread");
-        goto end;
+        fp_log(FP_LOG_WARN, "matte", "%s: GPU error with %d chunks at once (%s); retrying with %d", o->output, par,
+               c[first].err.code ? c[first].err.msg : "no message", par / 2);
+        par /= 2;
+        for (int i = 0; i < k; i++)
+            if (!c[i].done) {
+                c[i].ret = 0;
+                fp_err_clear(&c[i].err);
+            }
     }
-    for (int i = 0; i < started; i++)
-        pthread_join(th[i], NULL);
     ret = 0;
     for (int i = 0; i < k && !ret; i++)
         if (c[i].ret < 0) {
@@ -394,8 +425,9 @@ int fp_matte_run_chunked(const fp_matte_chunk_opts *o, fp_matte_chunk_stats *st,
             fp_errorf(e, c[i].err.code ? c[i].err.code : c[i].ret, "%s", c[i].err.code ? c[i].err.msg : "chunk failed");
             ret = c[i].ret;
         }
-    if (!ret && atomic_load(&r.next) < k)
-        ret = fp_errorf(e, FP_EINTERNAL, "matte: not every chunk ran");
+    for (int i = 0; i < k && !ret; i++)
+        if (!c[i].done)
+            ret = fp_errorf(e, FP_EINTERNAL, "matte: chunk %d did not run", i);
     if (!ret)
         ret = join(o, c, k, e);
     if (st) {
