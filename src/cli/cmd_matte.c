@@ -29,6 +29,10 @@
 #include "pipeline/fp_signals.h"
 #include "tasks/matte.h"
 #include "tasks/matte_chunks.h"
+#ifdef FP_HAVE_JOBS
+#include "pipeline/fp_gpuinfo.h"
+#include "tasks/matte_many.h"
+#endif
 #include "tasks/matte_stage.h"
 
 typedef struct matte_args {
@@ -49,6 +53,8 @@ typedef struct matte_args {
     int encoders;
     int chunks;
     int warmup;
+    const char *gpus;
+    const char *ext;
     int help;
 } matte_args;
 
@@ -94,6 +100,11 @@ static const matte_opt matte_opts[] = {
       "cut the video into this many chunks matted at once (own state each, joined without re-encoding)" },
     { "warmup-frames", NULL, OPT_INT, OFF(warmup), "8", 0, 1000, NULL,
       "with --chunks: frames run before each chunk's first written frame so its state settles" },
+    { "gpus", NULL, OPT_STRING, OFF(gpus), "1", 0, 0, NULL,
+      "many inputs (IN is a directory or a glob, -o a directory): workers pulling files from the queue, "
+      "'all' = one per GPU (one on a machine without)" },
+    { "ext", NULL, OPT_CHOICE, OFF(ext), "webm", 0, 0, "webm|mov|mkv",
+      "many inputs: the outputs' container, OUTDIR/NAME.EXT" },
     { "threads", NULL, OPT_INT, OFF(threads), "0", 0, 1024, NULL, "CPU threads of the model; 0 = all cores" },
     { "encoders", NULL, OPT_INT, OFF(encoders), "0", 0, 64, NULL, "encoder pool size; 0 = automatic" },
     { "help", "h", OPT_FLAG, OFF(help), "0", 0, 1, NULL, "this help" },
@@ -209,6 +220,9 @@ static void help(FILE *f)
             fprintf(f, " [range %g..%g]", o->min, o->max);
         fputc('\n', f);
     }
+    fprintf(f, "\nmany files: framepipe matte DIR_OR_GLOB -o OUTDIR --model M.onnx [--gpus all|N] [--ext webm|mov|mkv]\n"
+               "  goes through a temporary SQLite job queue; a failing file never stops the others; the exit code\n"
+               "  is 0 when every file succeeded, else the first failed file's.\n");
     fprintf(f, "\nexit codes: 0 ok, 2 usage, 3 bad input, 4 unsupported, 5 output, 6 model invalid or "
                "incompatible,\n            7 GPU error, 130 interrupted\n");
 }
@@ -373,6 +387,90 @@ static int run_pass(const matte_args *a, fp_matte *m, const char *output, fp_mat
     return ret;
 }
 
+#ifdef FP_HAVE_JOBS
+/* ---- many files: each through its own model instance on the worker's device -------------------- */
+
+typedef struct many_ctx {
+    const matte_args *a;
+    fp_matte_opts mo;
+    fp_matte_mode mode;
+} many_ctx;
+
+static int many_file(void *opaque, const char *in, const char *out, int device, fp_matte_file_result *fr, fp_err *e)
+{
+    many_ctx *c = opaque;
+    matte_args a = *c->a;
+    fp_matte_opts mo = c->mo;
+    fp_matte *m = NULL;
+    pass_result r;
+    int ret;
+    a.input = in;
+    a.output = out;
+    mo.device_id = device;
+    if ((ret = fp_matte_open(&m, &mo, e)) < 0)
+        return ret;
+    memset(&r, 0, sizeof(r));
+    ret = run_pass(&a, m, out, c->mode, &r, e);
+    fr->frames = r.st.frames_out;
+    fr->seconds = r.st.seconds;
+    fp_matte_freep(&m);
+    return ret;
+}
+
+static int run_many(const matte_args *a, fp_matte *m, fp_err *e)
+{
+    char **files = NULL;
+    int n = 0, ret, devices = 1, workers = 1;
+    many_ctx c = { a };
+    fp_matte_many_opts o = { 0 };
+    fp_matte_many_stats st;
+
+    if (a->chunks > 1 || a->foreground || a->alpha)
+        return fp_errorf(e, FP_EUNSUPPORTED, "%s: configure: --chunks, --foreground and --alpha take one input file",
+                         a->input);
+    if (!strcmp(fp_matte_backend(m), "cuda")) {
+        fp_gpuinfo *gi = NULL;
+        if (fp_gpuinfo_query(&gi, 0) == 0 && gi->nb_devices > 0)
+            devices = gi->nb_devices;
+        fp_gpuinfo_freep(&gi);
+    }
+    if (!strcmp(a->gpus, "all")) {
+        workers = devices;
+    } else {
+        char *end;
+        long v = strtol(a->gpus, &end, 10);
+        if (*end || v < 1 || v > 64)
+            return fp_errorf(e, FP_EINVAL, "--gpus must be 'all' or a number of workers in [1, 64] (not '%s')",
+                             a->gpus);
+        workers = (int)v;
+    }
+    if ((ret = fp_matte_list_inputs(a->input, &files, &n, e)) < 0)
+        return ret;
+    c.mo.model = a->model;
+    c.mo.backend = fp_matte_backend(m); /* what the validation load resolved "auto" to */
+    c.mo.fp16 = !strcmp(a->precision, "fp16") ? 1 : !strcmp(a->precision, "fp32") ? 0 : -1;
+    c.mo.downsample_ratio = a->ratio;
+    c.mo.threads = a->threads;
+    c.mode = a->composite ? FP_MATTE_MODE_COMPOSITE : a->alpha_only ? FP_MATTE_MODE_ALPHA : FP_MATTE_MODE_RGBA;
+    o.inputs = (const char *const *)files;
+    o.n = n;
+    o.outdir = a->output;
+    o.ext = a->ext;
+    o.workers = workers;
+    o.devices = devices;
+    o.run_file = many_file;
+    o.opaque = &c;
+    o.report = stderr;
+    fp_log(FP_LOG_INFO, "matte", "%d file(s) from %s, %d worker(s) on %d %s device(s)", n, a->input, workers, devices,
+           fp_matte_backend(m));
+    ret = fp_matte_many_run(&o, &st, e);
+    if (ret >= 0 && st.failed)
+        ret = fp_errorf(e, st.first_error, "matte: %d of %d files failed (see above)", st.failed, n);
+    fp_matte_list_free(&files, n);
+    return ret;
+}
+#endif
+
 static void summary(const char *output, const pass_result *r)
 {
     const fp_transcode_stats *st = &r->st;
@@ -429,6 +527,12 @@ int fp_cmd_matte(int argc, char **argv)
     fp_signals_install();
 
     memset(&r, 0, sizeof(r));
+#ifdef FP_HAVE_JOBS
+    if (fp_matte_is_many(a.input)) {
+        ret = run_many(&a, m, &e);
+        goto end;
+    }
+#endif
     if (a.chunks > 1) {
         fp_matte_chunk_opts co = { 0 };
         fp_matte_chunk_stats cs;

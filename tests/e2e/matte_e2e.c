@@ -10,7 +10,9 @@
  * output within one code value of the sequential one (tests/tasks/test_matte measures the warm-up at
  * float precision); composite
  * and alpha-only outputs have no alpha; Ctrl-C exits 130 and leaves no output or temporary file; a
- * missing, malformed or wrong-interface model exits 6 with one line naming it and writes nothing.
+ * missing, malformed or wrong-interface model exits 6 with one line naming it and writes nothing; a
+ * directory of inputs with one corrupt file goes through the queue: the others are written, the
+ * summary says "2 ok, 1 failed", the exit code is the failed file's.
  *
  * Usage: matte_e2e FRAMEPIPE MODELS_DIR TMPDIR formats|faults
  *   formats: the outputs and their checks (about 20-50 s on a loaded 2-core machine: ctest label slow)
@@ -436,6 +438,43 @@ faults:
     CHECK_EQ_INT(sh("'%s' matte '%s' -o '%s/x.webm' 2>/dev/null", fpbin, in, tmp), 2); /* no --model */
     CHECK_EQ_INT(sh("'%s' matte '%s' -o '%s/x.webm' --model '%s' --downsample-ratio 2 2>/dev/null", fpbin, in, tmp,
                     model), 2);
+
+#ifdef FP_HAVE_JOBS
+    /* many files through the queue: a corrupt one fails alone, the others are written; exit code is the
+     * failed file's (3, bad input); per-file and overall summary lines */
+    {
+        char dir[1100], od[1100], errp[1100], *err;
+        size_t n = 0;
+        int code;
+        snprintf(dir, sizeof(dir), "%s/many", tmp);
+        snprintf(od, sizeof(od), "%s/many-out", tmp);
+        snprintf(errp, sizeof(errp), "%s/many.err", tmp);
+        sh("rm -rf '%s' '%s' && mkdir -p '%s'", dir, od, dir);
+        CHECK(sh("for n in a b; do ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=size=96x72:rate=10 -t 1 -c:v ffv1 "
+                 "'%s'/$n.mkv || exit 1; done && head -c 5000 /dev/urandom > '%s/c.mkv'", dir, dir) == 0);
+        code = sh("'%s' matte '%s' -o '%s' --model '%s' --backend cpu --gpus 2 2>'%s'", fpbin, dir, od, model, errp);
+        err = read_file(errp, &n);
+        printf("many: exit %d\n%s", code, err ? err : "");
+        CHECK_EQ_INT(code, 3);
+        CHECK(err && strstr(err, "3 files: 2 ok, 1 failed"));
+        CHECK(err && strstr(err, "FAILED  ") && strstr(err, "c.mkv"));
+        for (int i = 0; i < 2; i++) {
+            char o[1200];
+            snprintf(o, sizeof(o), "%s/%c.webm", od, 'a' + i);
+            probe_v(o, NULL, "stream=codec_name", buf, sizeof(buf));
+            CHECK_MSG(!strcmp(buf, "vp9\n"), "%s: '%s'", o, buf);
+            capture(buf, sizeof(buf), "ffprobe -v error -count_frames -select_streams v:0 -show_entries "
+                    "stream=nb_read_frames -of csv=p=0 '%s'", o);
+            CHECK_MSG(!strcmp(buf, "10\n"), "%s: %s frames", o, buf);
+        }
+        snprintf(errp, sizeof(errp), "%s/c.webm", od);
+        CHECK(!exists(errp));
+        CHECK_EQ_INT(count_entries(od, ".part"), 0);
+        free(err);
+    }
+#else
+    SKIP("many files: built without the jobs module (FP_JOBS=OFF)");
+#endif
 
     /* Ctrl-C on a longer input */
     snprintf(inlong, sizeof(inlong), "%s/long.mkv", tmp);
