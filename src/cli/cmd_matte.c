@@ -29,8 +29,9 @@
 #include "pipeline/fp_signals.h"
 #include "tasks/matte.h"
 #include "tasks/matte_chunks.h"
-#ifdef FP_HAVE_JOBS
+#include "pipeline/fp_autoconf.h"
 #include "pipeline/fp_gpuinfo.h"
+#ifdef FP_HAVE_JOBS
 #include "tasks/matte_many.h"
 #endif
 #include "tasks/matte_stage.h"
@@ -96,8 +97,9 @@ static const matte_opt matte_opts[] = {
       "the video stream's tag alpha_type" },
     { "codec", "c:v", OPT_STRING, OFF(vcodec), NULL, 0, 0, NULL, "FFmpeg encoder name (default: from -o)" },
     { "pix-fmt", NULL, OPT_STRING, OFF(pix_fmt), NULL, 0, 0, NULL, "encoder pixel format (default: chosen)" },
-    { "chunks", NULL, OPT_INT, OFF(chunks), "1", 1, 256, NULL,
-      "cut the video into this many chunks matted at once (own state each, joined without re-encoding)" },
+    { "chunks", NULL, OPT_INT, OFF(chunks), "1", 0, 256, NULL,
+      "cut the video into this many chunks matted at once (own state each, joined without re-encoding); "
+      "0 = automatic: fp_autoconf's batch for the GPU's free memory and the frame size (1 on the CPU)" },
     { "warmup-frames", NULL, OPT_INT, OFF(warmup), "8", 0, 1000, NULL,
       "with --chunks: frames run before each chunk's first written frame so its state settles" },
     { "gpus", NULL, OPT_STRING, OFF(gpus), "1", 0, 0, NULL,
@@ -471,6 +473,36 @@ static int run_many(const matte_args *a, fp_matte *m, fp_err *e)
 }
 #endif
 
+/* --chunks 0: the batch fp_autoconf() chooses for this frame size on this GPU (1 on the CPU), logged
+ * once in its own words. */
+static int auto_chunks(const char *input, const fp_matte *m)
+{
+    AVFormatContext *fc = NULL;
+    fp_autoconf_in ai = { 0 };
+    fp_autoconf_out ao;
+    fp_gpuinfo *gi = NULL;
+    int vs, n = 1;
+    if (strcmp(fp_matte_backend(m), "cuda"))
+        return 1;
+    if (avformat_open_input(&fc, input, NULL, NULL) < 0 || avformat_find_stream_info(fc, NULL) < 0 ||
+        (vs = av_find_best_stream(fc, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0)) < 0) {
+        avformat_close_input(&fc);
+        return 1;
+    }
+    ai.width = fc->streams[vs]->codecpar->width;
+    ai.height = fc->streams[vs]->codecpar->height;
+    avformat_close_input(&fc);
+    if (fp_gpuinfo_query(&gi, 0) == 0 && gi->nb_devices > 0) {
+        ai.gpu = &gi->devices[0];
+        if (fp_autoconf(&ai, &ao) == 0 && ao.batch > 0) {
+            n = ao.batch;
+            fp_log(FP_LOG_INFO, "matte", "--chunks 0: %d chunk(s) at %dx%d (%s)", n, ai.width, ai.height, ao.why);
+        }
+    }
+    fp_gpuinfo_freep(&gi);
+    return n;
+}
+
 static void summary(const char *output, const pass_result *r)
 {
     const fp_transcode_stats *st = &r->st;
@@ -533,6 +565,8 @@ int fp_cmd_matte(int argc, char **argv)
         goto end;
     }
 #endif
+    if (a.chunks == 0)
+        a.chunks = auto_chunks(a.input, m);
     if (a.chunks > 1) {
         fp_matte_chunk_opts co = { 0 };
         fp_matte_chunk_stats cs;

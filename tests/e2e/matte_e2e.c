@@ -417,6 +417,23 @@ int main(int argc, char **argv)
     probe_v(out, NULL, "stream=pix_fmt", buf, sizeof(buf));
     CHECK_MSG(!strchr(buf, 'a') || !strncmp(buf, "gray", 4), "composite pix_fmt %s", buf);
     frames_and_times(in, out);
+    {
+        /* --composite IMAGE: a red PNG of another size, scaled to the frame: where alpha is 0 the output is
+         * the image (red), so the composite's mean red must exceed its mean green by a margin */
+        char png[1100];
+        double r = 0, g = 0;
+        snprintf(png, sizeof(png), "%s/bg.png", tmp);
+        CHECK(sh("ffmpeg -nostdin -v error -y -f lavfi -i color=c=red:s=40x30 -frames:v 1 '%s'", png) == 0);
+        snprintf(out, sizeof(out), "%s/comp_img.mkv", tmp);
+        CHECK(sh("'%s' matte '%s' -o '%s' --model '%s' --backend cpu --composite '%s' -c:v ffv1", fpbin, in, out,
+                 model, png) == 0);
+        frames_and_times(in, out);
+        capture(buf, sizeof(buf), "ffmpeg -nostdin -v error -i '%s' -frames:v 1 -vf format=rgb24,scale=1:1:flags=area "
+                "-f rawvideo - | od -An -tu1", out);
+        if (sscanf(buf, "%lf %lf", &r, &g) == 2)
+            printf("composite over a red image: mean R %.0f, G %.0f\n", r, g);
+        CHECK_MSG(r > g + 64, "composite over a red image: '%s'", buf);
+    }
     snprintf(out, sizeof(out), "%s/matte.mkv", tmp);
     CHECK(sh("'%s' matte '%s' -o '%s' --model '%s' --backend cpu --alpha-only -c:v ffv1", fpbin, in, out, model) == 0);
     frames_and_times(in, out);
