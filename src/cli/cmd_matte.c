@@ -15,6 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <dirent.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
@@ -76,7 +79,7 @@ typedef struct matte_opt {
 static const matte_opt matte_opts[] = {
     { "output", "o", OPT_STRING, OFF(output), NULL, 0, 0, NULL,
       "output file; the extension picks the container: .webm VP9 with alpha (default choice), .mov ProRes 4444 "
-      "with alpha, .mkv FFV1 with alpha" },
+      "with alpha, .mkv FFV1 with alpha, DIR/%05d.png an RGBA PNG sequence (numbered from 1)" },
     { "model", NULL, OPT_STRING, OFF(model), NULL, 0, 0, NULL,
       "RVM-style ONNX model (inputs src, r1i..r4i, downsample_ratio; outputs fgr, pha, r1o..r4o), fp32 or fp16" },
     { "downsample-ratio", NULL, OPT_DOUBLE, OFF(ratio), "0", 0, 1, NULL,
@@ -503,6 +506,188 @@ static int auto_chunks(const char *input, const fp_matte *m)
     return n;
 }
 
+/* ---- PNG sequence (-o DIR/%05d.png) --------------------------------------------------------------
+ * The matte is written losslessly (FFV1 gbrap, no YUV step) to a temporary directory beside the
+ * output, then decoded and written as RGBA PNGs numbered from 1 in that directory, and the PNGs are
+ * renamed into place only when every frame is done; on failure or Ctrl-C the temporary directory is
+ * removed. Each file appears complete; the set appears at the end. Audio and timestamps do not exist
+ * in a PNG sequence. */
+
+static int is_png_pattern(const char *out)
+{
+    size_t n = strlen(out);
+    return strchr(out, '%') && n > 4 && !strcasecmp(out + n - 4, ".png");
+}
+
+static void rm_tree(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    char p[PATH_MAX];
+    while (d && (de = readdir(d))) {
+        if (de->d_name[0] == '.' && (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
+            continue;
+        snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+        unlink(p);
+    }
+    if (d)
+        closedir(d);
+    rmdir(dir);
+}
+
+static int write_pngs(const char *mkv, const char *tmpdir, const char *pattern, int64_t *nout, fp_err *e)
+{
+    AVFormatContext *fc = NULL;
+    AVCodecContext *dc = NULL, *ec = NULL;
+    AVPacket *pkt = av_packet_alloc(), *op = av_packet_alloc();
+    AVFrame *fr = av_frame_alloc(), *rgba = av_frame_alloc();
+    struct SwsContext *sws = NULL;
+    const AVCodec *png = avcodec_find_encoder(AV_CODEC_ID_PNG);
+    int ret = FP_EINTERNAL, eof = 0, vs;
+    int64_t n = 0;
+
+    if (!pkt || !op || !fr || !rgba || !png) {
+        ret = fp_errorf(e, FP_EUNSUPPORTED, "%s: output: no PNG encoder in this FFmpeg", pattern);
+        goto end;
+    }
+    if (avformat_open_input(&fc, mkv, NULL, NULL) < 0 || avformat_find_stream_info(fc, NULL) < 0 ||
+        (vs = av_find_best_stream(fc, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0)) < 0) {
+        ret = fp_errorf(e, FP_EINTERNAL, "%s: output: cannot read the intermediate file back", pattern);
+        goto end;
+    }
+    {
+        const AVCodec *c = avcodec_find_decoder(fc->streams[vs]->codecpar->codec_id);
+        if (!c || !(dc = avcodec_alloc_context3(c)) ||
+            avcodec_parameters_to_context(dc, fc->streams[vs]->codecpar) < 0 || avcodec_open2(dc, c, NULL) < 0) {
+            ret = fp_errorf(e, FP_EINTERNAL, "%s: output: cannot decode the intermediate file", pattern);
+            goto end;
+        }
+    }
+    while (!eof) {
+        int r = av_read_frame(fc, pkt);
+        if (r < 0) {
+            avcodec_send_packet(dc, NULL);
+            eof = 1;
+        } else {
+            if (pkt->stream_index == vs)
+                avcodec_send_packet(dc, pkt);
+            av_packet_unref(pkt);
+        }
+        while (avcodec_receive_frame(dc, fr) >= 0) {
+            char name[PATH_MAX], path[PATH_MAX + 64];
+            const char *base = strrchr(pattern, '/');
+            FILE *f;
+            if (fp_interrupted()) {
+                av_frame_unref(fr);
+                ret = fp_errorf(e, FP_EINTR, "%s: interrupted; no output written", pattern);
+                goto end;
+            }
+            if (!ec) {
+                if (!(ec = avcodec_alloc_context3(png))) {
+                    ret = fp_errorf(e, FP_ENOMEM, "%s: output: out of memory", pattern);
+                    goto end;
+                }
+                ec->width = fr->width;
+                ec->height = fr->height;
+                ec->pix_fmt = AV_PIX_FMT_RGBA;
+                ec->time_base = (AVRational){ 1, 25 };
+                if (avcodec_open2(ec, png, NULL) < 0) {
+                    ret = fp_errorf(e, FP_EUNSUPPORTED, "%s: output: cannot open the PNG encoder", pattern);
+                    goto end;
+                }
+                rgba->format = AV_PIX_FMT_RGBA;
+                rgba->width = fr->width;
+                rgba->height = fr->height;
+                if (av_frame_get_buffer(rgba, 0) < 0 ||
+                    !(sws = sws_getContext(fr->width, fr->height, fr->format, fr->width, fr->height, AV_PIX_FMT_RGBA,
+                                           SWS_POINT, NULL, NULL, NULL))) {
+                    ret = fp_errorf(e, FP_ENOMEM, "%s: output: out of memory", pattern);
+                    goto end;
+                }
+            }
+            sws_scale(sws, (const uint8_t *const *)fr->data, fr->linesize, 0, fr->height, rgba->data, rgba->linesize);
+            av_frame_unref(fr);
+            if (avcodec_send_frame(ec, rgba) < 0 || avcodec_receive_packet(ec, op) < 0) {
+                ret = fp_errorf(e, FP_EINTERNAL, "%s: output: PNG encoding failed", pattern);
+                goto end;
+            }
+            n++;
+            if (av_get_frame_filename2(name, sizeof(name), base ? base + 1 : pattern, (int)n, 0) < 0) {
+                av_packet_unref(op);
+                ret = fp_errorf(e, FP_EINVAL, "%s: output: not a frame-number pattern (use e.g. %%05d)", pattern);
+                goto end;
+            }
+            snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+            f = fopen(path, "wb");
+            if (!f || fwrite(op->data, 1, op->size, f) != (size_t)op->size || fclose(f) != 0) {
+                av_packet_unref(op);
+                ret = fp_errorf(e, FP_EIO, "%s: output: write failed (disk full or I/O error)", path);
+                goto end;
+            }
+            av_packet_unref(op);
+        }
+    }
+    *nout = n;
+    ret = 0;
+end:
+    sws_freeContext(sws);
+    av_frame_free(&fr);
+    av_frame_free(&rgba);
+    av_packet_free(&pkt);
+    av_packet_free(&op);
+    avcodec_free_context(&dc);
+    avcodec_free_context(&ec);
+    avformat_close_input(&fc);
+    return ret;
+}
+
+static int run_png_sequence(const matte_args *a, fp_matte *m, fp_matte_mode mode, fp_err *e)
+{
+    char dir[PATH_MAX], tmpdir[PATH_MAX + 32], mkv[PATH_MAX + 64];
+    const char *slash = strrchr(a->output, '/');
+    matte_args b = *a;
+    pass_result r;
+    int64_t n = 0;
+    int ret;
+    struct stat sb;
+
+    snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - a->output) : 1, slash ? a->output : ".");
+    if (stat(dir, &sb) != 0 && mkdir(dir, 0777) != 0)
+        return fp_errorf(e, FP_EOUTPUT, "%s: output: cannot create the directory: %s", dir, strerror(errno));
+    snprintf(tmpdir, sizeof(tmpdir), "%s/.fp-png-%d", dir, (int)getpid());
+    if (mkdir(tmpdir, 0777) != 0)
+        return fp_errorf(e, FP_EOUTPUT, "%s: output: cannot create a temporary directory: %s", tmpdir,
+                         strerror(errno));
+    snprintf(mkv, sizeof(mkv), "%s/.frames.mkv", tmpdir); /* hidden: not published */
+    b.vcodec = "ffv1";
+    b.pix_fmt = mode == FP_MATTE_MODE_RGBA ? "gbrap" : "gbrp"; /* written from float RGB without a YUV step */
+    memset(&r, 0, sizeof(r));
+    ret = run_pass(&b, m, mkv, mode, &r, e);
+    if (ret >= 0)
+        ret = write_pngs(mkv, tmpdir, a->output, &n, e);
+    if (ret >= 0) {
+        /* publish: every frame is done; move each file into place */
+        DIR *d = opendir(tmpdir);
+        struct dirent *de;
+        char from[PATH_MAX * 2], to[PATH_MAX * 2];
+        while (d && (de = readdir(d))) {
+            if (de->d_name[0] == '.')
+                continue;
+            snprintf(from, sizeof(from), "%s/%s", tmpdir, de->d_name);
+            snprintf(to, sizeof(to), "%s/%s", dir, de->d_name);
+            if (rename(from, to) != 0 && ret >= 0)
+                ret = fp_errorf(e, FP_EOUTPUT, "%s: output: cannot publish: %s", to, strerror(errno));
+        }
+        if (d)
+            closedir(d);
+        if (ret >= 0)
+            fprintf(stderr, "%s: %lld PNG frames (RGBA%s) in %s\n", a->output, (long long)n,
+                    mode == FP_MATTE_MODE_RGBA ? "" : ", opaque", dir);
+    }
+    rm_tree(tmpdir);
+    return ret;
+}
+
 static void summary(const char *output, const pass_result *r)
 {
     const fp_transcode_stats *st = &r->st;
@@ -565,6 +750,15 @@ int fp_cmd_matte(int argc, char **argv)
         goto end;
     }
 #endif
+    if (is_png_pattern(a.output)) {
+        if (a.chunks > 1 || a.foreground || a.alpha) {
+            ret = fp_errorf(&e, FP_EUNSUPPORTED, "%s: configure: a PNG sequence takes no --chunks/--foreground/--alpha",
+                            a.output);
+            goto end;
+        }
+        ret = run_png_sequence(&a, m, mode, &e);
+        goto end;
+    }
     if (a.chunks == 0)
         a.chunks = auto_chunks(a.input, m);
     if (a.chunks > 1) {

@@ -383,6 +383,30 @@ int main(int argc, char **argv)
     audio_copied(out, "opus");
     alpha_vs_direct(in, out, 96, 72);
     {
+        /* PNG sequence: one RGBA PNG per input frame, numbered from 1, alpha identical to the FFV1 output's
+         * (same model, both lossless 8-bit alpha), no temporary directory left */
+        char pd[1100], pat[1200], pa[1100], pb[1100];
+        size_t nx = 0, ny = 0;
+        char *x, *y;
+        snprintf(pd, sizeof(pd), "%s/png", tmp);
+        sh("rm -rf '%s'", pd);
+        snprintf(pat, sizeof(pat), "%s/%%05d.png", pd);
+        CHECK(sh("'%s' matte '%s' -o '%s' --model '%s' --backend cpu", fpbin, in, pat, model) == 0);
+        CHECK_EQ_INT(count_entries(pd, ".png"), 20);
+        CHECK_EQ_INT(count_entries(pd, ".fp-png"), 0);
+        snprintf(pa, sizeof(pa), "%s/00001.png", pd);
+        CHECK_MSG(!strcmp(probe_v(pa, NULL, "stream=pix_fmt", buf, sizeof(buf)), "rgba\n"), "png: %s", buf);
+        snprintf(pa, sizeof(pa), "%s/png.a", tmp);
+        snprintf(pb, sizeof(pb), "%s/mkv.a", tmp);
+        CHECK(sh("ffmpeg -nostdin -v error -y -i '%s' -vf alphaextract -f rawvideo -pix_fmt gray '%s' && ffmpeg -nostdin "
+                 "-v error -y -i '%s' -vf alphaextract -f rawvideo -pix_fmt gray '%s'", pat, pa, out, pb) == 0);
+        x = read_file(pa, &nx);
+        y = read_file(pb, &ny);
+        CHECK_MSG(x && y && nx == ny && nx > 0 && !memcmp(x, y, nx), "PNG alpha differs from the FFV1 output's");
+        free(x);
+        free(y);
+    }
+    {
         /* --foreground and --alpha beside the main output (.nut: FFV1, lossless): the grey alpha file's
          * luma equals the main output's alpha plane within one code value (two more passes of the same
          * deterministic model; RGB -> grey Y rounding); the foreground file has no alpha */
