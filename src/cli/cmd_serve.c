@@ -51,7 +51,7 @@ int fp_cmd_serve(int argc, char **argv)
         { NULL },
     };
     const char *pos[1];
-    int npos, r = fp_cli_parse("serve", "--storage URL --input-roots DIRS --output-roots DIRS [options]", opts, argc,
+    int npos, r = fp_jobs_cli_parse("serve", "--storage URL --input-roots DIRS --output-roots DIRS [options]", opts, argc,
                                argv, pos, 0, &npos);
     if (r)
         return r > 0 ? FP_EXIT_OK : FP_EXIT_USAGE;

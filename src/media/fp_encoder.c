@@ -21,6 +21,7 @@ static const fp_encoder_desc encoders[] = {
     { "libsvtav1",   1,    NULL,               NULL,      NULL,   NULL },
     { "h264_nvenc",  0,    NULL,               "libx264", NULL,   NULL },
     { "hevc_nvenc",  0,    NULL,               "libx265", NULL,   NULL },
+    { "wrapped_avframe", 0, "null",             NULL,      NULL,   NULL }, /* -o null: no encoding */
 };
 
 const fp_encoder_desc *fp_encoder_desc_find(const char *name)
@@ -40,6 +41,7 @@ const char *fp_encoder_default(const char *muxer, int alpha)
         { "mp4", "libx264", "libx264" }, /* refused later with options if alpha */
         { "nut", "ffv1", "ffv1" },
         { "avi", "ffv1", "ffv1" },
+        { "null", "wrapped_avframe", "wrapped_avframe" },
     };
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
         if (muxer && !strncmp(muxer, t[i].muxer, strlen(t[i].muxer)))
@@ -80,6 +82,25 @@ static int pix_depth(enum AVPixelFormat f)
 {
     const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(f);
     return d ? d->comp[0].depth : 0;
+}
+
+/* Deepest format of the encoder; with alpha, returns -1 when the encoder has high-bit-depth formats
+ * but none with alpha (VP9: 10-bit or alpha, not both), which is a limit of the codec and not a
+ * choice the user could make differently with this encoder. */
+static int encoder_max_depth(const AVCodec *c, int alpha)
+{
+    int any = 0, with_alpha = 0;
+    if (!c->pix_fmts)
+        return 16;
+    for (const enum AVPixelFormat *p = c->pix_fmts; *p != AV_PIX_FMT_NONE; p++) {
+        int d = pix_depth(*p);
+        any = d > any ? d : any;
+        if (pix_alpha(*p))
+            with_alpha = d > with_alpha ? d : with_alpha;
+    }
+    if (alpha && any > 8 && with_alpha <= 8)
+        return -1;
+    return alpha ? with_alpha : any;
 }
 
 int fp_encoder_choose_format(const AVCodec *codec, const AVOutputFormat *ofmt, enum AVPixelFormat src,
@@ -123,7 +144,11 @@ int fp_encoder_choose_format(const AVCodec *codec, const AVOutputFormat *ofmt, e
                                                                                   : ".webm with -c:v libvpx-vp9");
     /* Only the drop to 8 bits is refused: 12-bit ProRes 4444 decodes re-encoding as 10-bit is the
      * format's own precision, not a loss anyone asked to be protected from. */
-    if (depth > 8 && pix_depth(best) <= 8 && forced == AV_PIX_FMT_NONE)
+    if (depth > 8 && pix_depth(best) <= 8 && forced == AV_PIX_FMT_NONE && encoder_max_depth(codec, alpha) < 0)
+        fp_log(FP_LOG_WARN, "encode",
+               "%s: %s has no >8-bit format with alpha: the %d-bit input is encoded at 8 bits "
+               "(-c:v prores_ks or -c:v ffv1 keep both)", out_path, codec->name, depth);
+    else if (depth > 8 && pix_depth(best) <= 8 && forced == AV_PIX_FMT_NONE)
         return fp_errorf(e, FP_EUNSUPPORTED,
                          "%s: configure: the input is %d-bit but %s encodes at most %d bits here (precision "
                          "would be lost); use -c:v libx265, -c:v prores_ks, -c:v ffv1 or -c:v libsvtav1, "

@@ -65,6 +65,8 @@ typedef struct nn_plan_s {
     size_t arena_bytes, naive_bytes;
     void *arena;
     int host_shadows;      /* shadows are malloc'd host buffers (device backend), not arena views */
+    int ncpu_steps;        /* fallback steps: a run with host round trips cannot be captured */
+    uint64_t id;           /* unique per model, never reused (run capture key of backends without prepare) */
     uint64_t last_used;
 } nn_plan_s;
 
@@ -83,6 +85,10 @@ struct fp_model {
     nn_backend_ctx *cpu_bctx; /* CPU backend for fallback steps (device backends only), lazily made */
     int cpu_threads;
     int nfolded_load;      /* nodes evaluated once at load (inputs all initializers) */
+    uint64_t key_counter;  /* source of plan ids and capture keys */
+    uint64_t prepared_key; /* capture key of the current preparation: a captured run (CUDA graph)
+                              holds pointers to what prepare_node allocated, so each preparation gets
+                              a new key and graphs of earlier ones are never replayed */
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -187,6 +193,7 @@ static int get_plan(fp_model *m, const fp_tensor *in, int nin, struct nn_plan_s 
 /* Shared by fp_model_load and nn_model_load_mem: takes ownership of g (freed on failure). */
 static int model_from_graph(nn_graph *g, const fp_model_opts *opts, fp_model **out, fp_err *e);
 static int fold_static(fp_model *m, fp_err *e);
+static void plan_free(fp_model *m, struct nn_plan_s *p);
 
 int fp_model_load(const char *path, const fp_model_opts *opts, fp_model **out, fp_err *e)
 {
@@ -289,6 +296,13 @@ static int model_from_graph(nn_graph *g, const fp_model_opts *opts, fp_model **o
             /* plan errors read "MODEL: plan: ..."; this is still the load */
             fp_model_freep(&m);
             return ret;
+        }
+        if (m->be->device != NN_DEV_HOST) {
+            /* Device callers usually pass device inputs (another key): do not hold an arena of device
+             * memory for a plan only built to check the backend supports every node. */
+            plan_free(m, p);
+            m->nplans = 0;
+            m->last = NULL;
         }
     }
     *out = m;
@@ -643,8 +657,10 @@ static int infer_node(const nn_node *n, nn_tensor **in, int nin, nn_tensor **out
     for (int k = 0; k < n->nout; k++) {
         if (!out[k])
             continue;
-        if (!nn_dtype_size(out[k]->dtype) || nn_tensor_numel(out[k]) < 0)
-            return nn_node_error(e, n, FP_EINTERNAL, "infer() left output %d without a valid dtype/shape", k);
+        if (!nn_dtype_size(out[k]->dtype))
+            return nn_node_error(e, n, FP_EINTERNAL, "infer() left output %d without a dtype", k);
+        if (nn_tensor_numel(out[k]) < 0 || !nn_tensor_nbytes(out[k]) != !nn_tensor_numel(out[k]))
+            return nn_node_error(e, n, FP_EMODEL, "output %d's shape overflows", k);
     }
     return 0;
 }
@@ -884,6 +900,7 @@ static int build_plan(fp_model *m, const fp_tensor *in, int nin, nn_plan_s **out
         s->node = i;
         s->upcast = upcast;
         s->on_cpu = on_cpu;
+        p->ncpu_steps += on_cpu;
         s->in = calloc((size_t)n->nin + 1, sizeof(nn_tensor *));
         s->out = calloc((size_t)n->nout + 1, sizeof(nn_tensor *));
         s->shadow_in = malloc(((size_t)n->nin + 1) * sizeof(int));
@@ -1071,6 +1088,7 @@ static int get_plan(fp_model *m, const fp_tensor *in, int nin, nn_plan_s **out, 
     }
     p->key = key;
     p->key_len = len;
+    p->id = ++m->key_counter;
     p->last_used = ++m->clock;
     if (m->nplans == m->max_plans) {
         int lru = 0;
@@ -1127,6 +1145,7 @@ static int prepare_plan(fp_model *m, nn_plan_s *p, fp_err *e)
         }
     }
     m->prepared = p;
+    m->prepared_key = ++m->key_counter;
     return 0;
 }
 
@@ -1233,13 +1252,25 @@ int fp_model_run(fp_model *m, const fp_tensor *in, int nin, fp_tensor *outs, int
             }
         }
     }
-    if (m->be->run_begin)
-        ret = m->be->run_begin(m->bctx, 0, e);
+    /* Whole-run capture (CUDA graphs) only for runs that stay on the device. */
+    int capture = m->be->run_begin && m->be->run_end && !p->ncpu_steps;
+    uint64_t key = m->be->prepare_node ? m->prepared_key : p->id;
+    if (capture)
+        ret = m->be->run_begin(m->bctx, key, e);
     int replayed = ret == 1;
     for (int s = 0; !replayed && ret >= 0 && s < p->nsteps; s++)
         ret = run_step(m, p, &p->steps[s], e);
-    if (ret >= 0 && m->be->run_end && !replayed)
-        ret = m->be->run_end(m->bctx, 0, e);
+    if (capture && !replayed) {
+        if (ret >= 0) {
+            ret = m->be->run_end(m->bctx, key, e);
+        } else {
+            /* end the capture the failed run left open; whatever it recorded is never replayed because
+             * the next run prepares again under a new key */
+            fp_err ignore = { 0 };
+            m->be->run_end(m->bctx, key, &ignore);
+            m->prepared = NULL;
+        }
+    }
     if (ret < 0) {
         fp_err_prefix(e, "%s: run: ", g->path);
         return ret;

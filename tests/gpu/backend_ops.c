@@ -813,6 +813,9 @@ static void cases_reduce(void)
     CASE("ReduceLogSumExp", 13, "axes=is:1", 1, F(3, 129));
     CASE("ReduceProd", 13, "axes=is:1", 1, FP(3, 7));
     CASE("ReduceMean", 18, "keepdims=i:1", 1, F(2, 3, 7, 9), VI(1, 3));
+    CASE("ArgMax", 13, "axis=i:1;keepdims=i:1", 1, F(8, 129, 3));
+    CASE("ArgMax", 13, "axis=i:-1;keepdims=i:0", 1, F(7, 129));
+    CASE("ArgMin", 13, "axis=i:0;select_last_index=i:1", 1, F(9, 3, 7));
     CASE("Softmax", 13, "axis=i:-1", 1, F(8, 129));
     CASE("Softmax", 13, "axis=i:1", 1, F(2, 7, 3, 9));
     CASE("Softmax", 11, "axis=i:1", 1, F(2, 3, 7, 9));

@@ -192,8 +192,8 @@ static void test_zombie(void)
     snprintf(out, sizeof(out), "%s/zombie.jsonl", tu_tmpdir());
     int64_t job = submit(1, out, 1000); /* one chunk */
     int64_t expect = 2;
-    /* the zombie sleeps up to 1.5 s between steps, so it is stopped inside its task */
-    setenv("FP_JOBS_FAULT_SLEEP_MS", "1500", 1);
+    /* the zombie sleeps exactly 1.5 s between steps, so it is stopped inside its task */
+    setenv("FP_JOBS_FAULT_SLEEP_MS", "=1500", 1);
     pid_t z = spawn_worker(0.6, 0.1, "zombie");
     unsetenv("FP_JOBS_FAULT_SLEEP_MS");
     double t0 = tu_now();
@@ -202,6 +202,7 @@ static void test_zombie(void)
         tu_sleep(0.005);
     kill(z, SIGSTOP);
     printf("zombie: stopped while holding the chunk\n");
+    CHECK_EQ_INT(scalar("SELECT count(*) FROM completions"), 0); /* stopped before it could finish */
     tu_sleep(1.0); /* past the 0.6 s lease */
     pid_t w = spawn_worker(0.6, 0.1, "rescuer");
     int ok = wait_all_done(1, 60);

@@ -78,7 +78,7 @@ int main(void)
     CHECK(!exists(path("o.webm")));
     {
         /* no temporary file left either */
-        snprintf(cmd, sizeof(cmd), "ls -a %s | grep -q part-", dir);
+        snprintf(cmd, sizeof(cmd), "ls -a %s | grep -q -E \"tmp-|part-\"", dir);
         CHECK(system(cmd) != 0);
     }
 

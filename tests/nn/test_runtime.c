@@ -107,6 +107,23 @@ static void test_add(void)
     fp_model_freep(&m);
     CHECK(m == NULL);
     fp_model_freep(&m);
+
+    /* a cache of one plan: alternating shapes evict and rebuild, results stay right */
+    char p[1024];
+    snprintf(p, sizeof(p), "%s/add.onnx", dir);
+    fp_model_opts o = { .max_plans = 1 };
+    CHECK_EQ_INT(fp_model_load(p, &o, &m, &e), 0);
+    for (int r = 0; m && r < 4; r++) {
+        fp_tensor o1 = { 0 };
+        CHECK_EQ_INT(fp_model_run(m, r % 2 ? &in3 : &in, 1, &o1, 1, &e), 0);
+        CHECK(o1.data && ((float *)o1.data)[4] == (r % 2 ? 4.5f : x[4] + 4.5f));
+        fp_tensor_free(&o1);
+    }
+    if (m) {
+        fp_model_get_stats(m, &st);
+        CHECK_EQ_INT(st.plans_cached, 1);
+    }
+    fp_model_freep(&m);
 }
 
 static void test_half(void)

@@ -1,7 +1,7 @@
 /*
  * test_threads — determinism across thread counts on real exported graphs (tests/models: PyTorch
  * exports of the workloads' small-width models): every output at 1 thread must equal, byte for byte,
- * the output at 2 and at 5 threads (libvips' rule). Models the runtime cannot run yet are skipped by
+ * the output at 3 threads (uneven split) (libvips' rule). Models the runtime cannot run yet are skipped by
  * name, never passed.
  */
 #include <dirent.h>
@@ -70,7 +70,7 @@ int main(int argc, char **argv)
         } else {
             CHECK_MSG(ret == 0, "%s: %s", de->d_name, e.msg);
         }
-        for (int t = 2; ret == 0 && t <= 5; t += 3) {
+        for (int t = 3; ret == 0 && t <= 3; t++) {
             fp_tensor *o = NULL;
             int no = 0;
             fp_err_clear(&e);
@@ -88,7 +88,7 @@ int main(int argc, char **argv)
             free(o);
         }
         if (ret == 0)
-            printf("%-20s %d outputs identical at 1, 2 and 5 threads\n", de->d_name, nref);
+            printf("%-20s %d outputs identical at 1 and 3 threads\n", de->d_name, nref);
         for (int k = 0; k < nref; k++)
             fp_tensor_free(&ref[k]);
         free(ref);

@@ -15,6 +15,7 @@
 #include "nn/cuda/nn_cuda.h"
 
 #include <cublas_v2.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -161,6 +162,56 @@ static int set_nd_tensor(const nn_node *n, cudnnTensorDescriptor_t d, cudnnDataT
     return 0;
 }
 
+/* Process-wide cache of cuDNN's algorithm choice per convolution problem (key: a hash of direction,
+ * dtype, shapes, padding, strides, dilations, groups and device). Open addressing, fixed size: when
+ * full, new problems are searched every time (correct, just slower). */
+#define CONV_CACHE_SIZE 4096
+typedef struct conv_cache_entry {
+    uint64_t key;   /* 0 = empty */
+    int algo, math;
+    size_t ws;
+} conv_cache_entry;
+static conv_cache_entry conv_cache[CONV_CACHE_SIZE];
+static pthread_mutex_t conv_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int conv_algo_cache_get(uint64_t key, int *algo, int *math, size_t *ws)
+{
+    int hit = 0;
+    key |= 1; /* never 0 */
+    pthread_mutex_lock(&conv_cache_lock);
+    for (unsigned i = 0; i < CONV_CACHE_SIZE; i++) {
+        conv_cache_entry *c = &conv_cache[(key + i) % CONV_CACHE_SIZE];
+        if (c->key == 0)
+            break;
+        if (c->key == key) {
+            *algo = c->algo;
+            *math = c->math;
+            *ws = c->ws;
+            hit = 1;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&conv_cache_lock);
+    return hit;
+}
+
+static void conv_algo_cache_put(uint64_t key, int algo, int math, size_t ws)
+{
+    key |= 1;
+    pthread_mutex_lock(&conv_cache_lock);
+    for (unsigned i = 0; i < CONV_CACHE_SIZE; i++) {
+        conv_cache_entry *c = &conv_cache[(key + i) % CONV_CACHE_SIZE];
+        if (c->key == 0 || c->key == key) {
+            c->key = key;
+            c->algo = algo;
+            c->math = math;
+            c->ws = ws;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&conv_cache_lock);
+}
+
 static int conv_prepare(nn_backend_ctx *ctx, nn_node *n, cu_node *cn, nn_tensor *const *in, int nin,
                         nn_tensor *const *out, int nout, fp_err *e)
 {
@@ -215,6 +266,31 @@ static int conv_prepare(nn_backend_ctx *ctx, nn_node *n, cu_node *cn, nn_tensor 
     const int want = 8;
     int got = 0, chosen = -1;
     size_t ws = 0;
+    /* The search times every candidate: do it once per process for a given problem (a second model
+     * instance, a bench reloading the model, a plan rebuilt after eviction reuse the answer). */
+    uint64_t key = 1469598103934665603ULL;
+    {
+        int64_t parts[] = {transposed, (int64_t)dt, g.group, g.nsp, ctx->device};
+#define KMIX(v) do { key ^= (uint64_t)(v); key *= 1099511628211ULL; } while (0)
+        for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+            KMIX(parts[i]);
+        for (int i = 0; i < in[0]->ndim; i++) KMIX(in[0]->dims[i]);
+        for (int i = 0; i < in[1]->ndim; i++) KMIX(in[1]->dims[i]);
+        for (int i = 0; i < out[0]->ndim; i++) KMIX(out[0]->dims[i]);
+        for (int i = 0; i < g.nsp; i++) { KMIX(g.pad[i]); KMIX(g.stride[i]); KMIX(g.dil[i]); }
+#undef KMIX
+    }
+    {
+        int algo, math;
+        size_t cws;
+        if (conv_algo_cache_get(key, &algo, &math, &cws)) {
+            CUDNN_CHECK(e, n, cudnnSetConvolutionMathType(c->conv, (cudnnMathType_t)math));
+            c->fwd_algo = algo;
+            c->ws_bytes = cws;
+            return cu_ws_reserve(ctx, n, cws, e);
+        }
+    }
+    int chosen_math = 0;
     if (!transposed) {
         cudnnConvolutionFwdAlgoPerf_t perf[8];
         CUDNN_CHECK(e, n, cudnnFindConvolutionForwardAlgorithm(ctx->cudnn, c->x, c->w, c->conv, c->y, want, &got, perf));
@@ -230,7 +306,9 @@ static int conv_prepare(nn_backend_ctx *ctx, nn_node *n, cu_node *cn, nn_tensor 
                 continue;
             chosen = perf[i].algo;
             ws = perf[i].memory;
-            CUDNN_CHECK(e, n, cudnnSetConvolutionMathType(c->conv, perf[i].mathType));
+            /* CUDNN_DEFAULT_MATH permits TF32 on Ampere and later: fp32 stays FMA whatever was reported. */
+            chosen_math = dt == NN_DT_FLOAT ? CUDNN_FMA_MATH : perf[i].mathType;
+            CUDNN_CHECK(e, n, cudnnSetConvolutionMathType(c->conv, (cudnnMathType_t)chosen_math));
         }
     } else {
         cudnnConvolutionBwdDataAlgoPerf_t perf[8];
@@ -246,7 +324,9 @@ static int conv_prepare(nn_backend_ctx *ctx, nn_node *n, cu_node *cn, nn_tensor 
                 continue;
             chosen = perf[i].algo;
             ws = perf[i].memory;
-            CUDNN_CHECK(e, n, cudnnSetConvolutionMathType(c->conv, perf[i].mathType));
+            /* CUDNN_DEFAULT_MATH permits TF32 on Ampere and later: fp32 stays FMA whatever was reported. */
+            chosen_math = dt == NN_DT_FLOAT ? CUDNN_FMA_MATH : perf[i].mathType;
+            CUDNN_CHECK(e, n, cudnnSetConvolutionMathType(c->conv, (cudnnMathType_t)chosen_math));
         }
     }
     if (chosen < 0)
@@ -254,6 +334,7 @@ static int conv_prepare(nn_backend_ctx *ctx, nn_node *n, cu_node *cn, nn_tensor 
                              n->op_type, got);
     c->fwd_algo = chosen;
     c->ws_bytes = ws;
+    conv_algo_cache_put(key, chosen, chosen_math, ws);
     return cu_ws_reserve(ctx, n, ws, e);
 }
 

@@ -1,19 +1,29 @@
 /*
  * index — CPU kernels of the indexing and masking operators beyond Gather: GatherND, ScatterElements,
- * ScatterND, OneHot, Trilu, CumSum, and the elementwise BitShift.
+ * ScatterND, OneHot, Trilu, CumSum, NonZero, Compress, and the elementwise BitShift.
  *
  * Owns those op defs. Data-moving kernels are dtype-generic (bytes by element size); reductions in
  * ScatterElements/ScatterND (add, mul, max, min) and CumSum compute in double for float types and in
- * int64 for integer types. Indices outside their axis fail the run with FP_EINPUT naming the index;
+ * int64 for integer types. NonZero's and Compress's output sizes depend on input values, so their
+ * infer needs those values (value_inputs). Indices outside their axis fail the run with FP_EINPUT naming the index;
  * nothing is read or written out of bounds. Does not own registration.
  */
 #include "nn/ops/opsa_util.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static int64_t numel_from(const nn_tensor *t, int from)
 {
     return opsa_dims_numel(t->dims + from, t->ndim - from);
+}
+
+static void unravel_idx(int64_t i, const nn_tensor *t, int64_t *c)
+{
+    for (int d = t->ndim - 1; d >= 0; d--) {
+        c[d] = i % t->dims[d];
+        i /= t->dims[d];
+    }
 }
 
 static int check_indices(const nn_node *n, const nn_tensor *t, fp_err *e)
@@ -459,3 +469,339 @@ static int bitshift_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tens
 }
 
 const nn_op_def nn_op_bitshift = { "BitShift", "", 1, bitshift_infer, bitshift_cpu, 0 };
+
+/* ---- NonZero, Compress: output sizes that depend on input values ----
+ * Like NonMaxSuppression, their infer needs the values (value_inputs), so they work on constants,
+ * folded subgraphs and small value inputs; on activations the planner refuses them by name. */
+
+static int truthy(const nn_tensor *t, int64_t i)
+{
+    return opsa_dt_is_float(t->dtype) ? opsa_load_f64(t->dtype, t->data, i) != 0
+                                      : opsa_load_i64(t->dtype, t->data, i) != 0;
+}
+
+static int nonzero_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,
+                         fp_err *e)
+{
+    int64_t dims[2], cnt = 0;
+    if (nin < 1 || !in[0])
+        return nn_node_error(e, n, FP_EMODEL, "missing input");
+    if (!opsa_dt_is_numeric(in[0]->dtype) && in[0]->dtype != NN_DT_BOOL)
+        return nn_node_error(e, n, FP_EUNSUPPORTED, "dtype %s", nn_dtype_name(in[0]->dtype));
+    if (!in[0]->data)
+        return nn_node_error(e, n, FP_EUNSUPPORTED,
+                             "output size depends on the input's values, which are not known when the plan is built");
+    for (int64_t i = 0; i < nn_tensor_numel(in[0]); i++)
+        cnt += truthy(in[0], i);
+    dims[0] = in[0]->ndim;
+    dims[1] = cnt;
+    out[0]->dtype = NN_DT_INT64;
+    return opsa_set_shape(n, e, out[0], 2, dims);
+}
+
+static int nonzero_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,
+                       nn_cpu_ctx *ctx, fp_err *e)
+{
+    const nn_tensor *x = in[0];
+    int64_t total = nn_tensor_numel(x), cnt = out[0]->dims[1], k = 0, c[NN_MAX_DIMS];
+    int64_t *y = out[0]->data;
+    for (int64_t i = 0; i < total; i++) {
+        if (!truthy(x, i))
+            continue;
+        if (k >= cnt)
+            return nn_node_error(e, n, FP_EINTERNAL, "more non-zeros than the inferred %lld", (long long)cnt);
+        unravel_idx(i, x, c);
+        for (int d = 0; d < x->ndim; d++)
+            y[d * cnt + k] = c[d];
+        k++;
+    }
+    return k == cnt ? 0 : nn_node_error(e, n, FP_EINTERNAL, "fewer non-zeros than inferred");
+}
+
+const nn_op_def nn_op_nonzero = { "NonZero", "", 1, nonzero_infer, nonzero_cpu, 1u << 0 };
+
+static int compress_count(const nn_node *n, nn_tensor *const *in, int nin, int *axis, int64_t *cnt, fp_err *e)
+{
+    if (nin < 2 || !in[0] || !in[1])
+        return nn_node_error(e, n, FP_EMODEL, "needs input and condition");
+    if (!nn_dtype_size(in[0]->dtype))
+        return nn_node_error(e, n, FP_EUNSUPPORTED, "dtype %s", nn_dtype_name(in[0]->dtype));
+    if (in[1]->dtype != NN_DT_BOOL || in[1]->ndim != 1)
+        return nn_node_error(e, n, FP_EMODEL, "condition must be a 1-D bool tensor");
+    if (!in[1]->data)
+        return nn_node_error(e, n, FP_EUNSUPPORTED, "condition must be a constant (known when the plan is built)");
+    *axis = -1;
+    if (nn_attr_get(n, "axis") && nn_norm_axis(nn_attr_int(n, "axis", 0), in[0]->ndim, axis) < 0)
+        return nn_node_error(e, n, FP_EMODEL, "axis out of range for rank %d", in[0]->ndim);
+    int64_t len = *axis < 0 ? nn_tensor_numel(in[0]) : in[0]->dims[*axis];
+    int64_t m = in[1]->dims[0] < len ? in[1]->dims[0] : len;
+    *cnt = 0;
+    for (int64_t i = 0; i < m; i++)
+        *cnt += ((const uint8_t *)in[1]->data)[i] != 0;
+    return 0;
+}
+
+static int compress_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,
+                          fp_err *e)
+{
+    int axis, ret;
+    int64_t cnt, dims[NN_MAX_DIMS];
+    if ((ret = compress_count(n, in, nin, &axis, &cnt, e)) < 0)
+        return ret;
+    out[0]->dtype = in[0]->dtype;
+    if (axis < 0)
+        return opsa_set_shape(n, e, out[0], 1, &cnt);
+    memcpy(dims, in[0]->dims, sizeof(dims));
+    dims[axis] = cnt;
+    return opsa_set_shape(n, e, out[0], in[0]->ndim, dims);
+}
+
+static int compress_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,
+                        nn_cpu_ctx *ctx, fp_err *e)
+{
+    int axis, ret;
+    int64_t cnt;
+    if ((ret = compress_count(n, in, nin, &axis, &cnt, e)) < 0)
+        return ret;
+    const nn_tensor *x = in[0];
+    const uint8_t *cond = in[1]->data;
+    size_t es = nn_dtype_size(x->dtype);
+    int64_t outer = axis < 0 ? 1 : opsa_dims_numel(x->dims, axis);
+    int64_t len = axis < 0 ? nn_tensor_numel(x) : x->dims[axis];
+    int64_t inner = (axis < 0 ? 1 : numel_from(x, axis + 1)) * (int64_t)es;
+    int64_t m = in[1]->dims[0] < len ? in[1]->dims[0] : len;
+    char *dst = out[0]->data;
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < m; i++)
+            if (cond[i]) {
+                memcpy(dst, (const char *)x->data + (o * len + i) * inner, (size_t)inner);
+                dst += inner;
+            }
+    return 0;
+}
+
+const nn_op_def nn_op_compress = { "Compress", "", 1, compress_infer, compress_cpu, 1u << 1 };
+
+/* ---- Unique: distinct elements (or slices along axis), sorted or in first-occurrence order ---- */
+
+typedef struct uq_ctx {
+    const nn_tensor *x;
+    int64_t outer, len, inner; /* items are x[o, i, :] over o for each i (axis) or single elements */
+} uq_ctx;
+
+/* Lexicographic numeric compare of items a and b. */
+static int uq_cmp(const uq_ctx *c, int64_t a, int64_t b)
+{
+    const nn_tensor *x = c->x;
+    int isf = opsa_dt_is_float(x->dtype);
+    for (int64_t o = 0; o < c->outer; o++)
+        for (int64_t k = 0; k < c->inner; k++) {
+            int64_t ia = (o * c->len + a) * c->inner + k, ib = (o * c->len + b) * c->inner + k;
+            if (isf) {
+                double va = opsa_load_f64(x->dtype, x->data, ia), vb = opsa_load_f64(x->dtype, x->data, ib);
+                if (va != vb)
+                    return va < vb ? -1 : 1;
+            } else {
+                int64_t va = opsa_load_i64(x->dtype, x->data, ia), vb = opsa_load_i64(x->dtype, x->data, ib);
+                if (va != vb)
+                    return va < vb ? -1 : 1;
+            }
+        }
+    return 0;
+}
+
+/* Stable merge sort of item ids (qsort is neither stable nor takes a context in C11). */
+static void uq_sort(const uq_ctx *c, int64_t *v, int64_t *tmp, int64_t n)
+{
+    if (n < 2)
+        return;
+    int64_t h = n / 2, i = 0, j = h, k = 0;
+    uq_sort(c, v, tmp, h);
+    uq_sort(c, v + h, tmp, n - h);
+    while (i < h && j < n)
+        tmp[k++] = uq_cmp(c, v[j], v[i]) < 0 ? v[j++] : v[i++];
+    while (i < h)
+        tmp[k++] = v[i++];
+    while (j < n)
+        tmp[k++] = v[j++];
+    memcpy(v, tmp, (size_t)n * sizeof(*v));
+}
+
+typedef struct uq_result {
+    int64_t nuniq;
+    int64_t *first;   /* [nuniq] first occurrence of each output item */
+    int64_t *inverse; /* [len] output position of each input item */
+    int64_t *count;   /* [nuniq] */
+} uq_result;
+
+static void uq_free(uq_result *r)
+{
+    free(r->first);
+    free(r->inverse);
+    free(r->count);
+    memset(r, 0, sizeof(*r));
+}
+
+static int uq_layout(const nn_node *n, const nn_tensor *x, uq_ctx *c, fp_err *e)
+{
+    c->x = x;
+    if (!nn_attr_get(n, "axis")) {
+        c->outer = 1;
+        c->len = nn_tensor_numel(x);
+        c->inner = 1;
+        return 0;
+    }
+    int axis;
+    if (nn_norm_axis(nn_attr_int(n, "axis", 0), x->ndim, &axis) < 0)
+        return nn_node_error(e, n, FP_EMODEL, "axis out of range for rank %d", x->ndim);
+    c->outer = opsa_dims_numel(x->dims, axis);
+    c->len = x->dims[axis];
+    c->inner = numel_from(x, axis + 1);
+    return axis;
+}
+
+static int uq_run(const nn_node *n, const nn_tensor *x, uq_result *r, uq_ctx *c, fp_err *e)
+{
+    int ret;
+    memset(r, 0, sizeof(*r));
+    if (!opsa_dt_is_numeric(x->dtype) && x->dtype != NN_DT_BOOL)
+        return nn_node_error(e, n, FP_EUNSUPPORTED, "dtype %s", nn_dtype_name(x->dtype));
+    if (!x->data)
+        return nn_node_error(e, n, FP_EUNSUPPORTED,
+                             "output size depends on the input's values, which are not known when the plan is built");
+    if ((ret = uq_layout(n, x, c, e)) < 0)
+        return ret;
+    int64_t m = c->len ? c->len : 1;
+    int64_t *ord = malloc((size_t)m * sizeof(int64_t)), *tmp = malloc((size_t)m * sizeof(int64_t));
+    int64_t *grp = malloc((size_t)m * sizeof(int64_t)); /* group id per sorted position */
+    r->first = malloc((size_t)m * sizeof(int64_t));
+    r->inverse = malloc((size_t)m * sizeof(int64_t));
+    r->count = malloc((size_t)m * sizeof(int64_t));
+    if (!ord || !tmp || !grp || !r->first || !r->inverse || !r->count) {
+        free(ord);
+        free(tmp);
+        free(grp);
+        uq_free(r);
+        return nn_node_error(e, n, FP_ENOMEM, "out of memory");
+    }
+    for (int64_t i = 0; i < c->len; i++)
+        ord[i] = i;
+    uq_sort(c, ord, tmp, c->len);
+    /* runs of equal items in sorted order; the stable sort puts each run's first occurrence first */
+    int64_t g = -1;
+    for (int64_t i = 0; i < c->len; i++) {
+        if (i == 0 || uq_cmp(c, ord[i - 1], ord[i]) != 0) {
+            g++;
+            r->first[g] = ord[i];
+            r->count[g] = 0;
+        }
+        grp[i] = g;
+        r->count[g]++;
+    }
+    r->nuniq = g + 1;
+    if (!nn_attr_int(n, "sorted", 1)) {
+        /* renumber groups by first occurrence: sort group ids by their first index */
+        int64_t *perm = tmp, *rank = ord; /* reuse: ord no longer needed after grp/inverse below */
+        for (int64_t i = 0; i < c->len; i++)
+            r->inverse[ord[i]] = grp[i];
+        /* groups in order of first occurrence: first[] holds distinct input positions, so a slot
+         * table over positions orders them in O(len) */
+        int64_t *slot = malloc((size_t)m * sizeof(int64_t)), np = 0;
+        int64_t *nf = grp, *nc = malloc((size_t)(r->nuniq ? r->nuniq : 1) * sizeof(int64_t));
+        if (slot)
+            for (int64_t i = 0; i < c->len; i++)
+                slot[i] = -1;
+        for (int64_t k = 0; slot && k < r->nuniq; k++)
+            slot[r->first[k]] = k;
+        for (int64_t i = 0; slot && i < c->len; i++)
+            if (slot[i] >= 0)
+                perm[np++] = slot[i];
+        int have_slot = slot != NULL;
+        free(slot);
+        if (!nc || !have_slot) {
+            free(nc);
+            free(ord);
+            free(tmp);
+            free(grp);
+            uq_free(r);
+            return nn_node_error(e, n, FP_ENOMEM, "out of memory");
+        }
+        for (int64_t k = 0; k < r->nuniq; k++) {
+            rank[perm[k]] = k;
+            nf[k] = r->first[perm[k]];
+            nc[k] = r->count[perm[k]];
+        }
+        for (int64_t i = 0; i < c->len; i++)
+            r->inverse[i] = rank[r->inverse[i]];
+        memcpy(r->first, nf, (size_t)r->nuniq * sizeof(int64_t));
+        memcpy(r->count, nc, (size_t)r->nuniq * sizeof(int64_t));
+        free(nc);
+    } else {
+        for (int64_t i = 0; i < c->len; i++)
+            r->inverse[ord[i]] = grp[i];
+    }
+    free(ord);
+    free(tmp);
+    free(grp);
+    return 0;
+}
+
+static int unique_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,
+                        fp_err *e)
+{
+    uq_result r;
+    uq_ctx c;
+    int ret;
+    if (nin < 1 || !in[0])
+        return nn_node_error(e, n, FP_EMODEL, "missing input");
+    if ((ret = uq_run(n, in[0], &r, &c, e)) < 0)
+        return ret;
+    int axis = uq_layout(n, in[0], &c, e);
+    int64_t dims[NN_MAX_DIMS];
+    out[0]->dtype = in[0]->dtype;
+    if (axis < 0 || !nn_attr_get(n, "axis")) {
+        ret = opsa_set_shape(n, e, out[0], 1, &r.nuniq);
+    } else {
+        memcpy(dims, in[0]->dims, sizeof(dims));
+        dims[axis] = r.nuniq;
+        ret = opsa_set_shape(n, e, out[0], in[0]->ndim, dims);
+    }
+    for (int k = 1; k < nout && ret >= 0; k++)
+        if (out[k]) {
+            out[k]->dtype = NN_DT_INT64;
+            ret = opsa_set_shape(n, e, out[k], 1, k == 2 ? &c.len : &r.nuniq);
+        }
+    uq_free(&r);
+    return ret;
+}
+
+static int unique_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,
+                      nn_cpu_ctx *ctx, fp_err *e)
+{
+    uq_result r;
+    uq_ctx c;
+    int ret = uq_run(n, in[0], &r, &c, e);
+    if (ret < 0)
+        return ret;
+    int axis = nn_attr_get(n, "axis") ? uq_layout(n, in[0], &c, e) : 0;
+    if (out[0]->ndim < 1 || out[0]->dims[axis] != r.nuniq) {
+        uq_free(&r);
+        return nn_node_error(e, n, FP_EINTERNAL, "output sized for a different number of unique items");
+    }
+    size_t es = nn_dtype_size(in[0]->dtype);
+    int64_t row = c.inner * (int64_t)es;
+    for (int64_t o = 0; o < c.outer; o++)
+        for (int64_t k = 0; k < r.nuniq; k++)
+            memcpy((char *)out[0]->data + (o * r.nuniq + k) * row,
+                   (const char *)in[0]->data + (o * c.len + r.first[k]) * row, (size_t)row);
+    if (nout > 1 && out[1] && r.nuniq)
+        memcpy(out[1]->data, r.first, (size_t)r.nuniq * sizeof(int64_t));
+    if (nout > 2 && out[2] && c.len)
+        memcpy(out[2]->data, r.inverse, (size_t)c.len * sizeof(int64_t));
+    if (nout > 3 && out[3] && r.nuniq)
+        memcpy(out[3]->data, r.count, (size_t)r.nuniq * sizeof(int64_t));
+    uq_free(&r);
+    return 0;
+}
+
+const nn_op_def nn_op_unique = { "Unique", "", 1, unique_infer, unique_cpu, 1u << 0 };

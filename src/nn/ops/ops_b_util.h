@@ -1,7 +1,8 @@
 /*
  * ops_b_util — helpers shared by the group-b operator files (convolution, pooling, normalisation,
  * resampling): dtype checks, the sliding-window geometry (kernel, strides, dilations, pads, auto_pad,
- * ceil_mode) that Conv, DeformConv, AveragePool and MaxPool agree on, and a GEMM wrapper.
+ * ceil_mode) that Conv and the pools agree on, a GEMM wrapper, the band size of column matrices,
+ * and two small loop helpers (valid column range, 4-wide axpy).
  *
  * Owns nothing at run time (no allocation). Does not own ConvTranspose's output-shape rules (they
  * invert this geometry and live in conv_transpose.c) nor the registry (ops_table_b.c).

@@ -5,8 +5,8 @@
  * DepthToSpace/SpaceToDepth. Adding an op adds its def here and nowhere else in the runtime.
  *
  * Group a's kernels live in family files (elementwise.c, reduce.c, softmax.c, movement.c, shape.c,
- * cast.c, topk.c, index.c, einsum.c) rather than one file per op: the ops of a family share their
- * type dispatch and iteration, and each family file is still "one place" for its ops.
+ * cast.c, topk.c, index.c, einsum.c, quant.c) rather than one file per op: the ops of a family share
+ * their type dispatch and iteration, and each family file is still "one place" for its ops.
  */
 #include "nn/nn_op.h"
 
@@ -118,8 +118,17 @@ extern const nn_op_def nn_op_trilu;
 extern const nn_op_def nn_op_cumsum;
 extern const nn_op_def nn_op_bitshift;
 extern const nn_op_def nn_op_einsum;
+extern const nn_op_def nn_op_quantizelinear;
+extern const nn_op_def nn_op_dequantizelinear;
+extern const nn_op_def nn_op_dynamicquantizelinear;
+extern const nn_op_def nn_op_hannwindow;
+extern const nn_op_def nn_op_hammingwindow;
+extern const nn_op_def nn_op_blackmanwindow;
+extern const nn_op_def nn_op_nonzero;
+extern const nn_op_def nn_op_compress;
+extern const nn_op_def nn_op_unique;
 
-#define NN_OPS_GROUP_A_COUNT 106
+#define NN_OPS_GROUP_A_COUNT 115
 
 const nn_op_def *const nn_ops_group_a[] = {
     &nn_op_relu,
@@ -228,6 +237,15 @@ const nn_op_def *const nn_ops_group_a[] = {
     &nn_op_cumsum,
     &nn_op_bitshift,
     &nn_op_einsum,
+    &nn_op_quantizelinear,
+    &nn_op_dequantizelinear,
+    &nn_op_dynamicquantizelinear,
+    &nn_op_hannwindow,
+    &nn_op_hammingwindow,
+    &nn_op_blackmanwindow,
+    &nn_op_nonzero,
+    &nn_op_compress,
+    &nn_op_unique,
     NULL
 };
 

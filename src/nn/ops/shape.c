@@ -1,7 +1,8 @@
 /*
  * shape — CPU kernels of the operators that change only a tensor's shape or describe it, and of the
  * tensor generators: Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout (inference), Shape, Size,
- * Constant, ConstantOfShape, Range.
+ * Constant, ConstantOfShape, Range, and the window generators HannWindow, HammingWindow and
+ * BlackmanWindow.
  *
  * Owns those op defs. Kernels that keep the data (Reshape...Dropout) copy bytes, or nothing when the
  * runtime gave the output the input's buffer. Generators produce values from attributes or from
@@ -469,3 +470,60 @@ static int range_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor 
 }
 
 const nn_op_def nn_op_range = { "Range", "", 1, range_infer, range_cpu, 0x7 };
+
+/* ---- HannWindow, HammingWindow, BlackmanWindow (opset 17) ---- */
+
+static int window_size(const nn_node *n, nn_tensor *const *in, int nin, int64_t *size, fp_err *e)
+{
+    if (nin < 1 || !in[0])
+        return nn_node_error(e, n, FP_EMODEL, "size input is required");
+    if (!in[0]->data)
+        return nn_node_error(e, n, FP_EUNSUPPORTED, "size must be a constant (known when the plan is built)");
+    if (!opsa_dt_is_int(in[0]->dtype) || nn_tensor_numel(in[0]) != 1)
+        return nn_node_error(e, n, FP_EMODEL, "size must be one integer");
+    *size = nn_tensor_get_i64(in[0], 0);
+    if (*size < 0 || *size > ((int64_t)1 << 31))
+        return nn_node_error(e, n, FP_EMODEL, "window size %lld out of range", (long long)*size);
+    return 0;
+}
+
+static int window_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,
+                        fp_err *e)
+{
+    int64_t size;
+    int ret = window_size(n, in, nin, &size, e);
+    nn_dtype t = (nn_dtype)nn_attr_int(n, "output_datatype", NN_DT_FLOAT);
+    if (ret < 0)
+        return ret;
+    if (!opsa_dt_is_numeric(t))
+        return nn_node_error(e, n, FP_EUNSUPPORTED, "output_datatype %d not supported", (int)t);
+    out[0]->dtype = t;
+    return opsa_set_shape(n, e, out[0], 1, &size);
+}
+
+static int window_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,
+                      nn_cpu_ctx *ctx, fp_err *e)
+{
+    int64_t size;
+    int ret = window_size(n, in, nin, &size, e);
+    if (ret < 0)
+        return ret;
+    /* periodic windows divide by N (they tile for spectral analysis); symmetric ones by N-1 */
+    double den = nn_attr_int(n, "periodic", 1) ? (double)size : (double)(size - 1);
+    char c = n->op_type[1]; /* hAnn, hAmming, bLackman */
+    for (int64_t i = 0; i < size; i++) {
+        double w = den > 0 ? 2 * M_PI * (double)i / den : 0, v;
+        if (c == 'l')
+            v = 0.42 - 0.5 * cos(w) + 0.08 * cos(2 * w);
+        else if (!strcmp(n->op_type, "HammingWindow"))
+            v = 25.0 / 46 - (1 - 25.0 / 46) * cos(w);
+        else
+            v = 0.5 - 0.5 * cos(w);
+        opsa_store_f64(out[0]->dtype, out[0]->data, i, v);
+    }
+    return 0;
+}
+
+const nn_op_def nn_op_hannwindow = { "HannWindow", "", 17, window_infer, window_cpu, 1u << 0 };
+const nn_op_def nn_op_hammingwindow = { "HammingWindow", "", 17, window_infer, window_cpu, 1u << 0 };
+const nn_op_def nn_op_blackmanwindow = { "BlackmanWindow", "", 17, window_infer, window_cpu, 1u << 0 };

@@ -173,6 +173,12 @@ typed_bad = helper.make_tensor("w", TP.FLOAT, [2, 3], [1.0] * 6, raw=False)
 del typed_bad.float_data[2:]
 save(model([n("TAdd", ["x", "w"], ["y"])], [vi("x", TP.FLOAT, [2, 3])], [vi("y", TP.FLOAT, [2, 3])],
            [typed_bad]), B("typed_count.onnx"))
+# concrete input dims whose product overflows / whose bytes cannot be allocated: the load-time plan
+# must refuse them cleanly
+save(model([n("TAdd", ["x", "x"], ["y"])], [vi("x", TP.FLOAT, [1 << 40, 1 << 40])], [vi("y", TP.FLOAT, ["a", "b"])]),
+     B("huge_input_overflow.onnx"))
+save(model([n("TAdd", ["x", "x"], ["y"])], [vi("x", TP.FLOAT, [1 << 22, 1 << 22])], [vi("y", TP.FLOAT, ["a", "b"])]),
+     B("huge_input_alloc.onnx"))
 with open(os.path.join(HERE, B("empty.onnx")), "wb") as f:
     pass
 

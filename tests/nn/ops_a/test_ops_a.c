@@ -1,9 +1,10 @@
 /*
  * Unit tests of the group-a operator kernels (src/nn/ops: elementwise, reduce, softmax, movement,
- * shape, cast, topk). Each case builds a node and hand-made tensors, calls the op's infer and cpu
- * directly, and checks shapes and values against numbers worked out by hand or by a naive loop.
- * Awkward shapes on purpose: rank 0, size-0 dims, broadcasting of 1s, negative axes, ties. Every
- * elementwise and reduction kernel also runs with 1 and 4 threads and must give identical bytes.
+ * shape, cast, topk, index, einsum, quant). Each case builds a node and hand-made tensors, calls the
+ * op's infer and cpu directly, and checks shapes and values against numbers worked out by hand or by
+ * a naive loop. Awkward shapes on purpose: rank 0, size-0 dims, broadcasting of 1s, negative axes,
+ * ties, hostile shape values. Randomised cases (fixed seed) compare against naive index-by-index
+ * references, and the parallel kernels run with 1 and 4 threads and must give identical bytes.
  */
 #include "fp_test.h"
 #include "nn/nn_op.h"
@@ -1488,6 +1489,163 @@ static void test_random_slice_transpose(void)
     CHECK_MSG(bad == 0, "%d of %d random slice/transpose cases wrong", bad, cases);
 }
 
+/* float16/bfloat16 elementwise results must equal narrow(float32 op(widen(x))) bit for bit, on
+ * broadcast shapes longer than the 256-element conversion chunks. */
+static void test_half_paths(void)
+{
+    static const char *bin_ops[6] = { "Add", "Mul", "Div", "Max", "Less", "PRelu" };
+    static const char *un_ops[5] = { "Sigmoid", "Tanh", "Relu", "Exp", "HardSwish" };
+    int64_t da[2] = { 3, 700 }, db[2] = { 3, 1 };
+    int bad = 0;
+    for (int h = 0; h < 2; h++) {
+        nn_dtype ht = h ? NN_DT_BFLOAT16 : NN_DT_FLOAT16;
+        uint16_t ha[2100], hb[3];
+        float fa[2100], fb[3];
+        for (int i = 0; i < 2100; i++) {
+            float v = frand() * 4;
+            ha[i] = h ? nn_f32_to_bf16(v) : nn_f32_to_f16(v);
+            fa[i] = h ? nn_bf16_to_f32(ha[i]) : nn_f16_to_f32(ha[i]);
+        }
+        for (int i = 0; i < 3; i++) {
+            float v = frand() + 1.5f;
+            hb[i] = h ? nn_f32_to_bf16(v) : nn_f32_to_f16(v);
+            fb[i] = h ? nn_bf16_to_f32(hb[i]) : nn_f16_to_f32(hb[i]);
+        }
+        nn_tensor *hin[2] = { tens(ht, 2, da, ha), tens(ht, 2, db, hb) };
+        nn_tensor *fin[2] = { tf(2, da, fa), tf(2, db, fb) };
+        for (int o = 0; o < 11; o++) {
+            int unary = o >= 6;
+            const char *op = unary ? un_ops[o - 6] : bin_ops[o];
+            nn_tensor *ho = NULL, *fo = NULL;
+            tn t;
+            tn_init(&t, op, 14);
+            int r1 = run(&t, hin, unary ? 1 : 2, &ho, 1);
+            int r2 = run(&t, fin, unary ? 1 : 2, &fo, 1);
+            if (r1 < 0 || r2 < 0 || ho->dtype != (strcmp(op, "Less") ? ht : NN_DT_BOOL)) {
+                bad++;
+            } else {
+                for (int64_t i = 0; i < nn_tensor_numel(fo); i++) {
+                    int ok;
+                    if (ho->dtype == NN_DT_BOOL) {
+                        ok = ((uint8_t *)ho->data)[i] == ((uint8_t *)fo->data)[i];
+                    } else {
+                        uint16_t want = h ? nn_f32_to_bf16(fat(fo, i)) : nn_f32_to_f16(fat(fo, i));
+                        ok = ((uint16_t *)ho->data)[i] == want;
+                    }
+                    if (!ok) {
+                        fprintf(stderr, "%s %s element %lld differs\n", h ? "bfloat16" : "float16", op, (long long)i);
+                        bad++;
+                        break;
+                    }
+                }
+            }
+            tfree(&ho);
+            tfree(&fo);
+        }
+        for (int k = 0; k < 2; k++) {
+            tfree(&hin[k]);
+            tfree(&fin[k]);
+        }
+    }
+    CHECK_MSG(bad == 0, "%d half-precision mismatches", bad);
+}
+
+static void test_quant_window_nonzero(void)
+{
+    tn t;
+    nn_tensor *out = NULL;
+    /* per-axis QuantizeLinear, ties to even, saturation; DequantizeLinear back */
+    int64_t d[2] = { 2, 3 }, d2 = 2;
+    float x[6] = { 0.5f, 1.5f, 2.5f, -100, 100, 3 };
+    float sc[2] = { 1, 0.5f };
+    uint8_t zp[2] = { 0, 10 };
+    nn_tensor *in[3] = { tf(2, d, x), tf(1, &d2, sc), tens(NN_DT_UINT8, 1, &d2, zp) };
+    tn_init(&t, "QuantizeLinear", 13);
+    tn_int(&t, "axis", 0);
+    CHECK_EQ_INT(run(&t, in, 3, &out, 1), 0);
+    uint8_t *q = out->data;
+    CHECK(out->dtype == NN_DT_UINT8 && q[0] == 0 && q[1] == 2 && q[2] == 2 && q[3] == 0 && q[4] == 210 && q[5] == 16);
+    nn_tensor *dq = NULL, *din[3] = { out, in[1], in[2] };
+    tn_init(&t, "DequantizeLinear", 13);
+    tn_int(&t, "axis", 0);
+    CHECK_EQ_INT(run(&t, din, 3, &dq, 1), 0);
+    CHECK(fat(dq, 1) == 2 && fat(dq, 4) == 100 && fat(dq, 5) == 3);
+    tfree(&dq);
+    tfree(&out);
+    for (int k = 0; k < 3; k++)
+        tfree(&in[k]);
+    /* HannWindow symmetric of 5: 0, .5, 1, .5, 0 */
+    int64_t five = 5;
+    nn_tensor *win[1] = { ti64(0, NULL, &five) };
+    tn_init(&t, "HannWindow", 17);
+    tn_int(&t, "periodic", 0);
+    CHECK_EQ_INT(run(&t, win, 1, &out, 1), 0);
+    CHECK(shape_is(out, 1, 5LL));
+    CHECK_NEAR(fat(out, 0), 0, 1e-7);
+    CHECK_NEAR(fat(out, 1), 0.5, 1e-7);
+    CHECK_NEAR(fat(out, 2), 1, 1e-7);
+    tfree(&out);
+    tfree(&win[0]);
+    /* NonZero: coordinates column by column; refused without values */
+    float nz[6] = { 0, 3, 0, 0, 0, -1 };
+    nn_tensor *nin[1] = { tf(2, d, nz) };
+    tn_init(&t, "NonZero", 13);
+    CHECK_EQ_INT(run(&t, nin, 1, &out, 1), 0);
+    CHECK(shape_is(out, 2, 2LL, 2LL) && iat(out, 0) == 0 && iat(out, 1) == 1 && iat(out, 2) == 1 && iat(out, 3) == 2);
+    tfree(&out);
+    void *saved = nin[0]->data;
+    nin[0]->data = NULL;
+    tn_init(&t, "NonZero", 13);
+    CHECK_EQ_INT(run(&t, nin, 1, &out, 1), FP_EUNSUPPORTED);
+    nin[0]->data = saved;
+    tfree(&out);
+    /* Compress along axis 1 with a short condition, and flattened */
+    uint8_t cond[2] = { 0, 1 };
+    nn_tensor *cin[2] = { nin[0], tens(NN_DT_BOOL, 1, &d2, cond) };
+    tn_init(&t, "Compress", 11);
+    tn_int(&t, "axis", 1);
+    CHECK_EQ_INT(run(&t, cin, 2, &out, 1), 0);
+    CHECK(shape_is(out, 2, 2LL, 1LL) && fat(out, 0) == 3 && fat(out, 1) == 0);
+    tfree(&out);
+    tn_init(&t, "Compress", 11);
+    CHECK_EQ_INT(run(&t, cin, 2, &out, 1), 0);
+    CHECK(shape_is(out, 1, 1LL) && fat(out, 0) == 3);
+    tfree(&out);
+    tfree(&cin[1]);
+    tfree(&nin[0]);
+}
+
+static void test_unique(void)
+{
+    tn t;
+    float x[7] = { 3, 1, 3, 2, 1, 3, 0 };
+    int64_t d = 7, z = 0;
+    nn_tensor *in[1] = { tf(1, &d, x) }, *out[4] = { NULL, NULL, NULL, NULL };
+    tn_init(&t, "Unique", 11);
+    tn_int(&t, "sorted", 0);
+    CHECK_EQ_INT(run(&t, in, 1, out, 4), 0);
+    /* first-occurrence order: 3, 1, 2, 0 */
+    CHECK(shape_is(out[0], 1, 4LL) && fat(out[0], 0) == 3 && fat(out[0], 1) == 1 && fat(out[0], 3) == 0);
+    CHECK(iat(out[1], 0) == 0 && iat(out[1], 1) == 1 && iat(out[1], 2) == 3 && iat(out[1], 3) == 6);
+    CHECK(iat(out[2], 2) == 0 && iat(out[2], 4) == 1 && iat(out[2], 6) == 3);
+    CHECK(iat(out[3], 0) == 3 && iat(out[3], 1) == 2 && iat(out[3], 2) == 1);
+    for (int k = 0; k < 4; k++)
+        tfree(&out[k]);
+    tn_init(&t, "Unique", 11);
+    CHECK_EQ_INT(run(&t, in, 1, out, 4), 0);
+    CHECK(fat(out[0], 0) == 0 && fat(out[0], 3) == 3 && iat(out[1], 0) == 6 && iat(out[2], 0) == 3);
+    for (int k = 0; k < 4; k++)
+        tfree(&out[k]);
+    tfree(&in[0]);
+    in[0] = tf(1, &z, NULL);
+    tn_init(&t, "Unique", 11);
+    CHECK_EQ_INT(run(&t, in, 1, out, 4), 0);
+    CHECK(shape_is(out[0], 1, 0LL) && shape_is(out[2], 1, 0LL));
+    for (int k = 0; k < 4; k++)
+        tfree(&out[k]);
+    tfree(&in[0]);
+}
+
 static void test_registry(void)
 {
     int cnt = 0, dup = 0;
@@ -1525,5 +1683,8 @@ int main(void)
     test_random_broadcast();
     test_random_reduce();
     test_random_slice_transpose();
+    test_half_paths();
+    test_quant_window_nonzero();
+    test_unique();
     return fp_test_finish("nn.ops_a");
 }

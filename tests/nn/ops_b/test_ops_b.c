@@ -475,7 +475,7 @@ static void test_deform_conv(void)
 
 static void test_matmul_one(int an, const int64_t *ad, int bn, const int64_t *bd, int yn, const int64_t *yd)
 {
-    int64_t na = 1, nb = 1, ny = 1, m, k, n, batch = 1;
+    int64_t na = 1, nb = 1, ny = 1, m, k, n;
     float *a, *b;
     double *ref;
     tb_node t;
@@ -495,7 +495,6 @@ static void test_matmul_one(int an, const int64_t *ad, int bn, const int64_t *bd
     m = an >= 2 ? ad[an - 2] : 1;
     k = ad[an - 1];
     n = bn >= 2 ? bd[bn - 1] : 1;
-    batch = ny / (m * n);
     /* Reference with explicit broadcast over up to 2 batch dims (enough for the cases below). */
     {
         int64_t ob[2] = { 1, 1 }, abd[2] = { 1, 1 }, bbd[2] = { 1, 1 };
@@ -520,7 +519,6 @@ static void test_matmul_one(int an, const int64_t *ad, int bn, const int64_t *bd
                     }
             }
     }
-    (void)batch;
     tb_node_init(&t, "MatMul", 13);
     ta = tb_tensor(NN_DT_FLOAT, an, ad, a);
     tb = tb_tensor(NN_DT_FLOAT, bn, bd, b);
@@ -824,6 +822,52 @@ static void test_resize(void)
             nn_tensor_free(&ty);
         }
         free(cst);
+    }
+
+    /* Antialiased 1-D downsampling against the ONNX reference's formula (op_resize.py
+     * _linear/_cubic_coeffs_antialias): taps x_int + i for i in [start, 2 - start), weights
+     * f((i - ratio)·scale) normalised, x_int/ratio with ratio in (0, 1], edge-clamped indices. */
+    {
+        const int64_t L = 29;
+        float *d = rand_buf(L, -1, 1);
+        const float scales[2] = { 0.5f, 0.375f };
+        nn_tensor td = tb_tensor(NN_DT_FLOAT, 1, (int64_t[]){ L }, d);
+        for (int m = 1; m < 3; m++)
+            for (int si = 0; si < 2; si++) {
+                double sc = scales[si], ref[32];
+                int64_t O = (int64_t)floor(L * sc);
+                for (int64_t xo = 0; xo < O; xo++) {
+                    double xr = (xo + 0.5) / sc - 0.5, xi = floor(xr), ratio = xr - xi, wsum = 0, acc = 0;
+                    int start = (int)floor((m == 1 ? -1.0 : -2.0) / sc) + 1;
+                    if (ratio == 0) {
+                        ratio = 1;
+                        xi -= 1;
+                    }
+                    for (int i = start; i < 2 - start; i++) {
+                        double a = (i - ratio) * sc, f, aa = fabs(a);
+                        int64_t idx = (int64_t)xi + i;
+                        if (m == 1)
+                            f = fmax(0.0, 1 - aa);
+                        else
+                            f = aa <= 1 ? (1.25 * aa - 2.25) * aa * aa + 1
+                                        : aa < 2 ? ((-0.75 * aa + 3.75) * aa - 6) * aa + 3 : 0;
+                        idx = idx < 0 ? 0 : idx >= L ? L - 1 : idx;
+                        wsum += f;
+                        acc += f * d[idx];
+                    }
+                    ref[xo] = acc / wsum;
+                }
+                tb_node_init(&t, "Resize", 18);
+                tb_attr_str(&t, "mode", modes[m]);
+                tb_attr_int(&t, "antialias", 1);
+                r = resize_run(&t, &td, &scales[si], 1, NULL, 0, &ty, &e);
+                CHECK_MSG(r == 0 && ty.dims[0] == O, "antialias 1-D: %s", e.msg);
+                if (r == 0)
+                    CHECK_MSG(max_err(ty.data, ref, O) < 1e-6, "antialias %s scale %g err %g", modes[m], sc,
+                              max_err(ty.data, ref, O));
+                nn_tensor_free(&ty);
+            }
+        free(d);
     }
 
     /* keep_aspect_ratio_policy not_larger: both axes scaled by the smaller ratio. */
