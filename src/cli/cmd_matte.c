@@ -209,8 +209,8 @@ static void help(FILE *f)
 {
     fprintf(f, "usage: framepipe matte IN -o OUT --model M.onnx [options]\n\n"
                "Removes the background of a video with an RVM-style matting model and writes transparent video\n"
-               "(or, with --composite / --alpha-only, a flat one). Audio, subtitles and metadata are copied;\n"
-               "frame count and timestamps equal the input's. Ctrl-C leaves no partial output.\n\noptions:\n");
+               "(or, with --composite / --alpha-only, a flat one). Audio, subtitles and metadata are copied; the\n"
+               "frame count and frame times equal the input's. Ctrl-C leaves no partial output.\n\noptions:\n");
     for (int i = 0; i < N_OPTS; i++) {
         const matte_opt *o = &matte_opts[i];
         char left[64];
