@@ -88,6 +88,7 @@ void fp_transcode_opts_default(fp_transcode_opts *o)
 {
     memset(o, 0, sizeof(*o));
     o->copy_audio = o->copy_subs = o->copy_data = 1;
+    o->emit_from_pts = AV_NOPTS_VALUE;
     fp_input_opts_default(&o->in);
 }
 
@@ -437,6 +438,10 @@ int fp_transcode_open(fp_transcode **pt, const fp_transcode_opts *o, fp_err *e)
     if (o->crop.w > 0 || o->scale_w > 0)
         t->cfg.sar = (AVRational){ 1, 1 };
     t->cfg.colorspace = dec->colorspace;
+    /* An RGB source written in a YUV format was converted with BT.601 (fp_image's and swscale's default
+     * for RGB); tagging it RGB would make VP9 write an invalid profile-0 stream. */
+    if (dec->colorspace == AVCOL_SPC_RGB && !(av_pix_fmt_desc_get(enc_fmt)->flags & AV_PIX_FMT_FLAG_RGB))
+        t->cfg.colorspace = AVCOL_SPC_BT470BG;
     t->cfg.color_range = dec->color_range;
     t->cfg.color_primaries = dec->color_primaries;
     t->cfg.color_trc = dec->color_trc;
@@ -490,6 +495,7 @@ int fp_transcode_open(fp_transcode **pt, const fp_transcode_opts *o, fp_err *e)
     av_dict_set(&os->metadata, "alpha_mode", NULL, 0);
     if (av_pix_fmt_desc_get(enc_fmt)->flags & AV_PIX_FMT_FLAG_ALPHA)
         av_dict_set(&os->metadata, "alpha_mode", "1", 0);
+    av_dict_copy(&os->metadata, o->video_metadata, 0);
     fp_encoder_closep(&probe, 0);
     if (ret < 0) {
         ret = fp_errorf(e, FP_ENOMEM, "%s: output: out of memory", o->output);
@@ -781,6 +787,8 @@ static int process_one(fp_transcode *t, fp_stage_t *st, AVFrame *f, fp_err *e)
     int ret = convert(t, f, e);
     if (ret < 0)
         return ret;
+    if (t->o.emit_from_pts != AV_NOPTS_VALUE && f->pts != AV_NOPTS_VALUE && f->pts < t->o.emit_from_pts)
+        return 0; /* warm-up frame: the stage has seen it (its state advanced); nothing is written */
     if (t->o.fps.num <= 0)
         return emit(t, st, t->conv, f->pts, e);
     {

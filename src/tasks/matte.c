@@ -1,0 +1,340 @@
+/*
+ * matte — RVM-style model, interface check, fp16 boundary and recurrent state. See matte.h.
+ *
+ * The state lives in tensors the runtime allocated for the previous frame's r1o..r4o outputs (host
+ * memory); they are handed back as r1i..r4i, so an fp16 model's state stays fp16 and is never
+ * converted. Inputs and outputs are matched by name, not position: exporters order them differently.
+ */
+#include "tasks/matte.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/fp_log.h"
+#include "nn/nn_tensor.h"
+
+enum { IN_SRC, IN_R1, IN_R2, IN_R3, IN_R4, IN_RATIO, IN_COUNT };
+enum { OUT_FGR, OUT_PHA, OUT_R1, OUT_R2, OUT_R3, OUT_R4, OUT_COUNT };
+
+static const char *const in_names[IN_COUNT] = { "src", "r1i", "r2i", "r3i", "r4i", "downsample_ratio" };
+static const char *const out_names[OUT_COUNT] = { "fgr", "pha", "r1o", "r2o", "r3o", "r4o" };
+
+struct fp_matte {
+    fp_matte_opts o;
+    char *path;
+    fp_model *model;
+    const char *backend;
+    int compute_fp16;
+    fp_dtype dt;              /* src, states, fgr, pha */
+    fp_dtype ratio_dt;
+    int ratio_ndim;
+    int64_t fixed_h, fixed_w; /* src's declared H and W; -1 when dynamic */
+    int in_pos[IN_COUNT];     /* our slot -> model input index */
+    int out_pos[OUT_COUNT];
+    fp_tensor state[4];       /* r1..r4 of the last frame (owned by the runtime: fp_tensor_free) */
+    uint32_t zero[4];         /* the [1,1,1,1] zero state of the first frame (fp16 or fp32 zero) */
+    uint16_t *src16;          /* fp16 staging of src */
+    size_t src16_n;
+    int64_t frames;
+};
+
+void fp_matte_opts_default(fp_matte_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->backend = "auto";
+    o->fp16 = -1;
+}
+
+double fp_matte_auto_ratio(int w, int h)
+{
+    int mx = w > h ? w : h;
+    double r;
+    if (mx <= 0)
+        return 1.0;
+    r = 512.0 / mx;
+    if (r >= 1.0)
+        return 1.0;
+    r = floor(r * 16.0 + 1e-9) / 16.0;
+    return r < 1.0 / 16 ? 1.0 / 16 : r;
+}
+
+double fp_matte_ratio_for(const fp_matte *m, int w, int h)
+{
+    return m->o.downsample_ratio > 0 ? m->o.downsample_ratio : fp_matte_auto_ratio(w, h);
+}
+
+const char *fp_matte_backend(const fp_matte *m) { return m->backend; }
+int fp_matte_model_fp16(const fp_matte *m) { return m->dt == FP_DTYPE_FLOAT16; }
+int fp_matte_compute_fp16(const fp_matte *m) { return m->compute_fp16; }
+int64_t fp_matte_frames(const fp_matte *m) { return m->frames; }
+
+static int is_float(fp_dtype t) { return t == FP_DTYPE_FLOAT32 || t == FP_DTYPE_FLOAT16; }
+
+/* The interface check: names, ranks, dtypes. Every refusal is FP_EMODEL naming the model. */
+static int check_interface(fp_matte *m, fp_err *e)
+{
+    const char *p = m->path;
+    int nin = fp_model_num_inputs(m->model), nout = fp_model_num_outputs(m->model);
+    fp_value_info vi;
+
+    for (int k = 0; k < IN_COUNT; k++)
+        m->in_pos[k] = -1;
+    for (int k = 0; k < OUT_COUNT; k++)
+        m->out_pos[k] = -1;
+    for (int i = 0; i < nin; i++) {
+        int k;
+        fp_model_input_info(m->model, i, &vi);
+        for (k = 0; k < IN_COUNT && strcmp(vi.name, in_names[k]); k++)
+            ;
+        if (k == IN_COUNT)
+            return fp_errorf(e, FP_EMODEL,
+                             "%s: interface: unexpected input '%s' (an RVM-style matting model has inputs src, r1i, "
+                             "r2i, r3i, r4i, downsample_ratio)", p, vi.name);
+        m->in_pos[k] = i;
+    }
+    for (int k = 0; k < IN_COUNT; k++)
+        if (m->in_pos[k] < 0)
+            return fp_errorf(e, FP_EMODEL,
+                             "%s: interface: no input '%s' (an RVM-style matting model has inputs src, r1i, r2i, "
+                             "r3i, r4i, downsample_ratio)", p, in_names[k]);
+    for (int i = 0; i < nout; i++) {
+        fp_model_output_info(m->model, i, &vi);
+        for (int k = 0; k < OUT_COUNT; k++)
+            if (!strcmp(vi.name, out_names[k]))
+                m->out_pos[k] = i;
+    }
+    for (int k = 0; k < OUT_COUNT; k++)
+        if (m->out_pos[k] < 0)
+            return fp_errorf(e, FP_EMODEL,
+                             "%s: interface: no output '%s' (an RVM-style matting model has outputs fgr, pha, r1o, "
+                             "r2o, r3o, r4o)", p, out_names[k]);
+
+    fp_model_input_info(m->model, m->in_pos[IN_SRC], &vi);
+    if (!is_float(vi.dtype))
+        return fp_errorf(e, FP_EMODEL, "%s: interface: input 'src' is %s; expected float32 or float16", p,
+                         fp_dtype_name(vi.dtype));
+    if (vi.ndim != -1 && (vi.ndim != 4 || (vi.dims[1] != 3 && vi.dims[1] != -1) || (vi.dims[0] > 1)))
+        return fp_errorf(e, FP_EMODEL, "%s: interface: input 'src' must be [1,3,H,W] (rank %d declared)", p,
+                         vi.ndim);
+    m->dt = vi.dtype;
+    m->fixed_h = vi.ndim == 4 ? vi.dims[2] : -1;
+    m->fixed_w = vi.ndim == 4 ? vi.dims[3] : -1;
+    for (int k = IN_R1; k <= IN_R4; k++) {
+        fp_model_input_info(m->model, m->in_pos[k], &vi);
+        if (vi.dtype != m->dt)
+            return fp_errorf(e, FP_EMODEL, "%s: interface: input '%s' is %s but 'src' is %s", p, in_names[k],
+                             fp_dtype_name(vi.dtype), fp_dtype_name(m->dt));
+        if (vi.ndim != -1 && vi.ndim != 4)
+            return fp_errorf(e, FP_EMODEL, "%s: interface: recurrent input '%s' has rank %d; expected 4", p,
+                             in_names[k], vi.ndim);
+    }
+    fp_model_input_info(m->model, m->in_pos[IN_RATIO], &vi);
+    if (!is_float(vi.dtype))
+        return fp_errorf(e, FP_EMODEL, "%s: interface: input 'downsample_ratio' is %s; expected float32 or float16",
+                         p, fp_dtype_name(vi.dtype));
+    if (vi.ndim > 1 || (vi.ndim == 1 && vi.dims[0] != 1 && vi.dims[0] != -1))
+        return fp_errorf(e, FP_EMODEL, "%s: interface: input 'downsample_ratio' must hold one value", p);
+    m->ratio_dt = vi.dtype;
+    m->ratio_ndim = vi.ndim < 0 ? 1 : vi.ndim;
+    for (int k = 0; k < OUT_COUNT; k++) {
+        fp_model_output_info(m->model, m->out_pos[k], &vi);
+        if (vi.dtype != m->dt)
+            return fp_errorf(e, FP_EMODEL, "%s: interface: output '%s' is %s but 'src' is %s", p, out_names[k],
+                             fp_dtype_name(vi.dtype), fp_dtype_name(m->dt));
+        if (vi.ndim != -1 && vi.ndim != 4)
+            return fp_errorf(e, FP_EMODEL, "%s: interface: output '%s' has rank %d; expected 4", p, out_names[k],
+                             vi.ndim);
+    }
+    return 0;
+}
+
+static int load(fp_matte *m, const char *backend, fp_err *e)
+{
+    fp_model_opts mo = { 0 };
+    mo.backend = backend;
+    mo.threads = m->o.threads;
+    mo.device_id = m->o.device_id;
+    mo.allow_cpu_fallback = 1;
+    mo.fp16 = !strcmp(backend, "cuda") && m->o.fp16 != 0;
+    m->compute_fp16 = mo.fp16;
+    return fp_model_load(m->path, &mo, &m->model, e);
+}
+
+int fp_matte_open(fp_matte **pm, const fp_matte_opts *o, fp_err *e)
+{
+    fp_matte *m;
+    fp_err le;
+    const char *be = o->backend ? o->backend : "auto";
+    int ret;
+
+    *pm = NULL;
+    if (!o->model || !*o->model)
+        return fp_errorf(e, FP_EINVAL, "matte: --model is required");
+    if (strcmp(be, "auto") && strcmp(be, "cpu") && strcmp(be, "cuda"))
+        return fp_errorf(e, FP_EINVAL, "matte: --backend must be auto, cpu or cuda (not '%s')", be);
+    if (o->downsample_ratio < 0 || o->downsample_ratio > 1 || isnan(o->downsample_ratio))
+        return fp_errorf(e, FP_EINVAL, "matte: --downsample-ratio must be in (0, 1]");
+    m = calloc(1, sizeof(*m));
+    if (!m || !(m->path = strdup(o->model))) {
+        free(m);
+        return fp_errorf(e, FP_ENOMEM, "matte: out of memory");
+    }
+    m->o = *o;
+    m->o.model = m->path;
+    m->o.backend = NULL;
+    fp_err_clear(&le);
+#ifndef FP_HAVE_CUDA
+    if (!strcmp(be, "auto"))
+        be = "cpu"; /* no CUDA in this build: nothing to try */
+#endif
+    if (!strcmp(be, "cpu")) {
+        ret = load(m, "cpu", &le);
+    } else {
+        ret = load(m, "cuda", &le);
+        /* Fall back only when the GPU is the problem; a bad model fails the same on the CPU. */
+        if (ret < 0 && !strcmp(be, "auto") && (ret == FP_EDEVICE || ret == FP_EINVAL || ret == FP_EUNSUPPORTED)) {
+            fp_log(FP_LOG_INFO, "matte", "%s: CUDA backend not usable (%s); using the CPU", m->path, le.msg);
+            fp_err_clear(&le);
+            ret = load(m, "cpu", &le);
+            be = "cpu";
+        } else if (ret < 0 && (ret == FP_EDEVICE || ret == FP_EINVAL)) {
+            ret = fp_errorf(e, FP_EDEVICE, "%s: load: --backend cuda: %s", m->path, le.msg);
+            fp_matte_freep(&m);
+            return ret;
+        } else {
+            be = "cuda";
+        }
+    }
+    if (ret < 0) {
+        /* Whatever made the model unusable (missing, malformed, unsupported op) is a model error for
+         * this command: exit 6 with the loader's own line. */
+        const char *msg = le.msg;
+        ret = strstr(msg, m->path) == msg ? fp_errorf(e, FP_EMODEL, "%s", msg)
+                                          : fp_errorf(e, FP_EMODEL, "%s: load: %s", m->path, msg);
+        fp_matte_freep(&m);
+        return ret;
+    }
+    m->backend = !strcmp(be, "cuda") ? "cuda" : "cpu";
+    if (m->o.fp16 == 1 && !strcmp(m->backend, "cpu"))
+        fp_log(FP_LOG_WARN, "matte", "%s: --precision fp16 has no effect on the CPU backend (it computes fp32)",
+               m->path);
+    if ((ret = check_interface(m, e)) < 0) {
+        fp_matte_freep(&m);
+        return ret;
+    }
+    *pm = m;
+    return 0;
+}
+
+int fp_matte_check_size(const fp_matte *m, int w, int h, fp_err *e)
+{
+    if ((m->fixed_w > 0 && m->fixed_w != w) || (m->fixed_h > 0 && m->fixed_h != h))
+        return fp_errorf(e, FP_EMODEL,
+                         "%s: interface: the model takes %lldx%lld frames only (fixed input shape); the video is %dx%d",
+                         m->path, (long long)m->fixed_w, (long long)m->fixed_h, w, h);
+    return 0;
+}
+
+void fp_matte_reset(fp_matte *m)
+{
+    for (int k = 0; k < 4; k++)
+        fp_tensor_free(&m->state[k]);
+    m->frames = 0;
+}
+
+void fp_matte_freep(fp_matte **pm)
+{
+    fp_matte *m = *pm;
+    if (!m)
+        return;
+    fp_matte_reset(m);
+    fp_model_freep(&m->model);
+    free(m->src16);
+    free(m->path);
+    free(m);
+    *pm = NULL;
+}
+
+static void to_f32(float *dst, const fp_tensor *t, size_t n)
+{
+    if (t->dtype == FP_DTYPE_FLOAT32) {
+        memcpy(dst, t->data, n * sizeof(float));
+    } else {
+        const uint16_t *s = t->data;
+        for (size_t i = 0; i < n; i++)
+            dst[i] = nn_f16_to_f32(s[i]);
+    }
+}
+
+static int out_shape_ok(const fp_tensor *t, int c, int w, int h)
+{
+    return t->ndim == 4 && t->dims[0] == 1 && t->dims[1] == c && t->dims[2] == h && t->dims[3] == w;
+}
+
+int fp_matte_run(fp_matte *m, const float *rgb, int w, int h, float *fgr, float *pha, fp_err *e)
+{
+    fp_tensor in[IN_COUNT], out[OUT_COUNT];
+    size_t n = (size_t)w * h;
+    float ratio32;
+    uint16_t ratio16;
+    int ret;
+
+    if (w <= 0 || h <= 0)
+        return fp_errorf(e, FP_EINVAL, "%s: run: empty frame", m->path);
+    memset(in, 0, sizeof(in));
+    memset(out, 0, sizeof(out));
+    in[m->in_pos[IN_SRC]] = (fp_tensor){ .dtype = m->dt, .ndim = 4, .dims = { 1, 3, h, w }, .data = (void *)rgb };
+    if (m->dt == FP_DTYPE_FLOAT16) {
+        if (m->src16_n < 3 * n) {
+            uint16_t *p = realloc(m->src16, 3 * n * sizeof(*p));
+            if (!p)
+                return fp_errorf(e, FP_ENOMEM, "%s: run: out of memory", m->path);
+            m->src16 = p;
+            m->src16_n = 3 * n;
+        }
+        for (size_t i = 0; i < 3 * n; i++)
+            m->src16[i] = nn_f32_to_f16(rgb[i]);
+        in[m->in_pos[IN_SRC]].data = m->src16;
+    }
+    for (int k = 0; k < 4; k++) {
+        fp_tensor *s = &in[m->in_pos[IN_R1 + k]];
+        if (m->state[k].data) {
+            *s = m->state[k];
+            s->owned = 0;
+        } else {
+            *s = (fp_tensor){ .dtype = m->dt, .ndim = 4, .dims = { 1, 1, 1, 1 }, .data = &m->zero[k] };
+        }
+    }
+    ratio32 = (float)fp_matte_ratio_for(m, w, h);
+    ratio16 = nn_f32_to_f16(ratio32);
+    in[m->in_pos[IN_RATIO]] = (fp_tensor){ .dtype = m->ratio_dt, .ndim = m->ratio_ndim, .dims = { 1 },
+                                          .data = m->ratio_dt == FP_DTYPE_FLOAT16 ? (void *)&ratio16 : (void *)&ratio32 };
+
+    if ((ret = fp_model_run(m->model, in, IN_COUNT, out, OUT_COUNT, e)) < 0)
+        return ret;
+    {
+        const fp_tensor *tf = &out[m->out_pos[OUT_FGR]], *tp = &out[m->out_pos[OUT_PHA]];
+        if (!out_shape_ok(tf, 3, w, h) || !out_shape_ok(tp, 1, w, h)) {
+            ret = fp_errorf(e, FP_EMODEL, "%s: run: outputs fgr/pha are not [1,3,%d,%d]/[1,1,%d,%d]", m->path, h,
+                            w, h, w);
+            goto end;
+        }
+        if (fgr)
+            to_f32(fgr, tf, 3 * n);
+        if (pha)
+            to_f32(pha, tp, n);
+    }
+    /* Success: the new state replaces the old one (the old tensors were only read by this run). */
+    for (int k = 0; k < 4; k++) {
+        fp_tensor_free(&m->state[k]);
+        m->state[k] = out[m->out_pos[OUT_R1 + k]];
+        memset(&out[m->out_pos[OUT_R1 + k]], 0, sizeof(fp_tensor));
+    }
+    m->frames++;
+    ret = 0;
+end:
+    for (int k = 0; k < OUT_COUNT; k++)
+        fp_tensor_free(&out[k]);
+    return ret;
+}

@@ -1,0 +1,61 @@
+/*
+ * matte_many — many input files through the chunked-jobs queue: one SQLite queue in a temporary
+ * directory, one job per file, N worker threads (one per GPU) claiming files (work stealing, not
+ * round-robin), and a per-file and overall summary. A failing file is recorded as failed in the queue
+ * (permanently: a corrupt input does not get better on retry) and never stops the others.
+ *
+ * Owns: the file list (a directory's regular files or a glob), the queue's lifetime, the workers and
+ * the summary. Does not own what is done to a file: the caller's run_file callback (the matte pass of
+ * cmd_matte.c) writes one output and publishes it itself. Large files are not cut into chunks across
+ * GPUs here (each file is one chunk); --chunks inside one file is matte_chunks.h.
+ *
+ * The lease is set far longer than any file (24 h): the workers are threads of this process, so a
+ * crash takes the whole run with it and no other worker could take a file over.
+ */
+#ifndef FP_TASKS_MATTE_MANY_H
+#define FP_TASKS_MATTE_MANY_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/fp_error.h"
+
+typedef struct fp_matte_file_result {
+    int64_t frames;
+    double seconds;
+} fp_matte_file_result;
+
+typedef struct fp_matte_many_opts {
+    const char *const *inputs;  /* n paths (borrowed) */
+    int n;
+    const char *outdir;         /* outputs are OUTDIR/<input name without extension>.<ext> */
+    const char *ext;            /* "webm", "mov", "mkv" */
+    int workers;                /* >= 1; worker i uses device i % devices */
+    int devices;                /* >= 1 */
+    /* One file: write out (published complete or not at all). Called on worker threads. */
+    int (*run_file)(void *opaque, const char *in, const char *out, int device, fp_matte_file_result *r, fp_err *e);
+    void *opaque;
+    FILE *report;               /* summary lines (stderr) */
+} fp_matte_many_opts;
+
+typedef struct fp_matte_many_stats {
+    int ok, failed;
+    int64_t frames;
+    double seconds;
+    int first_error;            /* FP_E* of the first failed file (0 if none) */
+} fp_matte_many_stats;
+
+/* Expand arg into a sorted list of files: a directory's regular, non-hidden files, or a glob's
+ * matches. *out is an array of n strings; free with fp_matte_list_free. FP_EINPUT when nothing
+ * matches or the directory cannot be read. */
+int fp_matte_list_inputs(const char *arg, char ***out, int *n, fp_err *e);
+void fp_matte_list_free(char ***list, int n);
+
+/* Whether arg names many inputs (an existing directory, or a pattern with * ? [). */
+int fp_matte_is_many(const char *arg);
+
+/* Run every file. Returns 0 when the queue worked (files may still have failed: see st), or a
+ * negative code for the run itself (FP_EDB, FP_EOUTPUT for OUTDIR, FP_ENOMEM). */
+int fp_matte_many_run(const fp_matte_many_opts *o, fp_matte_many_stats *st, fp_err *e);
+
+#endif

@@ -1,0 +1,90 @@
+/*
+ * matte_stage — fp_matte as a processing stage. See matte_stage.h.
+ *
+ * The model always runs on the frame the decoder gave (after the pipeline's crop/scale), so the
+ * alpha written is the model's pha at that size; values are clamped to [0,1] because an fp16 export
+ * may overshoot by an ulp and the encoders' converters do not clamp.
+ */
+#include "tasks/matte_stage.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static float clamp01(float v) { return v < 0.f ? 0.f : v > 1.f ? 1.f : v; }
+
+static int host_f32_nchw(const fp_planar *p)
+{
+    return p && p->data && !p->on_device && p->dtype == FP_DTYPE_F32 && p->layout == FP_LAYOUT_NCHW;
+}
+
+int fp_matte_stage_process(void *opaque, const fp_planar *rgb, const fp_planar *alpha, int64_t pts, fp_err *e)
+{
+    fp_matte_stage *s = opaque;
+    int w = rgb->width, h = rgb->height, ret;
+    size_t n = (size_t)w * h;
+    float *px, *pa = NULL;
+    double t0;
+
+    if (!host_f32_nchw(rgb) || rgb->channels != 3)
+        return fp_errorf(e, FP_EINVAL, "matte: stage: expects host fp32 NCHW RGB planes");
+    if (s->mode == FP_MATTE_MODE_RGBA && (!host_f32_nchw(alpha) || alpha->channels != 1 || alpha->width != w ||
+                                          alpha->height != h))
+        return fp_errorf(e, FP_EINVAL, "matte: stage: expects a host fp32 alpha plane of the frame's size");
+    if (s->mode == FP_MATTE_MODE_COMPOSITE && s->bg_image && (s->bg_w != w || s->bg_h != h))
+        return fp_errorf(e, FP_EINVAL, "matte: stage: background image is %dx%d, frames are %dx%d", s->bg_w,
+                         s->bg_h, w, h);
+    if (s->cap < n) {
+        float *f = realloc(s->fgr, 4 * n * sizeof(float));
+        if (!f)
+            return fp_errorf(e, FP_ENOMEM, "matte: stage: out of memory");
+        s->fgr = f;
+        s->pha = f + 3 * n;
+        s->cap = n;
+    }
+    px = (float *)rgb->data + (size_t)rgb->n * 3 * n;
+    if (s->mode == FP_MATTE_MODE_RGBA)
+        pa = (float *)alpha->data + (size_t)alpha->n * n;
+
+    t0 = now_s();
+    ret = fp_matte_run(s->m, px, w, h, s->fgr, s->pha, e);
+    s->model_s += now_s() - t0;
+    if (ret < 0)
+        return ret;
+    s->frames++;
+
+    for (size_t i = 0; i < n; i++) {
+        float a = clamp01(s->pha[i]);
+        for (int c = 0; c < 3; c++) {
+            float f = clamp01(s->fgr[c * n + i]), v;
+            switch (s->mode) {
+            case FP_MATTE_MODE_RGBA: v = s->premultiplied ? f * a : f; break;
+            case FP_MATTE_MODE_COMPOSITE: {
+                float b = s->bg_image ? s->bg_image[c * n + i] : s->bg_rgb[c];
+                v = f * a + b * (1.f - a);
+                break;
+            }
+            case FP_MATTE_MODE_ALPHA: v = a; break;
+            default: v = f; break;
+            }
+            px[c * n + i] = v;
+        }
+        if (pa)
+            pa[i] = a;
+    }
+    return 0;
+}
+
+void fp_matte_stage_uninit(fp_matte_stage *s)
+{
+    free(s->fgr);
+    s->fgr = s->pha = NULL;
+    s->cap = 0;
+}
