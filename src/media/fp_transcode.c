@@ -443,7 +443,7 @@ int fp_transcode_open(fp_transcode **pt, const fp_transcode_opts *o, fp_err *e)
     av_dict_copy(&t->opts, o->enc_opts, 0);
     t->cfg.opts = t->opts;
     t->cfg.global_header = !!(t->out->oformat->flags & AVFMT_GLOBALHEADER);
-    t->cfg.threads = t->nenc > 1 ? (cores() + t->nenc - 1) / t->nenc : 0;
+    t->cfg.threads = (cores() + t->nenc - 1) / t->nenc; /* -threads N in enc_opts overrides */
     /* Same keyframe grid for one encoder and for the pool, so both runs are comparable frame for frame. */
     t->cfg.gop = av_dict_get(o->enc_opts, "g", NULL, 0) ? 0 : t->seg_frames;
 
@@ -465,7 +465,7 @@ int fp_transcode_open(fp_transcode **pt, const fp_transcode_opts *o, fp_err *e)
                 const fp_encoder_desc *fd = fp_encoder_desc_find(fb->name);
                 if (o->encoders <= 0 && fd && fd->poolable) {
                     t->nenc = cores() >= 4 ? cores() / 2 : 1;
-                    t->cfg.threads = t->nenc > 1 ? (cores() + t->nenc - 1) / t->nenc : 0;
+                    t->cfg.threads = (cores() + t->nenc - 1) / t->nenc; /* -threads N in enc_opts overrides */
                 }
             }
             enc_fmt = t->cfg.pix_fmt;
