@@ -145,9 +145,9 @@ static int bench_model(const char *dir, const bench_cfg *c)
     memset(file_in, 0, sizeof(file_in));
     snprintf(path, sizeof(path), "%s/model.onnx", dir);
 
-    /* Reference inputs from the export (names from a CPU-free load: backend cuda, fp32). */
+    /* Input names from a CPU load (keeps the GPU untouched before the measured loads). */
     fp_model *probe = NULL;
-    fp_model_opts po = {.backend = "cuda"};
+    fp_model_opts po = {.backend = "cpu", .threads = 1};
     if (fp_model_load(path, &po, &probe, &e) < 0) {
         printf("nn_bench: {\"model\":\"%s\",\"error\":\"%s\"}\n", dir, e.msg);
         return 1;

@@ -12,7 +12,10 @@
  * support, or whose op has no CPU kernel yet, is SKIPPED (never passed). Exit status non-zero on any
  * failure. Closing line: "backend_ops: N passed, N failed, N skipped".
  *
- * Usage: backend_ops [--seed N] [--op NAME] [--prec fp32|fp16|bf16] [-v]
+ * Usage: backend_ops [--seed N] [--op NAME] [--prec fp32|fp16|bf16] [--cpu-only]
+ *   --cpu-only checks the case table alone (CPU infer + kernel run, finite outputs) without a GPU: it
+ *   runs in CI (ctest nn.backend_ops_cases) so a broken case is found before the GPU run. Without a
+ *   CUDA device (and without --cpu-only) the program exits 77 (skipped).
  *
  * Owns: the case table and the comparison. Does not own the kernels (src/nn/cuda, src/nn/ops) or shape
  * inference (the CPU op defs' infer(), used for both sides).
@@ -52,6 +55,8 @@ typedef struct tin {
 #define FC(...) ((tin){NN_DT_FLOAT, GEN_U, 1, NARGS(__VA_ARGS__), {__VA_ARGS__}, NULL, -1, 1})
 #define FP(...) ((tin){NN_DT_FLOAT, GEN_POS, 0, NARGS(__VA_ARGS__), {__VA_ARGS__}, NULL, 0.5, 2})
 #define FPC(...) ((tin){NN_DT_FLOAT, GEN_POS, 1, NARGS(__VA_ARGS__), {__VA_ARGS__}, NULL, 0.5, 2})
+/* Random float input in [lo, hi]. */
+#define FR(lo_, hi_, ...) ((tin){NN_DT_FLOAT, GEN_U, 0, NARGS(__VA_ARGS__), {__VA_ARGS__}, NULL, lo_, hi_})
 #define FSCALAR ((tin){NN_DT_FLOAT, GEN_U, 0, 0, {0}, NULL, -1, 1})
 #define B(...) ((tin){NN_DT_BOOL, GEN_BOOL, 0, NARGS(__VA_ARGS__), {__VA_ARGS__}, NULL, 0, 1})
 #define I64(lo_, hi_, ...) ((tin){NN_DT_INT64, GEN_INT, 0, NARGS(__VA_ARGS__), {__VA_ARGS__}, NULL, lo_, hi_})
@@ -82,7 +87,7 @@ static struct {
     uint64_t seed, rng;
     const char *only_op;
     const char *only_prec;
-    int verbose;
+    int cpu_only;
     nn_backend_ctx *cpu;
     nn_backend_ctx *gpu[3], *gpu_graph[3];
     uint64_t graph_key;
@@ -346,7 +351,7 @@ static void run_case(const char *op, int opset, const char *attrs, int nin, cons
     T.ncase++;
     for (int pi = 0; pi < 3; pi++) {
         const prec_desc *pd = &precs[pi];
-        if (T.only_prec && strcmp(T.only_prec, pd->name))
+        if ((T.only_prec && strcmp(T.only_prec, pd->name)) || (T.cpu_only && pi > 0))
             continue;
         nn_node n;
         nn_tensor hin[MAX_IO], gin_t[MAX_IO], hout[MAX_IO], gout[MAX_IO];
@@ -449,6 +454,26 @@ static void run_case(const char *op, int opset, const char *attrs, int nin, cons
                 goto done;
             }
 
+        if (T.cpu_only) {
+            /* The case table alone: the CPU must accept the case and produce finite values. */
+            if (cpu->run_node(T.cpu, &n, hinp, nin, houtp, nout, &e) < 0) {
+                status = 1;
+                snprintf(err, sizeof(err), "CPU kernel: %s", e.msg);
+                goto done;
+            }
+            int64_t bad = 0;
+            for (int k = 0; k < nout; k++)
+                for (int64_t j = 0; j < nn_tensor_numel(&hout[k]); j++)
+                    bad += !isfinite(host_get(hout[k].data, hout[k].dtype, j));
+            if (bad) {
+                status = 1;
+                snprintf(err, sizeof(err), "CPU output has %lld non-finite values", (long long)bad);
+                goto done;
+            }
+            printf("CASE %s: CPU ok\n", desc);
+            fp_test_passed++;
+            goto done;
+        }
         /* GPU side: constants stay host tensors (as the runtime passes them); the rest are uploaded in
          * the storage dtype. */
         for (int i = 0; i < nin; i++) {
@@ -569,7 +594,8 @@ done:
         for (int i = 0; i < MAX_IO; i++) {
             nn_tensor_free(&hin[i]);
             nn_tensor_free(&hout[i]);
-            cudaFree(gbuf[i]);
+            if (gbuf[i])
+                cudaFree(gbuf[i]);
             free(res[i]);
             free(res_g[i]);
         }
@@ -594,7 +620,8 @@ static void cases_elementwise(void)
         CASE(*o, 14, "", 1, F(7), F(7));
         CASE(*o, 14, "", 1, F(2, 3, 7, 9), F(2, 3, 7, 9));
         CASE(*o, 14, "", 1, F(8, 3, 7, 129), F(3, 1, 1));
-        CASE(*o, 14, "", 1, F(1, 129), F(7, 1));
+        if (strcmp(*o, "PRelu")) /* PRelu's slope broadcasts one way only */
+            CASE(*o, 14, "", 1, F(1, 129), F(7, 1));
         CASE(*o, 14, "", 1, F(3, 5), FSCALAR);
         CASE(*o, 14, "", 1, F(8, 16, 3, 3), FC(16, 1, 1));
     }
@@ -605,6 +632,10 @@ static void cases_elementwise(void)
     CASE("Add", 14, "", 1, I64(-100, 100, 7, 3), I64(-100, 100, 7, 3));
     CASE("Mul", 14, "", 1, I64(-100, 100, 7, 3), I64(-100, 100, 3));
     CASE("Div", 14, "", 1, I64(-100, 100, 7, 3), I64(1, 9, 3));
+    CASE("Mod", 13, "", 1, I64(-100, 100, 7, 3), I64(1, 9, 3));
+    CASE("Mod", 13, "fmod=i:1", 1, I64(-100, 100, 7, 3), I64(-9, -1, 3));
+    CASE("Mod", 13, "fmod=i:1", 1, F(7, 9), FP(7, 9));
+    CASE("Mod", 13, "", 1, F(7, 9), FP(9));
     CASE("Sum", 13, "", 1, F(2, 7, 9), F(7, 9), F(2, 1, 9));
     CASE("Mean", 13, "", 1, F(2, 7, 9), F(7, 9), F(2, 1, 9));
     CASE("Max", 13, "", 1, F(2, 7, 9), F(7, 9), F(2, 1, 9));
@@ -684,6 +715,14 @@ static void cases_shape(void)
     CASE("Gather", 13, "axis=i:0", 1, F(7, 9), I64C(-7, 6, 5));
     CASE("Gather", 13, "axis=i:1", 1, F(3, 129, 5), I64(-129, 128, 2, 7));
     CASE("Gather", 13, "axis=i:0", 1, I64(0, 99, 7), I64C(0, 6, 1));
+    CASE("Shape", 15, "", 1, F(2, 3, 7, 9));
+    CASE("Shape", 15, "start=i:1;end=i:-1", 1, F(2, 3, 7, 9));
+    CASE("Size", 13, "", 1, F(8, 3, 129));
+    CASE("TopK", 11, "axis=i:-1", 2, F(3, 129), VI(5));
+    CASE("TopK", 11, "axis=i:1;largest=i:0", 2, F(2, 7, 9), VI(7));
+    CASE("TopK", 11, "axis=i:0", 2, I64(0, 3, 1), VI(1)); /* int64: skipped (float only) */
+    CASE("TopK", 11, "axis=i:-1", 2, F(1, 8400), VI(100));
+    CASE("TopK", 11, "axis=i:-1", 2, FR(-2, 2, 2, 1000), VI(1000));
 }
 
 static void cases_conv(void)
@@ -701,8 +740,15 @@ static void cases_conv(void)
     CASE("Conv", 11, "pads=is:0,0,1,1", 1, F(1, 3, 7, 9), FC(8, 3, 3, 3)); /* asymmetric: skipped */
     CASE("ConvTranspose", 11, "strides=is:2,2;pads=is:1,1,1,1;output_padding=is:1,1", 1, F(1, 8, 7, 9),
          FC(8, 4, 3, 3), FC(4));
-    CASE("ConvTranspose", 11, "strides=is:2,2", 1, F(8, 6, 3, 5), FC(6, 2, 2, 2), FC(4));
+    CASE("ConvTranspose", 11, "strides=is:2,2", 1, F(8, 6, 3, 5), FC(6, 4, 2, 2), FC(4));
     CASE("ConvTranspose", 11, "strides=is:2,2;group=i:2;pads=is:1,1,1,1", 1, F(1, 8, 7, 9), FC(8, 3, 4, 4));
+    /* BasicVSR++'s alignment: 16 offset groups, 3x3, mask; offsets reach past the borders. */
+    CASE("DeformConv", 19, "pads=is:1,1,1,1;offset_group=i:16", 1, F(1, 32, 7, 9), FC(16, 32, 3, 3),
+         FR(-3, 3, 1, 16 * 18, 7, 9), FC(16), F(1, 16 * 9, 7, 9));
+    CASE("DeformConv", 19, "pads=is:1,1,1,1;offset_group=i:2;group=i:2", 1, F(2, 4, 5, 7), FC(6, 2, 3, 3),
+         FR(-2, 2, 2, 36, 5, 7));
+    CASE("DeformConv", 19, "strides=is:2,2;dilations=is:2,2;pads=is:2,2,2,2", 1, F(8, 3, 9, 9), F(5, 3, 3, 3),
+         FR(-1.5, 1.5, 8, 18, 5, 5), NONE, F(8, 9, 5, 5));
     CASE("BatchNormalization", 15, "epsilon=f:1e-5", 1, F(8, 16, 7, 9), FC(16), FC(16), FC(16), FPC(16));
     CASE("BatchNormalization", 15, "", 1, F(1, 3, 129), FC(3), FC(3), FC(3), FPC(3));
 }
@@ -738,6 +784,21 @@ static void cases_pool(void)
     CASE("GlobalMaxPool", 1, "", 1, F(2, 7, 3, 5));
 }
 
+static void cases_gridsample(void)
+{
+    static const char *modes[] = {"bilinear", "nearest", "bicubic"};
+    static const char *pads[] = {"zeros", "border", "reflection"};
+    char attrs[128];
+    for (int m = 0; m < 3; m++)
+        for (int p = 0; p < 3; p++)
+            for (int a = 0; a < 2; a++) {
+                snprintf(attrs, sizeof(attrs), "mode=s:%s;padding_mode=s:%s;align_corners=i:%d", modes[m], pads[p], a);
+                CASE("GridSample", 16, attrs, 1, F(2, 3, 7, 9), FR(-1.3, 1.3, 2, 5, 11, 2));
+            }
+    CASE("GridSample", 16, "", 1, F(1, 16, 33, 129), FR(-1, 1, 1, 7, 129, 2));
+    CASE("GridSample", 20, "mode=s:linear", 1, F(8, 3, 7, 9), FR(-1.1, 1.1, 8, 7, 9, 2));
+}
+
 static void cases_reduce(void)
 {
     CASE("ReduceMean", 13, "axes=is:2,3;keepdims=i:1", 1, F(8, 16, 7, 9));
@@ -752,6 +813,9 @@ static void cases_reduce(void)
     CASE("ReduceLogSumExp", 13, "axes=is:1", 1, F(3, 129));
     CASE("ReduceProd", 13, "axes=is:1", 1, FP(3, 7));
     CASE("ReduceMean", 18, "keepdims=i:1", 1, F(2, 3, 7, 9), VI(1, 3));
+    CASE("ArgMax", 13, "axis=i:1;keepdims=i:1", 1, F(8, 129, 3));
+    CASE("ArgMax", 13, "axis=i:-1;keepdims=i:0", 1, F(7, 129));
+    CASE("ArgMin", 13, "axis=i:0;select_last_index=i:1", 1, F(9, 3, 7));
     CASE("Softmax", 13, "axis=i:-1", 1, F(8, 129));
     CASE("Softmax", 13, "axis=i:1", 1, F(2, 7, 3, 9));
     CASE("Softmax", 11, "axis=i:1", 1, F(2, 3, 7, 9));
@@ -803,10 +867,10 @@ int main(int argc, char **argv)
             T.only_op = argv[++i];
         else if (!strcmp(argv[i], "--prec") && i + 1 < argc)
             T.only_prec = argv[++i];
-        else if (!strcmp(argv[i], "-v"))
-            T.verbose = 1;
+        else if (!strcmp(argv[i], "--cpu-only"))
+            T.cpu_only = 1;
         else {
-            fprintf(stderr, "usage: backend_ops [--seed N] [--op NAME] [--prec fp32|fp16|bf16] [-v]\n");
+            fprintf(stderr, "usage: backend_ops [--seed N] [--op NAME] [--prec fp32|fp16|bf16] [--cpu-only]\n");
             return 2;
         }
     }
@@ -816,7 +880,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "backend_ops: cpu backend: %s\n", e.msg);
         return 1;
     }
-    for (int p = 0; p < 3; p++) {
+    int ndev = 0;
+    if (!T.cpu_only && (cudaGetDeviceCount(&ndev) != cudaSuccess || ndev == 0)) {
+        printf("backend_ops: no CUDA device: skipped (use --cpu-only to check the case table)\n");
+        nn_backend_cpu.free(T.cpu);
+        return 77;
+    }
+    for (int p = 0; p < 3 && !T.cpu_only; p++) {
         nn_backend_opts go = {.precision = precs[p].prec};
         if (nn_backend_cuda.init(&T.gpu[p], &go, &e) < 0) {
             fprintf(stderr, "backend_ops: cuda backend: %s\n", e.msg);
@@ -835,15 +905,18 @@ int main(int argc, char **argv)
     cases_pool();
     cases_reduce();
     cases_resize();
-    for (int p = 0; p < 3; p++) {
-        nn_backend_cuda.free(T.gpu[p]);
-        nn_backend_cuda.free(T.gpu_graph[p]);
-    }
+    cases_gridsample();
     nn_backend_cpu.free(T.cpu);
-    cudaError_t st = cudaDeviceSynchronize();
-    if (st != cudaSuccess) {
-        printf("FAIL device error at exit: %s\n", cudaGetErrorString(st));
-        fp_test_failed++;
+    if (!T.cpu_only) {
+        for (int p = 0; p < 3; p++) {
+            nn_backend_cuda.free(T.gpu[p]);
+            nn_backend_cuda.free(T.gpu_graph[p]);
+        }
+        cudaError_t st = cudaDeviceSynchronize();
+        if (st != cudaSuccess) {
+            printf("FAIL device error at exit: %s\n", cudaGetErrorString(st));
+            fp_test_failed++;
+        }
     }
     return fp_test_finish("backend_ops");
 }

@@ -29,6 +29,7 @@ enum {
  * (index i), 1 = one element, 2 = general strided. */
 typedef struct ew_geom {
     int ndim;
+    int small;                   /* every index fits 32 bits: cheaper division in ew_off */
     int64_t dims[NN_MAX_DIMS];
     int64_t st[3][NN_MAX_DIMS];
     int kind[3];
@@ -40,6 +41,17 @@ __device__ __forceinline__ int64_t ew_off(const ew_geom &g, int w, int64_t i)
         return i;
     if (g.kind[w] == 1)
         return 0;
+    if (g.small) {
+        /* 64-bit division is emulated in many instructions; broadcast indexing is on the hot path of
+         * every per-channel Mul/Add. */
+        uint32_t r = (uint32_t)i, o = 0;
+        for (int k = g.ndim - 1; k >= 0; k--) {
+            uint32_t d = (uint32_t)g.dims[k];
+            o += (r % d) * (uint32_t)g.st[w][k];
+            r /= d;
+        }
+        return o;
+    }
     int64_t o = 0;
     for (int k = g.ndim - 1; k >= 0; k--) {
         int64_t c = i % g.dims[k];
@@ -56,6 +68,7 @@ static void ew_geom_set(ew_geom *g, const nn_tensor *out, const nn_tensor *const
     for (int k = 0; k < out->ndim; k++)
         g->dims[k] = out->dims[k];
     int64_t on = nn_tensor_numel(out);
+    g->small = on < (1LL << 31); /* broadcast offsets never exceed the output's index range */
     for (int w = 0; w < nops; w++) {
         const nn_tensor *t = ops[w];
         int64_t n = nn_tensor_numel(t);
@@ -171,7 +184,7 @@ __device__ __forceinline__ float ew_unf(int op, float x, float p0, float p1)
     case UN_LRELU: return x < 0.f ? p0 * x : x;
     case UN_ELU: return x < 0.f ? p0 * (expf(x) - 1.f) : x;
     case UN_SELU: return x <= 0.f ? p1 * (p0 * expf(x) - p0) : p1 * x;
-    case UN_SOFTPLUS: return x > 20.f ? x : log1pf(expf(x));
+    case UN_SOFTPLUS: return x > 0.f ? x + log1pf(expf(-x)) : log1pf(expf(x));
     case UN_SOFTSIGN: return x / (1.f + fabsf(x));
     case UN_EXP: return expf(x);
     case UN_LOG: return logf(x);
@@ -289,10 +302,6 @@ static int binary_supports(nn_backend_ctx *ctx, const nn_node *n, nn_tensor *con
         *why = "integer Mean";
         return 0;
     }
-    if (op == EW_MOD && cu_is_float(dt) && !nn_attr_int(n, "fmod", 0)) {
-        *why = "float Mod needs fmod=1";
-        return 0;
-    }
     nn_dtype want = EW_IS_CMP(op) ? NN_DT_BOOL : dt;
     if (out[0]->dtype != want) {
         *why = "output dtype";
@@ -350,6 +359,8 @@ static int binary_run(nn_backend_ctx *ctx, const nn_node *n, cu_node *cn, nn_ten
                       nn_tensor **out, int nout, fp_err *e)
 {
     int op = ew_code(ew_binaries, n->op_type);
+    if (op == EW_MOD && nn_attr_int(n, "fmod", 0))
+        op = EW_FMOD; /* C semantics (sign of the dividend) instead of Python's */
     nn_dtype dt = cu_dt(cn, in, 0);
     nn_tensor *y = out[0];
     int rc;
@@ -507,10 +518,8 @@ static int cast_run(nn_backend_ctx *ctx, const nn_node *n, cu_node *cn, nn_tenso
                       nn_tensor_numel(out[0]), e);
 }
 
-/* Cast reads its input's real dtype: a constant input keeps its own dtype rather than the node's
- * float storage dtype, so cu_eff_dt's conversion does not apply. That is handled in the backend by
- * Cast's output dtype not being float in the common case; for float->float casts of a constant the
- * converted upload is still the same value at the output precision. */
+/* A constant float input of Cast is uploaded in the node's float storage dtype (the output's when
+ * that is float), which is the value Cast would produce anyway; integer constants keep their dtype. */
 const cu_op cu_ops_elementwise[] = {
 #define BIN(name) {name, binary_supports, NULL, binary_run, 0}
     BIN("Add"), BIN("Sub"), BIN("Mul"), BIN("Div"), BIN("Pow"), BIN("Max"), BIN("Min"), BIN("Sum"),

@@ -5,7 +5,8 @@
  *
  * Owns: nn_backend_cuda, the op lookup over the op files' tables, cu_convert (dtype conversion, also
  * the Cast op) and cu_strided_copy (the one data-movement kernel behind the layout ops). Does not own
- * any op's arithmetic (elementwise.cu, conv.cu, gemm.cu, pool.cu, reduce.cu, resize.cu, shape.cu),
+ * any op's arithmetic (elementwise.cu, conv.cu, gemm.cu, pool.cu, reduce.cu, resize.cu, shape.cu,
+ * gridsample.cu, topk.cu),
  * memory planning (the runtime hands us the arena through alloc), or graph-level rewrites such as
  * folding BatchNorm into Conv (the runtime's graph passes).
  *
@@ -121,9 +122,11 @@ __global__ void cu_convert_kernel(void *dst, int dt_dst, const void *src, int dt
         case NN_DT_FLOAT16: ((__half *)dst)[i] = __float2half_rn((float)v); break;
         case NN_DT_BFLOAT16: ((__nv_bfloat16 *)dst)[i] = __float2bfloat16_rn((float)v); break;
         case NN_DT_DOUBLE: ((double *)dst)[i] = v; break;
-        case NN_DT_INT32: ((int32_t *)dst)[i] = (int32_t)v; break;   /* truncation toward zero */
-        case NN_DT_INT8: ((int8_t *)dst)[i] = (int8_t)v; break;
-        case NN_DT_UINT8: ((uint8_t *)dst)[i] = (uint8_t)v; break;
+        /* float -> int: truncation toward zero, NaN -> 0, out of range saturates (the CPU's rule; the
+         * hardware conversion already does this for 32/64-bit targets). */
+        case NN_DT_INT32: ((int32_t *)dst)[i] = (int32_t)v; break;
+        case NN_DT_INT8: ((int8_t *)dst)[i] = v != v ? 0 : (int8_t)fmin(fmax(trunc(v), -128.0), 127.0); break;
+        case NN_DT_UINT8: ((uint8_t *)dst)[i] = v != v ? 0 : (uint8_t)fmin(fmax(trunc(v), 0.0), 255.0); break;
         case NN_DT_BOOL: ((uint8_t *)dst)[i] = v != 0.0; break;
         default: ((int64_t *)dst)[i] = (int64_t)v; break;
         }
@@ -153,6 +156,7 @@ int cu_convert(nn_backend_ctx *ctx, const nn_node *n, void *dst, nn_dtype dt_dst
 
 typedef struct cu_copy_geom {
     int ndim;
+    int small;                   /* all offsets fit int32: 32-bit index arithmetic */
     int64_t dims[NN_MAX_DIMS];
     int64_t dst_st[NN_MAX_DIMS];
     int64_t src_st[NN_MAX_DIMS];
@@ -162,6 +166,17 @@ template <typename T>
 __global__ void cu_strided_copy_kernel(T *dst, const T *src, cu_copy_geom g, int64_t total)
 {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x) {
+        if (g.small) {
+            int32_t r = (int32_t)i, so = 0, d = 0;
+            for (int k = g.ndim - 1; k >= 0; k--) {
+                int32_t dk = (int32_t)g.dims[k], c = r % dk;
+                r /= dk;
+                so += c * (int32_t)g.src_st[k];
+                d += c * (int32_t)g.dst_st[k];
+            }
+            dst[d] = src[so];
+            continue;
+        }
         int64_t r = i, so = 0, d = 0;
         for (int k = g.ndim - 1; k >= 0; k--) {
             int64_t c = r % g.dims[k];
@@ -202,6 +217,14 @@ int cu_strided_copy(nn_backend_ctx *ctx, const nn_node *n, void *dst, const void
         g.src_st[g.ndim] = src_st[k];
         g.ndim++;
     }
+    /* Every partial sum of c_k * stride_k is bounded by the extents below: if those fit int32, so
+     * does each offset (negative strides included). */
+    int64_t ext_s = 0, ext_d = 0;
+    for (int k = 0; k < g.ndim; k++) {
+        ext_s += (g.dims[k] - 1) * (g.src_st[k] < 0 ? -g.src_st[k] : g.src_st[k]);
+        ext_d += (g.dims[k] - 1) * (g.dst_st[k] < 0 ? -g.dst_st[k] : g.dst_st[k]);
+    }
+    g.small = total < (1LL << 31) && ext_s < (1LL << 31) && ext_d < (1LL << 31);
     char *d = (char *)dst + dst_off * esize;
     const char *s = (const char *)src + src_off * esize;
     if (g.ndim == 0 || (g.ndim == 1 && g.dst_st[0] == 1 && g.src_st[0] == 1)) {
@@ -227,7 +250,7 @@ static const cu_op *const *cu_tables(void)
 {
     static const cu_op *const tables[] = {
         cu_ops_elementwise, cu_ops_shape, cu_ops_conv, cu_ops_gemm, cu_ops_pool, cu_ops_reduce,
-        cu_ops_resize, NULL,
+        cu_ops_resize, cu_ops_gridsample, cu_ops_topk, NULL,
     };
     return tables;
 }
@@ -455,10 +478,12 @@ static int cu_copy(nn_backend_ctx *ctx, void *dst, nn_device dst_dev, const void
 /* The plan this state belongs to, as far as kernels care: every tensor's dtype and shape, and the
  * values of host value inputs (Resize scales...). The runtime caches several plans per model and calls
  * prepare_node once per plan, so one node may hold several states; run_node picks by signature. */
-static uint64_t cu_sig(const cu_op *op, nn_tensor *const *in, int nin, nn_tensor *const *out, int nout)
+static uint64_t cu_sig(const nn_backend_ctx *ctx, const cu_op *op, nn_tensor *const *in, int nin,
+                       nn_tensor *const *out, int nout)
 {
     uint64_t h = 1469598103934665603ULL;
 #define MIX(v) do { h ^= (uint64_t)(v); h *= 1099511628211ULL; } while (0)
+    MIX((uintptr_t)ctx); /* state holds this instance's workspace sizing */
     MIX(nin);
     MIX(nout);
     for (int io = 0; io < 2; io++) {
@@ -473,11 +498,16 @@ static uint64_t cu_sig(const cu_op *op, nn_tensor *const *in, int nin, nn_tensor
             MIX(t[i]->ndim);
             for (int d = 0; d < t[i]->ndim; d++)
                 MIX(t[i]->dims[d]);
-            if (!io && ((op->value_inputs >> i) & 1u) && t[i]->device == NN_DEV_HOST && t[i]->data) {
+            /* Constants: where they live and, when small, what they hold (a plan's folded constant may
+             * differ from another plan's at the same shape). */
+            if (!io && t[i]->device == NN_DEV_HOST && t[i]->data) {
                 size_t nb = nn_tensor_nbytes(t[i]);
-                const unsigned char *b = (const unsigned char *)t[i]->data;
-                for (size_t k = 0; k < nb && k < 4096; k++)
-                    MIX(b[k]);
+                MIX((uintptr_t)t[i]->data);
+                if (nb <= 4096 || ((op->value_inputs >> i) & 1u)) {
+                    const unsigned char *b = (const unsigned char *)t[i]->data;
+                    for (size_t k = 0; k < nb && k < 4096; k++)
+                        MIX(b[k]);
+                }
             }
         }
     }
@@ -524,17 +554,14 @@ static int cu_prepare_node(nn_backend_ctx *ctx, nn_node *n, nn_tensor *const *in
     if (nin > CU_MAX_IN)
         return nn_node_error(e, n, FP_EUNSUPPORTED, "cuda: %d inputs (at most %d)", nin, CU_MAX_IN);
     cudaSetDevice(ctx->device);
-    uint64_t sig = cu_sig(op, in, nin, out, nout);
-    /* Same plan prepared again (evicted and rebuilt): replace its state. */
-    for (cu_node **pp = (cu_node **)&n->backend_data; *pp; pp = &(*pp)->next) {
-        if ((*pp)->sig == sig) {
-            cu_node *old = *pp;
-            *pp = old->next;
-            cudaStreamSynchronize(ctx->stream);
-            cu_node_free(ctx, old);
-            break;
-        }
-    }
+    uint64_t sig = cu_sig(ctx, op, in, nin, out, nout);
+    /* Graphs captured so far may belong to another plan: run_begin re-captures after this. */
+    ctx->prep_gen++;
+    /* The runtime prepares a plan again whenever it switches back to it: state made for the same
+     * signature is still right, keep it (no second cuDNN algorithm search). */
+    for (cu_node *c = (cu_node *)n->backend_data; c; c = c->next)
+        if (c->sig == sig)
+            return 0;
     cu_node *cn = (cu_node *)calloc(1, sizeof(*cn));
     if (!cn)
         return nn_node_error(e, n, FP_ENOMEM, "cuda: prepare: out of memory");
@@ -623,13 +650,32 @@ fail:
     return rc;
 }
 
+static int cu_run_node_(nn_backend_ctx *ctx, const nn_node *n, nn_tensor *const *in, int nin,
+                        nn_tensor **out, int nout, fp_err *e);
+
+/* A failed node inside a capture: the runtime will not call run_end, so end the capture here and drop
+ * the partial graph, or the stream would stay in capture mode and fail everything after. */
 static int cu_run_node(nn_backend_ctx *ctx, const nn_node *n, nn_tensor *const *in, int nin,
                        nn_tensor **out, int nout, fp_err *e)
+{
+    int rc = cu_run_node_(ctx, n, in, nin, out, nout, e);
+    if (rc < 0 && ctx->capturing) {
+        cudaGraph_t g = NULL;
+        if (cudaStreamEndCapture(ctx->stream, &g) == cudaSuccess && g)
+            cudaGraphDestroy(g);
+        cudaGetLastError();
+        ctx->capturing = 0;
+    }
+    return rc;
+}
+
+static int cu_run_node_(nn_backend_ctx *ctx, const nn_node *n, nn_tensor *const *in, int nin,
+                        nn_tensor **out, int nout, fp_err *e)
 {
     cu_node *cn = (cu_node *)n->backend_data;
     if (!cn || !cn->op)
         return nn_node_error(e, n, FP_EINTERNAL, "cuda: run_node before prepare_node");
-    uint64_t sig = cu_sig(cn->op, in, nin, out, nout);
+    uint64_t sig = cu_sig(ctx, cn->op, in, nin, out, nout);
     while (cn && cn->sig != sig)
         cn = cn->next;
     if (!cn)
@@ -656,6 +702,15 @@ static int cu_run_begin(nn_backend_ctx *ctx, uint64_t plan_key, fp_err *e)
         return 0;
     for (int i = 0; i < ctx->ngraphs; i++) {
         if (ctx->graphs[i].key == plan_key) {
+            if (ctx->graphs[i].gen != ctx->prep_gen) {
+                /* Nodes were prepared since this capture (the runtime switched plans under the same
+                 * key): the graph may point at another plan's buffers. Capture again below. */
+                CU_CHECK(e, NULL, cudaStreamSynchronize(ctx->stream));
+                cudaGraphExecDestroy(ctx->graphs[i].exec);
+                ctx->graphs[i] = ctx->graphs[--ctx->ngraphs];
+                ctx->graph_next = 0;
+                break;
+            }
             CU_CHECK(e, NULL, cudaGraphLaunch(ctx->graphs[i].exec, ctx->stream));
             __atomic_fetch_add(&cu_stats.graph_replays, 1, __ATOMIC_RELAXED);
             return 1;
@@ -696,6 +751,7 @@ static int cu_run_end(nn_backend_ctx *ctx, uint64_t plan_key, fp_err *e)
     }
     ctx->graphs[slot].key = plan_key;
     ctx->graphs[slot].exec = ex;
+    ctx->graphs[slot].gen = ctx->prep_gen;
     __atomic_fetch_add(&cu_stats.graph_captures, 1, __ATOMIC_RELAXED);
     /* Capturing recorded the work without doing it: run it once now. */
     CU_CHECK(e, NULL, cudaGraphLaunch(ex, ctx->stream));

@@ -36,6 +36,7 @@ extern "C" {
 
 typedef struct cu_graph_entry {
     uint64_t key;
+    uint64_t gen;                /* ctx->prep_gen when captured */
     cudaGraphExec_t exec;
 } cu_graph_entry;
 
@@ -56,6 +57,7 @@ struct nn_backend_ctx {
     cu_graph_entry graphs[CU_GRAPH_CACHE];
     int ngraphs;
     int graph_next;              /* round-robin eviction slot */
+    uint64_t prep_gen;           /* bumped by every prepare_node: plans may have changed */
 };
 
 /* Per-node, per-plan state (n->backend_data is a list of them, one per signature). Everything here
@@ -94,6 +96,8 @@ extern const cu_op cu_ops_gemm[];
 extern const cu_op cu_ops_pool[];
 extern const cu_op cu_ops_reduce[];
 extern const cu_op cu_ops_resize[];
+extern const cu_op cu_ops_gridsample[];
+extern const cu_op cu_ops_topk[];
 
 /* ---- errors ---- */
 int cu_err_cuda(fp_err *e, const nn_node *n, cudaError_t st, const char *what);

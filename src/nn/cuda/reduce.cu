@@ -8,7 +8,8 @@
  * shuffles, and the normalising ops then rewrite the row in place of the output. Variance is two-pass
  * (mean first), not E[x^2]-E[x]^2, so fp16 activations with large means stay accurate.
  *
- * Does not own ArgMax/TopK (not here yet) or integer reductions (reported unsupported).
+ * Also ArgMax/ArgMin (one thread per row). Does not own TopK (topk.cu) or integer reductions (reported
+ * unsupported).
  */
 #include "nn/cuda/nn_cuda.h"
 
@@ -397,6 +398,69 @@ static int rd_run(nn_backend_ctx *ctx, const nn_node *n, cu_node *cn, nn_tensor 
     return 0;
 }
 
+/* ---------------------------------------------------------------- ArgMax / ArgMin */
+
+/* One thread per row: the rows these ops see (class scores, heatmap columns) are short. Ties keep the
+ * first index, or the last with select_last_index. */
+template <typename T>
+__global__ void arg_kernel(int64_t *y, const T *x, rows_geom g, int is_max, int last)
+{
+    for (int64_t row = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; row < g.nrows;
+         row += (int64_t)gridDim.x * blockDim.x) {
+        const T *xr = x + rows_base(g, row);
+        float best = cu_ld(xr);
+        int64_t bi = 0;
+        for (int64_t r = 1; r < g.R; r++) {
+            float v = cu_ld(xr + rows_off(g, r));
+            bool better = is_max ? (last ? v >= best : v > best) : (last ? v <= best : v < best);
+            if (better) {
+                best = v;
+                bi = r;
+            }
+        }
+        y[row] = bi;
+    }
+}
+
+static int arg_supports(nn_backend_ctx *ctx, const nn_node *n, nn_tensor *const *in, int nin,
+                        nn_tensor *const *out, int nout, const char **why)
+{
+    int ax;
+    if (nin != 1 || !in[0] || nout != 1 || out[0]->dtype != NN_DT_INT64) {
+        *why = "input count / output dtype";
+        return 0;
+    }
+    if (!cu_is_float(cu_eff_dt(in, nin, out, nout, 0))) {
+        *why = "dtype (float types only)";
+        return 0;
+    }
+    if (nn_norm_axis(nn_attr_int(n, "axis", 0), in[0]->ndim, &ax) < 0 || in[0]->dims[ax] == 0) {
+        *why = "axis";
+        return 0;
+    }
+    return 1;
+}
+
+static int arg_run(nn_backend_ctx *ctx, const nn_node *n, cu_node *cn, nn_tensor *const *in, int nin,
+                   nn_tensor **out, int nout, fp_err *e)
+{
+    int ax;
+    rows_geom g;
+    nn_norm_axis(nn_attr_int(n, "axis", 0), in[0]->ndim, &ax);
+    rows_set(&g, in[0], 1u << ax);
+    if (g.nrows == 0)
+        return 0;
+    int is_max = !strcmp(n->op_type, "ArgMax"), last = (int)nn_attr_int(n, "select_last_index", 0);
+    int64_t *y = (int64_t *)out[0]->data;
+    const void *x = cu_in(cn, in, 0);
+    int rc = CU_FLOAT_SWITCH(cu_dt(cn, in, 0), T,
+        (arg_kernel<T><<<cu_grid(g.nrows), 256, 0, ctx->stream>>>(y, (const T *)x, g, is_max, last)));
+    if (rc < 0)
+        return nn_node_error(e, n, rc, "cuda: dtype");
+    CU_LAUNCH_CHECK(e, n);
+    return 0;
+}
+
 const cu_op cu_ops_reduce[] = {
 #define RD(name, vin) {name, rd_supports, NULL, rd_run, vin}
     RD("ReduceSum", 0x2u), RD("ReduceMean", 0x2u), RD("ReduceMax", 0x2u), RD("ReduceMin", 0x2u),
@@ -404,5 +468,7 @@ const cu_op cu_ops_reduce[] = {
     RD("ReduceLogSumExp", 0x2u), RD("GlobalAveragePool", 0), RD("GlobalMaxPool", 0), RD("Softmax", 0),
     RD("LogSoftmax", 0), RD("LayerNormalization", 0), RD("InstanceNormalization", 0),
 #undef RD
+    {"ArgMax", arg_supports, NULL, arg_run, 0},
+    {"ArgMin", arg_supports, NULL, arg_run, 0},
     {NULL, NULL, NULL, NULL, 0},
 };

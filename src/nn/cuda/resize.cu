@@ -20,8 +20,8 @@ enum { NM_ROUND_FLOOR, NM_ROUND_CEIL, NM_FLOOR, NM_CEIL, NM_SIMPLE };
 
 typedef struct rz_geom {
     int64_t planes, H, W, OH, OW;
-    float sy, sx;            /* scales */
-    float roi[4];            /* tf_crop_and_resize: y start, x start, y end, x end */
+    double sy, sx;           /* scales */
+    double roi[4];           /* tf_crop_and_resize: y start, x start, y end, x end */
     int mode, ct, nm, exclude;
     float a, extrap;
 } rz_geom;
@@ -82,8 +82,8 @@ static int rz_parse(const nn_node *n, const cu_node *cn, nn_tensor *const *in, i
     /* Scales: attribute (Upsample-7), input 1 (Upsample-9, Resize-10) or input 2 (Resize >= 11). */
     const nn_tensor *ts = NULL;
     int si = (up || n->opset < 11) ? 1 : 2;
-    g->sy = (float)g->OH / (float)(g->H ? g->H : 1);
-    g->sx = (float)g->OW / (float)(g->W ? g->W : 1);
+    g->sy = (double)g->OH / (double)(g->H ? g->H : 1);
+    g->sx = (double)g->OW / (double)(g->W ? g->W : 1);
     if (up && n->opset < 9) {
         int ns = 0;
         const float *s = nn_attr_floats(n, "scales", &ns);
@@ -97,45 +97,50 @@ static int rz_parse(const nn_node *n, const cu_node *cn, nn_tensor *const *in, i
             return (*why = "scales input not constant", 0);
         int64_t ns = nn_tensor_numel(ts);
         if (ns == x->ndim) {
-            g->sy = (float)nn_tensor_get_f64(ts, ns - 2);
-            g->sx = (float)nn_tensor_get_f64(ts, ns - 1);
+            /* The float32 scale as the file stores it, widened (what the CPU reference uses). */
+            g->sy = (double)(float)nn_tensor_get_f64(ts, ns - 2);
+            g->sx = (double)(float)nn_tensor_get_f64(ts, ns - 1);
         } else if (ns != 0) {
             return (*why = "scales length", 0);
         }
     }
-    if (g->sy <= 0.f || g->sx <= 0.f)
+    if (g->sy <= 0.0 || g->sx <= 0.0)
         return (*why = "scale <= 0", 0);
     if (g->ct == CT_TF_CROP) {
         const nn_tensor *tr = nin > 1 && in[1] ? (cn ? cu_host(cn, 1) : (cu_is_const(in, nin, 1) ? in[1] : NULL)) : NULL;
         if (!tr || nn_tensor_numel(tr) != 2 * x->ndim)
             return (*why = "roi input (constant, 2*rank values) for tf_crop_and_resize", 0);
         int r = x->ndim;
-        g->roi[0] = (float)nn_tensor_get_f64(tr, r - 2);
-        g->roi[1] = (float)nn_tensor_get_f64(tr, r - 1);
-        g->roi[2] = (float)nn_tensor_get_f64(tr, 2 * r - 2);
-        g->roi[3] = (float)nn_tensor_get_f64(tr, 2 * r - 1);
+        g->roi[0] = nn_tensor_get_f64(tr, r - 2);
+        g->roi[1] = nn_tensor_get_f64(tr, r - 1);
+        g->roi[2] = nn_tensor_get_f64(tr, 2 * r - 2);
+        g->roi[3] = nn_tensor_get_f64(tr, 2 * r - 1);
     }
     return 1;
 }
 
-/* Output coordinate -> input coordinate along one axis. *outside: tf_crop_and_resize off the image. */
-__device__ __forceinline__ float rz_coord(const rz_geom &g, int ct, float xo, int64_t in, int64_t out, float s,
-                                          float r0, float r1, int *outside)
+/* Output coordinate -> input coordinate along one axis, in double like the CPU reference, so nearest
+ * rounding decisions at .5 and the tf_crop_and_resize bounds agree exactly. *outside: tf_crop_and_resize
+ * off the image. */
+__device__ __forceinline__ double rz_coord(int ct, double xo, int64_t in, int64_t out, double s, double r0,
+                                           double r1, int *outside)
 {
     switch (ct) {
-    case CT_HALF_PIXEL: return (xo + 0.5f) / s - 0.5f;
+    case CT_HALF_PIXEL: return (xo + 0.5) / s - 0.5;
     case CT_HALF_PIXEL_SYM: {
-        float adj = (float)out / (s * (float)in);
-        float center = (float)in / 2.f;
-        return center * (1.f - adj) + (xo + 0.5f) / s - 0.5f;
+        double adj = (double)out / (s * (double)in);
+        double center = (double)in / 2.0;
+        return center * (1.0 - adj) + (xo + 0.5) / s - 0.5;
     }
-    case CT_PYTORCH: return out > 1 ? (xo + 0.5f) / s - 0.5f : 0.f;
-    case CT_ALIGN: return out == 1 ? 0.f : xo * (float)(in - 1) / (float)(out - 1);
-    case CT_TF_NN: return (xo + 0.5f) / s;
+    case CT_PYTORCH: return out > 1 ? (xo + 0.5) / s - 0.5 : 0.0;
+    /* The ONNX reference divides by scale*length_original, not by the integer output length minus 1;
+     * they differ only when that product is fractional. */
+    case CT_ALIGN: return out == 1 ? 0.0 : xo * (double)(in - 1) / (s * (double)in - 1.0);
+    case CT_TF_NN: return (xo + 0.5) / s;
     case CT_TF_CROP: {
-        float v = out > 1 ? r0 * (float)(in - 1) + xo * (r1 - r0) * (float)(in - 1) / (float)(out - 1)
-                          : 0.5f * (r0 + r1) * (float)(in - 1);
-        if (v < 0.f || v > (float)(in - 1))
+        double v = out > 1 ? r0 * (double)(in - 1) + xo * (r1 - r0) * (double)(in - 1) / (double)(out - 1)
+                           : 0.5 * (r0 + r1) * (double)(in - 1);
+        if (v < 0.0 || v > (double)(in - 1))
             *outside = 1;
         return v;
     }
@@ -149,22 +154,23 @@ __device__ __forceinline__ int64_t rz_clampi(int64_t i, int64_t n)
 }
 
 /* Taps along one axis: up to 4 indices and weights. Returns the tap count. */
-__device__ int rz_taps(const rz_geom &g, float xi, int64_t in, float s, int64_t *idx, float *w)
+__device__ int rz_taps(const rz_geom &g, double xi, int64_t in, double s, int64_t *idx, float *w)
 {
     if (g.mode == RZ_NEAREST) {
-        float r;
+        double fl = floor(xi), r;
         switch (g.nm) {
-        case NM_ROUND_FLOOR: r = (xi == floorf(xi) + 0.5f) ? floorf(xi) : rintf(xi); break;
-        case NM_ROUND_CEIL: r = (xi == floorf(xi) + 0.5f) ? ceilf(xi) : rintf(xi); break;
-        case NM_FLOOR: r = floorf(xi); break;
-        case NM_CEIL: r = ceilf(xi); break;
-        default: r = s < 1.f ? ceilf(xi) : floorf(xi); break;
+        case NM_ROUND_FLOOR: r = xi - fl == 0.5 ? fl : round(xi); break;
+        case NM_ROUND_CEIL: r = xi - fl == 0.5 ? fl + 1.0 : round(xi); break;
+        case NM_FLOOR: r = fl; break;
+        case NM_CEIL: r = ceil(xi); break;
+        default: r = s < 1.0 ? ceil(xi) : trunc(xi); break;
         }
         idx[0] = rz_clampi((int64_t)r, in);
         w[0] = 1.f;
         return 1;
     }
-    float f = floorf(xi), t = xi - f;
+    double f = floor(xi);
+    float t = (float)(xi - f);
     int64_t i0 = (int64_t)f;
     if (g.mode == RZ_LINEAR) {
         idx[0] = rz_clampi(i0, in);
@@ -198,8 +204,8 @@ __global__ void resize_kernel(T *y, const T *x, rz_geom g, int64_t total)
         int64_t ox = i % g.OW, r = i / g.OW;
         int64_t oy = r % g.OH, p = r / g.OH;
         int outside = 0;
-        float yi = rz_coord(g, g.ct, (float)oy, g.H, g.OH, g.sy, g.roi[0], g.roi[2], &outside);
-        float xi = rz_coord(g, g.ct, (float)ox, g.W, g.OW, g.sx, g.roi[1], g.roi[3], &outside);
+        double yi = rz_coord(g.ct, (double)oy, g.H, g.OH, g.sy, g.roi[0], g.roi[2], &outside);
+        double xi = rz_coord(g.ct, (double)ox, g.W, g.OW, g.sx, g.roi[1], g.roi[3], &outside);
         if (outside) {
             cu_st(y + i, g.extrap);
             continue;

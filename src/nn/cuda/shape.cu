@@ -2,7 +2,8 @@
  * shape — the CUDA side of the layout and indexing ops: Identity, Dropout (inference), Reshape,
  * Flatten, Squeeze, Unsqueeze (views: nothing to do when the runtime aliases output and input, one
  * device copy otherwise), Transpose, Concat, Split, Slice, Expand, DepthToSpace, SpaceToDepth (all
- * through cu_strided_copy), Tile, Gather and Pad (own kernels).
+ * through cu_strided_copy), Tile, Gather and Pad (own kernels), Shape and Size (values uploaded at
+ * prepare time).
  *
  * Owns: cu_ops_shape. Works on any dtype of 1, 2, 4 or 8 bytes: these ops move bytes and never do
  * arithmetic. Does not own shape inference (the CPU op defs compute output shapes; this file trusts
@@ -627,6 +628,64 @@ static int gather_run(nn_backend_ctx *ctx, const nn_node *n, cu_node *cn, nn_ten
     return 0;
 }
 
+/* ---------------------------------------------------------------- Shape / Size */
+
+/* The values are known at plan time (the input's shape): uploaded once in prepare, copied at run (a
+ * device-to-device copy, so a run stays capturable). */
+static void vals_free(nn_backend_ctx *ctx, void *p)
+{
+    cudaFree(p);
+}
+
+static int shapeof_supports(nn_backend_ctx *ctx, const nn_node *n, nn_tensor *const *in, int nin,
+                            nn_tensor *const *out, int nout, const char **why)
+{
+    if (nin != 1 || !in[0] || nout != 1 || out[0]->dtype != NN_DT_INT64) {
+        *why = "input count / output dtype";
+        return 0;
+    }
+    return 1;
+}
+
+static int shapeof_prepare(nn_backend_ctx *ctx, nn_node *n, cu_node *cn, nn_tensor *const *in, int nin,
+                           nn_tensor *const *out, int nout, fp_err *e)
+{
+    int64_t v[NN_MAX_DIMS];
+    int cnt = 0, r = in[0]->ndim;
+    if (!strcmp(n->op_type, "Size")) {
+        v[cnt++] = nn_tensor_numel(in[0]);
+    } else {
+        int64_t s = nn_attr_int(n, "start", 0), en = nn_attr_int(n, "end", r);
+        if (s < 0) s += r;
+        if (en < 0) en += r;
+        s = s < 0 ? 0 : (s > r ? r : s);
+        en = en < 0 ? 0 : (en > r ? r : en);
+        for (int64_t d = s; d < en; d++)
+            v[cnt++] = in[0]->dims[d];
+    }
+    if (cnt != nn_tensor_numel(out[0]))
+        return nn_node_error(e, n, FP_EINTERNAL, "cuda: %s: %d values for an output of %lld", n->op_type, cnt,
+                             (long long)nn_tensor_numel(out[0]));
+    void *d = NULL;
+    CU_CHECK(e, n, cudaMalloc(&d, sizeof(v)));
+    cn->priv = d;
+    cn->priv_free = vals_free;
+    if (cnt) {
+        CU_CHECK(e, n, cudaMemcpyAsync(d, v, cnt * sizeof(int64_t), cudaMemcpyHostToDevice, ctx->stream));
+        CU_CHECK(e, n, cudaStreamSynchronize(ctx->stream)); /* v lives on this stack frame */
+    }
+    return 0;
+}
+
+static int shapeof_run(nn_backend_ctx *ctx, const nn_node *n, cu_node *cn, nn_tensor *const *in, int nin,
+                       nn_tensor **out, int nout, fp_err *e)
+{
+    size_t nb = nn_tensor_nbytes(out[0]);
+    if (nb)
+        CU_CHECK(e, n, cudaMemcpyAsync(out[0]->data, cn->priv, nb, cudaMemcpyDeviceToDevice, ctx->stream));
+    return 0;
+}
+
 const cu_op cu_ops_shape[] = {
     {"Identity", view_supports, NULL, view_run, 0},
     {"Dropout", view_supports, NULL, view_run, 0},
@@ -644,5 +703,7 @@ const cu_op cu_ops_shape[] = {
     {"Tile", tile_supports, NULL, tile_run, 0},
     {"Pad", pad_supports, pad_prepare, pad_run, 0xEu},
     {"Gather", gather_supports, NULL, gather_run, 0},
+    {"Shape", shapeof_supports, shapeof_prepare, shapeof_run, 0},
+    {"Size", shapeof_supports, shapeof_prepare, shapeof_run, 0},
     {NULL, NULL, NULL, NULL, 0},
 };

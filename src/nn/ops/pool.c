@@ -1,6 +1,7 @@
 /*
  * pool — ONNX pooling on the CPU, float32: MaxPool (opsets 8–12+: kernel_shape, strides, pads,
- * auto_pad, ceil_mode, dilations, storage_order, optional Indices output), AveragePool (opsets 7–19:
+ * auto_pad, ceil_mode, dilations, storage_order (column-major Indices: first spatial dim fastest),
+ * optional Indices output), AveragePool (opsets 7–19:
  * count_include_pad, ceil_mode, dilations from 19), GlobalAveragePool and GlobalMaxPool; 1-D to 3-D.
  *
  * MaxPool also takes int8/uint8 (opset 12+). Window geometry is shared with Conv (ops_b_util.c). With ceil_mode a window may hang past the padded
@@ -43,10 +44,14 @@ static int pool_window(const nn_node *n, nn_tensor *const *in, int nin, enum poo
         w->in[OPSB_MAX_SP - 1] = w->k[OPSB_MAX_SP - 1] = plane;
         return 0;
     }
-    if (kind == POOL_AVG && n->opset < 19 && nn_attr_get(n, "dilations"))
-        return nn_node_error(e, n, FP_EMODEL, "AveragePool dilations need opset 19");
-    if (kind == POOL_MAX && nn_attr_int(n, "storage_order", 0) && in[0]->ndim != 4)
-        return nn_node_error(e, n, FP_EUNSUPPORTED, "storage_order 1 is supported for 2-D pooling only");
+    if (kind == POOL_AVG && n->opset < 19) {
+        /* Dilations arrived in AveragePool-19; tolerate an explicit all-ones list from older exports. */
+        int cnt;
+        const int64_t *dl = nn_attr_ints(n, "dilations", &cnt);
+        for (int i = 0; dl && i < cnt; i++)
+            if (dl[i] != 1)
+                return nn_node_error(e, n, FP_EMODEL, "AveragePool dilations need opset 19");
+    }
     return opsb_window_init(w, n, in[0], NULL, (int)nn_attr_int(n, "ceil_mode", 0), e);
 }
 
