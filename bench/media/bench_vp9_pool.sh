@@ -5,8 +5,9 @@
 set -euo pipefail
 FP=$1; FF=$2; OUT=$3; SECS=${4:-10}; NS=${5:-"1 2 4 8"}
 mkdir -p "$OUT"
-SRC=$OUT/alpha_1080.mov
-[ -f "$SRC" ] || "$FF" -nostdin -y -v error -f lavfi -i "testsrc2=size=1920x1080:rate=30:duration=$SECS" \
+SIZE=${SIZE:-1920x1080}   # env: a smaller size for a quick local check
+SRC=$OUT/alpha_$SIZE.mov
+[ -f "$SRC" ] || "$FF" -nostdin -y -v error -f lavfi -i "testsrc2=size=$SIZE:rate=30:duration=$SECS" \
   -vf "format=yuva444p10le" -c:v prores_ks -profile:v 4444 "$SRC"
 OPTS="-deadline good -cpu-used 4 -row-mt 1 -b:v 4M"
 n=$(( SECS * 30 ))

@@ -448,7 +448,7 @@ int fp_transcode_open(fp_transcode **pt, const fp_transcode_opts *o, fp_err *e)
     av_dict_copy(&t->opts, o->enc_opts, 0);
     t->cfg.opts = t->opts;
     t->cfg.global_header = !!(t->out->oformat->flags & AVFMT_GLOBALHEADER);
-    t->cfg.threads = t->nenc > 1 ? (cores() + t->nenc - 1) / t->nenc : 0;
+    t->cfg.threads = (cores() + t->nenc - 1) / t->nenc; /* -threads N in enc_opts overrides */
     /* Same keyframe grid for one encoder and for the pool, so both runs are comparable frame for frame. */
     t->cfg.gop = av_dict_get(o->enc_opts, "g", NULL, 0) ? 0 : t->seg_frames;
 
@@ -470,7 +470,7 @@ int fp_transcode_open(fp_transcode **pt, const fp_transcode_opts *o, fp_err *e)
                 const fp_encoder_desc *fd = fp_encoder_desc_find(fb->name);
                 if (o->encoders <= 0 && fd && fd->poolable) {
                     t->nenc = cores() >= 4 ? cores() / 2 : 1;
-                    t->cfg.threads = t->nenc > 1 ? (cores() + t->nenc - 1) / t->nenc : 0;
+                    t->cfg.threads = (cores() + t->nenc - 1) / t->nenc; /* -threads N in enc_opts overrides */
                 }
             }
             enc_fmt = t->cfg.pix_fmt;
@@ -745,9 +745,12 @@ static int emit(fp_transcode *t, fp_stage_t *st, AVFrame *f, int64_t pts, fp_err
     AVFrame *c;
     int ret;
     if (!st) {
+        double t0 = now_s();
         f->pts = pts;
         f->pict_type = AV_PICTURE_TYPE_NONE;
-        return fp_encpool_send(t->pool, f, e);
+        ret = fp_encpool_send(t->pool, f, e);
+        t->st.encode_wait_s += now_s() - t0; /* blocked on a full pool = the encoders are behind */
+        return ret;
     }
 #ifdef FP_MEDIA_PIPELINE
     if (!(c = av_frame_clone(f)))
@@ -1099,10 +1102,19 @@ void fp_transcode_print_metrics(const fp_transcode *t, FILE *f)
         fp_metrics_table_print(t->pl, f);
 #else
     const fp_transcode_stats *s = &t->st;
-    double enc = s->seconds - s->decode_s - s->process_s;
-    fprintf(f, "  stage     busy_s   (serial run: one thread for decode and process)\n"
-               "  decode   %7.2f\n  process  %7.2f\n  encode   %7.2f  (pool of %d, waited on: %.2f s)\n",
-            s->decode_s, s->process_s, enc < 0 ? 0 : enc, s->encoders, s->encode_wait_s);
+    double proc = s->process_s - s->encode_wait_s; /* process time includes handing frames to the pool */
+    double enc = s->seconds - s->decode_s - proc;   /* everything the pool cost the caller's thread */
+    const char *name[3] = { "decode", "process", "encode" };
+    const char *hint[3] = { "--decode gpu where a GPU is present", "a smaller --scale, or the GPU path",
+                            "raise --encoders, or a faster preset / -cpu-used" };
+    double v[3] = { s->decode_s, proc < 0 ? 0 : proc, enc < 0 ? 0 : enc };
+    int b = v[1] > v[0] ? 1 : 0;
+    b = v[2] > v[b] ? 2 : b;
+    fprintf(f, "  stage     busy_s   (serial driver: decode and process share one thread; %d encoder thread(s))\n",
+            s->encoders);
+    for (int i = 0; i < 3; i++)
+        fprintf(f, "  %-8s %7.2f  %5.1f%%\n", name[i], v[i], s->seconds > 0 ? 100 * v[i] / s->seconds : 0);
+    fprintf(f, "  bottleneck: %s (%s)\n", name[b], hint[b]);
 #endif
 }
 
