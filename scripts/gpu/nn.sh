@@ -5,7 +5,8 @@
 #          then the same suite under compute-sanitizer memcheck (fp16 pass; NN_MEMCHECK_PRECS for more).
 #   bench: nn_bench's machine limits, then every model dir given in NN_BENCH_MODELS (default: the
 #          full-size exports in /tmp/fp-models if present, else the tiny ones in tests/models).
-# Environment: FP_BUILD (build tree, default build), NN_BENCH_ARGS (extra nn_bench options).
+# Environment: FP_BUILD (build tree, default build), NN_BENCH_ARGS (nn_bench options, default
+# "--iters 20 --warmup 3"), NN_BENCH_MODELS (model dirs), NN_MEMCHECK_PRECS, NN_MEMCHECK_TIMEOUT.
 # Exit status: non-zero if any step failed. Each step's last line is its "N passed, N failed" summary.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -51,7 +52,9 @@ do_bench() {
   fi
   echo "== nn_bench $(date -u +%H:%M:%S): $models"
   # shellcheck disable=SC2086
-  "$bin" ${NN_BENCH_ARGS:-} $models 2>&1 | tee "$OUT/nn_bench.log"
+  # 20 timed runs per row keep the whole sweep inside gpu-check's 1200 s even with full-size
+  # BasicVSR++ (about 1.5 s a run); rows are printed as they finish, so a timeout keeps the rest.
+  "$bin" ${NN_BENCH_ARGS:---iters 20 --warmup 3} $models 2>&1 | tee "$OUT/nn_bench.log"
   [ "${PIPESTATUS[0]}" = 0 ] || rc=1
 }
 
