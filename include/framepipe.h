@@ -81,7 +81,8 @@ typedef struct fp_model_opts {
 typedef struct fp_model fp_model;
 
 typedef struct fp_model_stats {
-    int nodes;                     /* nodes in the loaded graph (after dead-node removal) */
+    int nodes;                     /* nodes left to plan (after dead-node removal and load-time folding) */
+    int load_folded;               /* nodes evaluated once at load: all their inputs were initializers */
     int last_plan_steps;           /* nodes the last plan runs (the rest were folded at plan time) */
     int last_plan_folded;          /* nodes evaluated at plan time (constants, shape subgraphs) */
     size_t last_plan_arena_bytes;  /* peak activation memory of the last plan (one arena) */

@@ -8,9 +8,11 @@
  * counted, for area/identity it reads them all. Compare GB/s to the GPU's memory bandwidth
  * (H100 SXM HBM3 ~3.35 TB/s, PCIe ~2.0 TB/s).
  *
+ * The NV12/P010 specialised kernels are timed, then a few of the same runs with the generic kernel.
+ *
  * Usage: bench_color [iterations]   (default 100; 10 warm-up runs first)
  */
-#include "gpu/fp_image.h"
+#include "gpu/fp_color_priv.h" /* fp_color_cuda_force_generic */
 
 #include <cuda_runtime_api.h>
 #include <stdio.h>
@@ -188,6 +190,13 @@ int main(int argc, char **argv)
     };
     for (size_t i = 0; i < sizeof(cfg) / sizeof(cfg[0]); i++)
         bench_pre(&cfg[i], iters, st);
+    /* the same with the generic (all-format) kernel instead of the NV12/P010 specialisation */
+    fp_color_cuda_force_generic(1);
+    printf("generic kernel:\n");
+    for (size_t i = 0; i < sizeof(cfg) / sizeof(cfg[0]); i++)
+        if (i == 0 || i == 1 || i == 4)
+            bench_pre(&cfg[i], iters, st);
+    fp_color_cuda_force_generic(0);
     bench_post("post 1080p f16 rgba -> yuva420p", FP_PIX_YUVA420P, 1920, 1080, 4, iters, st);
     bench_post("post 4K f16 rgb -> nv12", FP_PIX_NV12, 3840, 2160, 3, iters, st);
     bench_post("post 4K f16 rgb -> p010", FP_PIX_P010, 3840, 2160, 3, iters, st);

@@ -53,8 +53,12 @@ int fp_cmd_submit(int argc, char **argv)
 {
     const char *task = NULL, *out = NULL, *queue = NULL, *storage = NULL, *chunk_s = NULL, *warmup = NULL,
                *params = NULL, *json = NULL, *attempts = NULL;
+    char task_help[256] = "task to run:";
+    for (int i = 0; fp_task_at(i); i++)
+        snprintf(task_help + strlen(task_help), sizeof(task_help) - strlen(task_help), "%s %s", i ? "," : "",
+                 fp_task_at(i)->name);
     const fp_cli_opt opts[] = {
-        { "task", "NAME", "task to run (remux, packetmd5)", &task },
+        { "task", "NAME", task_help, &task },
         { "o", "OUT", "final output: path, file:// or s3:// URL", &out },
         { "queue", "URL", "sqlite:PATH or postgres://... (default $FP_QUEUE or sqlite:framepipe-queue.db)", &queue },
         { "storage", "URL", "chunk storage file:///dir or s3://bucket/prefix (default $FP_STORAGE or ./framepipe-chunks)", &storage },

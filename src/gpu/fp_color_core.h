@@ -253,6 +253,15 @@ FP_HD void fp_pre_fetch(const fp_pre_args *a, const fp_frame_desc *f, int x, int
     }
 }
 
+/* a / b for 0 <= a, 0 < b: 32-bit division whenever it fits (every realistic frame); 64-bit
+ * division is emulated on the GPU and costs ~5x more. Exact either way. */
+FP_HD long long fp_udiv(long long a, long long b)
+{
+    if (a < 2147483648LL && b < 2147483648LL)
+        return (long long)((unsigned)a / (unsigned)b);
+    return a / b;
+}
+
 /*
  * Resize taps along one axis, crop-relative, for output o of n_out from a crop of n_in pixels. The
  * source coordinate (o + 1/2) * n_in / n_out - 1/2 is kept as an exact rational (integer numerator
@@ -267,7 +276,7 @@ FP_HD void fp_bilinear_tap(int o, int n_in, int n_out, int *i0, int *i1, float *
         *w = 0.0f;
         return;
     }
-    long long i = num / den;
+    long long i = fp_udiv(num, den);
     if (i >= n_in - 1) {
         *i0 = *i1 = n_in - 1;
         *w = 0.0f;
@@ -280,7 +289,7 @@ FP_HD void fp_bilinear_tap(int o, int n_in, int n_out, int *i0, int *i1, float *
 
 FP_HD int fp_nearest_tap(int o, int n_in, int n_out)
 {
-    long long i = (2LL * o + 1) * n_in / (2LL * n_out);
+    long long i = fp_udiv((2LL * o + 1) * n_in, 2LL * n_out);
     return (int)(i < n_in - 1 ? i : n_in - 1);
 }
 
@@ -288,8 +297,8 @@ FP_HD int fp_nearest_tap(int o, int n_in, int n_out)
  * covers [i * n_out, (i + 1) * n_out). First and last source pixel of the box: */
 FP_HD void fp_area_span(int o, int n_in, int n_out, int *i0, int *i1)
 {
-    *i0 = (int)((long long)o * n_in / n_out);
-    *i1 = (int)(((long long)(o + 1) * n_in - 1) / n_out);
+    *i0 = (int)fp_udiv((long long)o * n_in, n_out);
+    *i1 = (int)fp_udiv((long long)(o + 1) * n_in - 1, n_out);
 }
 
 /* Overlap of source pixel i with the box of output o, as an integer count of 1/n_out units. */
@@ -300,21 +309,37 @@ FP_HD float fp_area_weight(int i, int o, int n_in, int n_out)
     return (float)ov;
 }
 
-/* Computes output pixel (ox, oy) of the preprocess from frame f into tensor slot d (a->s and
- * a->d for a single frame; the batched kernel passes its frame and slot). */
-FP_HD void fp_pre_pixel(const fp_pre_args *a, const fp_frame_desc *f, const fp_tensor_desc *d, int ox, int oy)
+/* One output index's source taps along one axis, crop-relative: bilinear uses i0, i1, w; nearest
+ * uses i0; area uses the span i0..i1 (its weights are integer arithmetic, computed per pixel). */
+typedef struct fp_tap {
+    int i0, i1;
+    float w;
+} fp_tap;
+
+FP_HD fp_tap fp_axis_tap(int mode, int o, int n_in, int n_out)
+{
+    fp_tap t = {0, 0, 0.0f};
+    if (mode == 2)
+        t.i0 = t.i1 = fp_nearest_tap(o, n_in, n_out);
+    else if (mode == 0)
+        fp_bilinear_tap(o, n_in, n_out, &t.i0, &t.i1, &t.w);
+    else
+        fp_area_span(o, n_in, n_out, &t.i0, &t.i1);
+    return t;
+}
+
+/* Computes output pixel (ox, oy) of the preprocess from frame f into tensor slot d, given its taps
+ * (fp_axis_tap of ox and oy; the CPU tabulates them once per call, the GPU computes them). */
+FP_HD void fp_pre_pixel_taps(const fp_pre_args *a, const fp_frame_desc *f, const fp_tensor_desc *d, int ox,
+                             int oy, fp_tap tx, fp_tap ty)
 {
     float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     int nc = d->c;
     if (a->mode == 2) { /* nearest */
-        int x = a->cx + fp_nearest_tap(ox, a->cw, d->w);
-        int y = a->cy + fp_nearest_tap(oy, a->ch, d->h);
-        fp_pre_fetch(a, f, x, y, acc);
+        fp_pre_fetch(a, f, a->cx + tx.i0, a->cy + ty.i0, acc);
     } else if (a->mode == 0) { /* bilinear */
-        int x0, x1, y0, y1;
-        float wx, wy, p00[4], p01[4], p10[4], p11[4];
-        fp_bilinear_tap(ox, a->cw, d->w, &x0, &x1, &wx);
-        fp_bilinear_tap(oy, a->ch, d->h, &y0, &y1, &wy);
+        int x0 = tx.i0, x1 = tx.i1, y0 = ty.i0, y1 = ty.i1;
+        float wx = tx.w, wy = ty.w, p00[4], p01[4], p10[4], p11[4];
         /* a tap of weight 0 contributes exactly nothing (inputs are finite), so skipping its
          * fetch changes no bit and saves most of the work at identity and integer scales */
         fp_pre_fetch(a, f, a->cx + x0, a->cy + y0, p00);
@@ -338,9 +363,7 @@ FP_HD void fp_pre_pixel(const fp_pre_args *a, const fp_frame_desc *f, const fp_t
             acc[c] = top + (bot - top) * wy;
         }
     } else { /* area: weights are exact integers (< 2^24 for frames below 4096 px) */
-        int ix0, ix1, iy0, iy1;
-        fp_area_span(ox, a->cw, d->w, &ix0, &ix1);
-        fp_area_span(oy, a->ch, d->h, &iy0, &iy1);
+        int ix0 = tx.i0, ix1 = tx.i1, iy0 = ty.i0, iy1 = ty.i1;
         if (ix0 == ix1 && iy0 == iy1) { /* box inside one pixel (identity, upscale): exact */
             fp_pre_fetch(a, f, a->cx + ix0, a->cy + iy0, acc);
         } else {
@@ -367,6 +390,13 @@ FP_HD void fp_pre_pixel(const fp_pre_args *a, const fp_frame_desc *f, const fp_t
         fp_tensor_store(d, ox, oy, c, (acc[c] - a->mean[c]) / a->std[c]);
     if (nc == 4)
         fp_tensor_store(d, ox, oy, 3, acc[3]);
+}
+
+/* Output pixel (ox, oy), taps computed here (a->s and a->d for a single frame; the batched kernel
+ * passes its frame and slot). */
+FP_HD void fp_pre_pixel(const fp_pre_args *a, const fp_frame_desc *f, const fp_tensor_desc *d, int ox, int oy)
+{
+    fp_pre_pixel_taps(a, f, d, ox, oy, fp_axis_tap(a->mode, ox, a->cw, d->w), fp_axis_tap(a->mode, oy, a->ch, d->h));
 }
 
 /* ---- postprocess ---- */

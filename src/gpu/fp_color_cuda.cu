@@ -25,6 +25,15 @@ struct fp_batch_frames {
 
 enum { PRE_BX = 32, PRE_BY = 8, POST_BX = 32, POST_BY = 4 };
 
+/*
+ * Source-format specialisations: SPEC_NV12/SPEC_P010 overwrite the format fields of the local frame
+ * description with constants, so after inlining the compiler folds every format branch of the
+ * shared core code (fewer registers and instructions) while running the very same float operations
+ * as the generic kernel and the CPU reference. NVDEC delivers exactly these two formats.
+ */
+enum { SPEC_GENERIC = 0, SPEC_NV12 = 1, SPEC_P010 = 2 };
+
+template <int SPEC>
 __global__ void fp_pre_kernel(const __grid_constant__ fp_pre_args a,
                               const __grid_constant__ fp_batch_frames fr, size_t slot_bytes)
 {
@@ -38,8 +47,25 @@ __global__ void fp_pre_kernel(const __grid_constant__ fp_pre_args a,
         f.data[i] = fr.data[z][i];
         f.linesize[i] = fr.linesize[z][i];
     }
+    if (SPEC != SPEC_GENERIC) {
+        f.kind = FP_KIND_YUV;
+        f.bytes = SPEC == SPEC_P010 ? 2 : 1;
+        f.shift = SPEC == SPEC_P010 ? 6 : 0;
+        f.maxv = SPEC == SPEC_P010 ? 1023 : 255;
+        f.ssx = f.ssy = 1;
+        f.nv = 1;
+        f.alpha = 0;
+        f.step = 0;
+    }
     d.data = (uint8_t *)a.d.data + slot_bytes * z;
     fp_pre_pixel(&a, &f, &d, x, y);
+}
+
+static int force_generic;
+
+extern "C" void fp_color_cuda_force_generic(int on)
+{
+    force_generic = on;
 }
 
 __global__ void fp_post_kernel(const __grid_constant__ fp_post_args a, int bw, int bh)
@@ -95,7 +121,13 @@ extern "C" int fp_preprocess_cuda_batch(const fp_image *src, int count, const fp
         }
         size_t slot_bytes = (size_t)a.d.c * a.d.w * a.d.h * (a.d.dtype == FP_DTYPE_F16 ? 2 : 4);
         dim3 block(PRE_BX, PRE_BY), grid((a.d.w + PRE_BX - 1) / PRE_BX, (a.d.h + PRE_BY - 1) / PRE_BY, n);
-        fp_pre_kernel<<<grid, block, 0, (cudaStream_t)stream>>>(a, fr, slot_bytes);
+        cudaStream_t st = (cudaStream_t)stream;
+        if (!force_generic && src[base].fmt == FP_PIX_NV12)
+            fp_pre_kernel<SPEC_NV12><<<grid, block, 0, st>>>(a, fr, slot_bytes);
+        else if (!force_generic && src[base].fmt == FP_PIX_P010)
+            fp_pre_kernel<SPEC_P010><<<grid, block, 0, st>>>(a, fr, slot_bytes);
+        else
+            fp_pre_kernel<SPEC_GENERIC><<<grid, block, 0, st>>>(a, fr, slot_bytes);
         if ((ret = launch_error("preprocess", e)) < 0)
             return ret;
     }

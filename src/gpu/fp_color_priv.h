@@ -23,6 +23,12 @@ int fp_pre_setup(const fp_image *src, const fp_preprocess *p, const fp_planar *d
 int fp_post_setup(const fp_planar *rgb, const fp_planar *alpha, const fp_image *dst,
                   const fp_colorspace *cs, int on_device, fp_post_args *a, fp_err *e);
 
+#ifdef FP_HAVE_CUDA
+/* 1: fp_preprocess_cuda* always use the generic kernel instead of the NV12/P010 specialisations
+ * (tests compare both with the CPU; the benchmark times both). Process-wide, not synchronised. */
+void fp_color_cuda_force_generic(int on);
+#endif
+
 #ifdef __cplusplus
 }
 #endif

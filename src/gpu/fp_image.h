@@ -123,12 +123,14 @@ int fp_pixfmt_has_alpha(fp_pixfmt f);
 int fp_pixfmt_bit_depth(fp_pixfmt f);
 
 /* Source frame -> float RGB in [0,1] (then normalised) written into batch slot dst->n of dst
- * (3 or 4 channels). CPU reference: host memory only. Nothing is allocated; on error dst may be
- * partly written. */
+ * (3 or 4 channels). CPU reference: host memory only. A small table (12 bytes per output column)
+ * is allocated and freed inside the call (FP_ENOMEM if that fails); dst is the caller's. Argument
+ * errors (FP_EINVAL) are found before anything is written. */
 int fp_preprocess_cpu(const fp_image *src, const fp_preprocess *p, const fp_planar *dst, fp_err *e);
 
-/* Float RGB(A) in [0,1] -> frame in dst->fmt (alpha from the 4th channel, or from `alpha` when not
- * NULL; formats without alpha drop it; formats with alpha and no alpha given get opaque). Values
+/* Float RGB(A) in [0,1] -> frame in dst->fmt (alpha from `alpha` (1 channel) when not NULL, else
+ * from the 4th channel of rgb; formats without alpha drop it; formats with alpha and no alpha
+ * given get opaque). Negative linesizes (bottom-up frames) are fine on both sides. Values
  * are clamped; rounding is to nearest. CPU reference. dst planes are the caller's. */
 int fp_postprocess_cpu(const fp_planar *rgb, const fp_planar *alpha, fp_image *dst,
                        const fp_colorspace *cs, fp_err *e);

@@ -11,7 +11,8 @@ void fp_jobs_cli_help(FILE *f, const char *cmd, const char *usage, const fp_cli_
     fprintf(f, "usage: framepipe %s %s\n\noptions:\n", cmd, usage);
     for (const fp_cli_opt *o = opts; o->name; o++) {
         char left[64];
-        snprintf(left, sizeof(left), "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+        snprintf(left, sizeof(left), "%s%s%s%s", o->name[1] ? "--" : "-", o->name, o->arg ? " " : "",
+                 o->arg ? o->arg : "");
         fprintf(f, "  %-26s %s\n", left, o->help);
     }
 }

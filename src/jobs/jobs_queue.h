@@ -17,7 +17,7 @@
 #include "core/fp_error.h"
 #include "jobs/jobs_db.h"
 
-#define FP_QUEUE_SCHEMA_VERSION 2
+#define FP_QUEUE_SCHEMA_VERSION 3
 
 typedef struct fp_queue_opts {
     double lease_s;        /* lease length; a heartbeat renews it (default 60) */

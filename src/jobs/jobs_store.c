@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static const fp_store_backend *const backends[] = { &fp_store_file };
+static const fp_store_backend *const backends[] = { &fp_store_file, &fp_store_s3 };
 
 const char *fp_store_local_path(const char *s) { return !strncmp(s, "file://", 7) ? s + 7 : s; }
 

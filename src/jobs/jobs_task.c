@@ -7,8 +7,17 @@
 #include <string.h>
 
 extern const fp_task_desc fp_task_remux, fp_task_packetmd5;
+#ifdef FP_JOBS_HAVE_MEDIA
+extern const fp_task_desc fp_task_transcode;
+#endif
 
-static const fp_task_desc *const tasks[] = { &fp_task_remux, &fp_task_packetmd5 };
+static const fp_task_desc *const tasks[] = {
+    &fp_task_remux,
+    &fp_task_packetmd5,
+#ifdef FP_JOBS_HAVE_MEDIA
+    &fp_task_transcode,
+#endif
+};
 
 const fp_task_desc *fp_task_find(const char *name)
 {

@@ -27,7 +27,8 @@ typedef struct fp_task_desc {
     const char *name;
     const char *help;
     int warmup_frames; /* frames of state warm-up this task needs before a chunk (0: stateless) */
-    const char *chunk_ext; /* extension of chunk result files */
+    const char *chunk_ext; /* extension of chunk result files; NULL: the final output's (the chunk is
+                            * a media file in the output's container) */
     /* Process ctx->chunk of ctx->input into the local file out. */
     int (*run_chunk)(const fp_task_ctx *ctx, const char *out, fp_err *e);
     /* Join the chunk results (local files, in chunk order) into the local file out. out's extension

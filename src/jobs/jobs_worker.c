@@ -8,7 +8,8 @@
  *
  * Fault injection for the reliability tests: FP_JOBS_FAULT_SLEEP_MS=N sleeps a random 0..N ms at
  * each step boundary (after claim, after the work, after the upload), widening the windows in which a
- * SIGKILL or SIGSTOP lands. It changes timing only, never results.
+ * SIGKILL or SIGSTOP lands; "=N" sleeps exactly N ms (deterministic windows for the zombie test).
+ * It changes timing only, never results.
  */
 #include "jobs/jobs_worker.h"
 
@@ -38,13 +39,14 @@ static void sleep_s(double s)
 
 static void fault_sleep(unsigned *seed)
 {
-    static int ms = -1;
+    static int ms = -1, fixed;
     if (ms < 0) {
         const char *v = getenv("FP_JOBS_FAULT_SLEEP_MS");
-        ms = v ? atoi(v) : 0;
+        fixed = v && v[0] == '=';
+        ms = v ? atoi(v + fixed) : 0;
     }
     if (ms > 0)
-        sleep_s((rand_r(seed) % ms) / 1000.0);
+        sleep_s((fixed ? ms : rand_r(seed) % ms) / 1000.0);
 }
 
 typedef struct beat {
@@ -168,11 +170,10 @@ static int run_task(fp_queue *q, fp_queue *hbq, const fp_worker_opts *o, const c
     fp_task_ctx ctx = { input, spec.params, c->kind == FP_TASK_CHUNK ? &c->chunk : NULL, &b.stop, &b.progress };
 
     if (c->kind == FP_TASK_CHUNK) {
-        snprintf(out, sizeof(out), "%s/fp-j%lld-c%d-a%d.%s", workdir, (long long)c->job_id, c->idx, c->attempt,
-                 td->chunk_ext);
+        const char *cext = td->chunk_ext ? td->chunk_ext : ext_of(fp_store_local_path(c->output));
+        snprintf(out, sizeof(out), "%s/fp-j%lld-c%d-a%d.%s", workdir, (long long)c->job_id, c->idx, c->attempt, cext);
         /* Each attempt writes its own key; only the completing attempt's key is recorded. */
-        snprintf(key, sizeof(key), "jobs/%lld/chunk-%05d-a%d.%s", (long long)c->job_id, c->idx, c->attempt,
-                 td->chunk_ext);
+        snprintf(key, sizeof(key), "jobs/%lld/chunk-%05d-a%d.%s", (long long)c->job_id, c->idx, c->attempt, cext);
         if ((ret = td->run_chunk(&ctx, out, &e)) < 0)
             goto fail;
         fault_sleep(seed);

@@ -189,6 +189,9 @@ typedef struct join_src {
     const char *const *paths;
     int npaths, cur;
     FILE *pf;             /* video: current packet file */
+    AVFormatContext *cf;  /* video: current chunk container file (containers = 1) */
+    int containers;       /* chunks are media files (transcode), not packet files (remux) */
+    AVRational vtb;       /* time base video packets are returned in */
     AVFormatContext *fmt; /* source */
     int video;
     int skip_stream;
@@ -200,6 +203,33 @@ typedef struct join_src {
 static int join_fill(join_src *s, fp_err *e)
 {
     while (!s->have && !s->eof) {
+        if (s->video && s->containers) {
+            if (!s->cf) {
+                if (s->cur >= s->npaths) {
+                    s->eof = 1;
+                    break;
+                }
+                int ret = avformat_open_input(&s->cf, s->paths[s->cur], NULL, NULL);
+                if (ret < 0 || (ret = avformat_find_stream_info(s->cf, NULL)) < 0)
+                    return fp_errorf(e, FP_EINPUT, "%s: join: cannot open chunk: %s", s->paths[s->cur],
+                                     av_err2str(ret));
+            }
+            int ret = av_read_frame(s->cf, s->pkt);
+            if (ret == AVERROR_EOF) {
+                avformat_close_input(&s->cf);
+                s->cur++;
+                continue;
+            }
+            if (ret < 0)
+                return fp_errorf(e, FP_EINPUT, "%s: join: read failed: %s", s->paths[s->cur], av_err2str(ret));
+            if (s->cf->streams[s->pkt->stream_index]->codecpar->codec_type != AVMEDIA_TYPE_VIDEO) {
+                av_packet_unref(s->pkt);
+                continue;
+            }
+            av_packet_rescale_ts(s->pkt, s->cf->streams[s->pkt->stream_index]->time_base, s->vtb);
+            s->have = 1;
+            break;
+        }
         if (s->video) {
             if (!s->pf) {
                 char magic[8];
@@ -239,10 +269,12 @@ static int join_fill(join_src *s, fp_err *e)
     return 0;
 }
 
-static int remux_aggregate(const fp_task_ctx *ctx, const char *const *chunks, int n, const char *out, fp_err *e)
+static int join(const fp_task_ctx *ctx, const char *const *chunks, int n, const char *out, int containers,
+                fp_err *e)
 {
-    AVFormatContext *src = NULL, *o = NULL;
-    join_src v = { .paths = chunks, .npaths = n, .video = 1, .skip_stream = -1, .pkt = av_packet_alloc() };
+    AVFormatContext *src = NULL, *o = NULL, *first = NULL;
+    join_src v = { .paths = chunks, .npaths = n, .video = 1, .skip_stream = -1, .pkt = av_packet_alloc(),
+                   .containers = containers };
     join_src a = { .paths = &ctx->input, .npaths = 1, .pkt = av_packet_alloc() };
     int *map = NULL, ret, vs, out_vs = 0;
     if (!v.pkt || !a.pkt) {
@@ -257,6 +289,19 @@ static int remux_aggregate(const fp_task_ctx *ctx, const char *const *chunks, in
     if ((vs = av_find_best_stream(src, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0)) < 0) {
         ret = fp_errorf(e, FP_EINPUT, "%s: join: no video stream", ctx->input);
         goto done;
+    }
+    /* Re-encoded chunks: the output's video parameters (codec, extradata) are the chunks', read from
+     * the first one; every chunk was made by the same encoder settings. */
+    AVStream *fvs = NULL;
+    if (containers) {
+        int fv;
+        if (n < 1 || (ret = avformat_open_input(&first, chunks[0], NULL, NULL)) < 0 ||
+            (ret = avformat_find_stream_info(first, NULL)) < 0 ||
+            (fv = av_find_best_stream(first, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0)) < 0) {
+            ret = fp_errorf(e, FP_EINPUT, "%s: join: first chunk has no readable video", n ? chunks[0] : out);
+            goto done;
+        }
+        fvs = first->streams[fv];
     }
     if ((ret = avformat_alloc_output_context2(&o, NULL, NULL, out)) < 0) {
         ret = fp_errorf(e, FP_EUNSUPPORTED, "%s: join: no container for this file name: %s", out, av_err2str(ret));
@@ -280,12 +325,13 @@ static int remux_aggregate(const fp_task_ctx *ctx, const char *const *chunks, in
             goto done;
         }
         AVStream *os = avformat_new_stream(o, NULL);
-        if (!os || avcodec_parameters_copy(os->codecpar, is->codecpar) < 0) {
+        const AVStream *ps = (int)i == vs && fvs ? fvs : is;
+        if (!os || avcodec_parameters_copy(os->codecpar, ps->codecpar) < 0) {
             ret = fp_errorf(e, FP_ENOMEM, "%s: join: out of memory", out);
             goto done;
         }
         os->codecpar->codec_tag = 0;
-        os->time_base = is->time_base;
+        os->time_base = ps->time_base;
         os->disposition = is->disposition;
         av_dict_copy(&os->metadata, is->metadata, 0);
         map[i] = os->index;
@@ -304,7 +350,8 @@ static int remux_aggregate(const fp_task_ctx *ctx, const char *const *chunks, in
         ret = fp_errorf(e, FP_EUNSUPPORTED, "%s: join: cannot write header: %s", out, av_err2str(ret));
         goto done;
     }
-    AVRational vtb = src->streams[vs]->time_base;
+    AVRational vtb = fvs ? fvs->time_base : src->streams[vs]->time_base;
+    v.vtb = vtb;
     for (;;) {
         if (atomic_load(ctx->stop)) {
             ret = fp_errorf(e, FP_EINTR, "%s: join: stopped", out);
@@ -323,7 +370,7 @@ static int remux_aggregate(const fp_task_ctx *ctx, const char *const *chunks, in
             AVStream *as = src->streams[a.pkt->stream_index];
             int64_t vd = v.pkt->dts != AV_NOPTS_VALUE ? v.pkt->dts : v.pkt->pts;
             int64_t ad = a.pkt->dts != AV_NOPTS_VALUE ? a.pkt->dts : a.pkt->pts;
-            pick = av_compare_ts(vd, src->streams[vs]->time_base, ad, as->time_base) <= 0 ? &v : &a;
+            pick = av_compare_ts(vd, vtb, ad, as->time_base) <= 0 ? &v : &a;
         }
         AVPacket *p = pick->pkt;
         AVRational itb;
@@ -354,10 +401,25 @@ done:
     avformat_close_input(&src);
     if (v.pf)
         fclose(v.pf);
+    avformat_close_input(&v.cf);
+    avformat_close_input(&first);
     av_packet_free(&v.pkt);
     av_packet_free(&a.pkt);
     free(map);
     return ret;
+}
+
+static int remux_aggregate(const fp_task_ctx *ctx, const char *const *chunks, int n, const char *out, fp_err *e)
+{
+    return join(ctx, chunks, n, out, 0, e);
+}
+
+/* The join of chunk media files (one video stream each) with the source's audio and subtitles; used
+ * by task_transcode.c. */
+int fp_task_join_chunks(const fp_task_ctx *ctx, const char *const *chunks, int n, const char *out, fp_err *e);
+int fp_task_join_chunks(const fp_task_ctx *ctx, const char *const *chunks, int n, const char *out, fp_err *e)
+{
+    return join(ctx, chunks, n, out, 1, e);
 }
 
 /* ---- packetmd5 ------------------------------------------------------------------------------- */

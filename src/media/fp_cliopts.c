@@ -6,11 +6,13 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libavutil/parseutils.h>
 
 #include "core/fp_log.h"
 #include "media/fp_encoder.h"
+#include "pipeline/fp_signals.h"
 
 enum opt_id {
     O_OUT = 1, O_CROP, O_SCALE, O_FPS, O_CODEC, O_PIXFMT, O_ENCODERS, O_SEGMENT, O_DECODE, O_MAXERR,
@@ -203,50 +205,32 @@ void fp_cli_parsed_free(fp_cli_parsed *p)
     av_dict_free(&p->enc_opts);
 }
 
-static volatile sig_atomic_t got_signal;
-static void on_signal(int sig) { got_signal = sig; }
-static int interrupted(void) { return got_signal != 0; }
-
-static void summary(const fp_transcode_stats *s)
+static void summary(const fp_transcode *t)
 {
-    double enc = s->seconds - s->decode_s - s->process_s;
-    const char *bottleneck = s->encode_wait_s > s->decode_s && s->encode_wait_s > s->process_s ? "encode"
-                             : s->decode_s > s->process_s                                       ? "decode"
-                                                                                                : "process";
+    const fp_transcode_stats *s = fp_transcode_get_stats(t);
     if (fp_log_get_level() < FP_LOG_WARN)
         return;
-    fprintf(stderr,
-            "framepipe: %lld frames in, %lld out in %.2f s (%.1f fps); %s %s x%d; decode %s; %d corrupt\n"
-            "  stage     busy_s  note\n"
-            "  decode   %7.2f\n"
-            "  process  %7.2f\n"
-            "  encode   %7.2f  (time the decoder waited on the encoder pool: %.2f s)\n"
-            "  bottleneck: %s%s\n",
-            (long long)s->frames_in, (long long)s->frames_out, s->seconds,
-            s->seconds > 0 ? s->frames_in / s->seconds : 0.0, s->encoder, s->pix_fmt, s->encoders,
-            s->gpu_decode ? "NVDEC" : "CPU", s->corrupt, s->decode_s, s->process_s, enc < 0 ? 0 : enc,
-            s->encode_wait_s, bottleneck,
-            !strcmp(bottleneck, "encode") ? " (raise --encoders or use a faster preset)" : "");
+    fprintf(stderr, "framepipe: %lld frames in, %lld out in %.2f s; %s %s x%d; decode %s; %d corrupt\n",
+            (long long)s->frames_in, (long long)s->frames_out, s->seconds, s->encoder, s->pix_fmt, s->encoders,
+            s->gpu_decode ? "NVDEC" : "CPU", s->corrupt);
+    fp_transcode_print_metrics(t, stderr);
 }
 
 int fp_cli_run_transcode(fp_cli_parsed *p)
 {
     fp_transcode *t = NULL;
     fp_err e;
-    struct sigaction sa;
     int ret;
 
     fp_err_clear(&e);
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    p->o.interrupted = interrupted;
+    /* First Ctrl-C: stop at the next frame, abort the output; second: unlink temporaries and exit. */
+    fp_signals_install();
+    p->o.interrupted = fp_interrupted;
     ret = fp_transcode_open(&t, &p->o, &e);
     if (ret >= 0)
         ret = fp_transcode_run(t, &e);
     if (t)
-        summary(fp_transcode_get_stats(t));
+        summary(t);
     fp_transcode_freep(&t);
     if (ret < 0) {
         fprintf(stderr, "framepipe: %s\n", e.code ? e.msg : fp_strerror(ret));

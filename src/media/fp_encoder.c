@@ -21,6 +21,7 @@ static const fp_encoder_desc encoders[] = {
     { "libsvtav1",   1,    NULL,               NULL,      NULL,   NULL },
     { "h264_nvenc",  0,    NULL,               "libx264", NULL,   NULL },
     { "hevc_nvenc",  0,    NULL,               "libx265", NULL,   NULL },
+    { "wrapped_avframe", 0, "null",             NULL,      NULL,   NULL }, /* -o null: no encoding */
 };
 
 const fp_encoder_desc *fp_encoder_desc_find(const char *name)
@@ -40,6 +41,7 @@ const char *fp_encoder_default(const char *muxer, int alpha)
         { "mp4", "libx264", "libx264" }, /* refused later with options if alpha */
         { "nut", "ffv1", "ffv1" },
         { "avi", "ffv1", "ffv1" },
+        { "null", "wrapped_avframe", "wrapped_avframe" },
     };
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
         if (muxer && !strncmp(muxer, t[i].muxer, strlen(t[i].muxer)))
@@ -82,6 +84,25 @@ static int pix_depth(enum AVPixelFormat f)
     return d ? d->comp[0].depth : 0;
 }
 
+/* Deepest format of the encoder; with alpha, returns -1 when the encoder has high-bit-depth formats
+ * but none with alpha (VP9: 10-bit or alpha, not both), which is a limit of the codec and not a
+ * choice the user could make differently with this encoder. */
+static int encoder_max_depth(const AVCodec *c, int alpha)
+{
+    int any = 0, with_alpha = 0;
+    if (!c->pix_fmts)
+        return 16;
+    for (const enum AVPixelFormat *p = c->pix_fmts; *p != AV_PIX_FMT_NONE; p++) {
+        int d = pix_depth(*p);
+        any = d > any ? d : any;
+        if (pix_alpha(*p))
+            with_alpha = d > with_alpha ? d : with_alpha;
+    }
+    if (alpha && any > 8 && with_alpha <= 8)
+        return -1;
+    return alpha ? with_alpha : any;
+}
+
 int fp_encoder_choose_format(const AVCodec *codec, const AVOutputFormat *ofmt, enum AVPixelFormat src,
                              enum AVPixelFormat forced, const char *out_path, enum AVPixelFormat *out,
                              fp_err *e)
@@ -121,7 +142,13 @@ int fp_encoder_choose_format(const AVCodec *codec, const AVOutputFormat *ofmt, e
                          d && d->alpha_muxers && strstr(d->alpha_muxers, "webm") ? ".webm or .mkv"
                          : d && d->alpha_muxers                                   ? ".mov or .mkv"
                                                                                   : ".webm with -c:v libvpx-vp9");
-    if (depth > 8 && pix_depth(best) < depth && forced == AV_PIX_FMT_NONE)
+    /* Only the drop to 8 bits is refused: 12-bit ProRes 4444 decodes re-encoding as 10-bit is the
+     * format's own precision, not a loss anyone asked to be protected from. */
+    if (depth > 8 && pix_depth(best) <= 8 && forced == AV_PIX_FMT_NONE && encoder_max_depth(codec, alpha) < 0)
+        fp_log(FP_LOG_WARN, "encode",
+               "%s: %s has no >8-bit format with alpha: the %d-bit input is encoded at 8 bits "
+               "(-c:v prores_ks or -c:v ffv1 keep both)", out_path, codec->name, depth);
+    else if (depth > 8 && pix_depth(best) <= 8 && forced == AV_PIX_FMT_NONE)
         return fp_errorf(e, FP_EUNSUPPORTED,
                          "%s: configure: the input is %d-bit but %s encodes at most %d bits here (precision "
                          "would be lost); use -c:v libx265, -c:v prores_ks, -c:v ffv1 or -c:v libsvtav1, "
@@ -203,4 +230,34 @@ int fp_encoder_open(AVCodecContext **out, const fp_encoder_cfg *c, fp_err *e)
     av_dict_free(&opts);
     *out = ctx;
     return 0;
+}
+
+void fp_encoder_closep(AVCodecContext **pctx, int fed)
+{
+    AVCodecContext *ctx = *pctx;
+    if (!ctx)
+        return;
+    if (!fed && avcodec_is_open(ctx) && !strcmp(ctx->codec->name, "libsvtav1")) {
+        AVFrame *f = av_frame_alloc();
+        if (f) {
+            f->format = ctx->pix_fmt;
+            f->width = ctx->width;
+            f->height = ctx->height;
+            f->pts = 0;
+            if (av_frame_get_buffer(f, 0) >= 0) {
+                const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(ctx->pix_fmt);
+                for (int i = 0; i < 4 && f->buf[i]; i++)
+                    memset(f->buf[i]->data, d->comp[0].depth > 8 ? 0x02 : 0x80, f->buf[i]->size);
+                fed = avcodec_send_frame(ctx, f) >= 0;
+            }
+            av_frame_free(&f);
+        }
+    }
+    if (fed && avcodec_is_open(ctx) && avcodec_send_frame(ctx, NULL) >= 0) {
+        AVPacket *pkt = av_packet_alloc();
+        while (pkt && avcodec_receive_packet(ctx, pkt) >= 0)
+            av_packet_unref(pkt);
+        av_packet_free(&pkt);
+    }
+    avcodec_free_context(pctx);
 }

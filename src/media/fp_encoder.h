@@ -51,6 +51,12 @@ typedef struct fp_encoder_cfg {
  * the encoder does not know fails with FP_EINVAL naming it; nothing is leaked on error. */
 int fp_encoder_open(AVCodecContext **out, const fp_encoder_cfg *c, fp_err *e);
 
+/* Drains and frees an instance; NULL-safe. fed: whether it was sent any frame. Why: libsvtav1
+ * (1.4 with FFmpeg 5.1) hangs in svt_av1_enc_deinit when freed without having seen the end of stream,
+ * and hangs on an end of stream that follows no frame; an unfed SVT-AV1 instance is given one grey
+ * frame, flushed and drained (the packets are discarded). */
+void fp_encoder_closep(AVCodecContext **ctx, int fed);
+
 /*
  * Picks the encoder's pixel format for a source format and refuses what would lose data:
  * alpha into an encoder or container that cannot hold it, more than 8 bits into an 8-bit-only

@@ -132,7 +132,7 @@ static void *worker_main(void *arg)
             pthread_mutex_lock(&p->lk);
             while (!s->count && !s->closed && !p->stop)
                 pthread_cond_wait(&p->cv, &p->lk);
-            if (s->count) {
+            if (s->count && !p->stop) { /* stopping: queued frames are dropped, not encoded */
                 f = s->q[s->head];
                 s->q[s->head] = NULL;
                 s->head = (s->head + 1) % FP_ENCPOOL_QUEUE;
@@ -148,7 +148,7 @@ static void *worker_main(void *arg)
         }
         if (ret >= 0 && !p->stop)
             ret = encode_into(ctx, NULL, pkt, s, &e);
-        avcodec_free_context(&ctx);
+        fp_encoder_closep(&ctx, 1);
 
         pthread_mutex_lock(&p->lk);
         if (ret < 0 && !p->err) {

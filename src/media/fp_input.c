@@ -12,9 +12,11 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <dlfcn.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <libavutil/opt.h>
@@ -102,7 +104,13 @@ static void av_log_bridge(void *avcl, int level, const char *fmt, va_list vl)
 }
 
 static pthread_once_t log_once = PTHREAD_ONCE_INIT;
-static void log_init(void) { av_log_set_callback(av_log_bridge); }
+static void log_init(void)
+{
+    av_log_set_callback(av_log_bridge);
+    /* SVT-AV1 prints its banner straight to stderr; keep warnings and errors only unless asked. */
+    if (fp_log_get_level() < FP_LOG_VERBOSE)
+        setenv("SVT_LOG", "2", 0);
+}
 void fp_media_log_init(void) { pthread_once(&log_once, log_init); }
 
 /* ---- decode path ---------------------------------------------------------------------------- */
@@ -205,6 +213,15 @@ int fp_decode_path_choose(const AVCodecParameters *par, fp_decode_mode mode, AVB
         const AVCodec *c = avcodec_find_decoder(par->codec_id);
         AVBufferRef *dev = NULL;
         int hw_ok = 0, ret;
+        /* No driver: say so, whatever the codec. */
+        {
+            void *h = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
+            if (!h) {
+                snprintf(why, n, "no GPU: the NVIDIA driver (libcuda.so.1) is not installed");
+                return mode == FP_DECODE_GPU ? FP_EDEVICE : 0;
+            }
+            dlclose(h);
+        }
         for (int i = 0; c; i++) {
             const AVCodecHWConfig *cfg = avcodec_get_hw_config(c, i);
             if (!cfg)
@@ -215,14 +232,6 @@ int fp_decode_path_choose(const AVCodecParameters *par, fp_decode_mode mode, AVB
         if (!hw_ok) {
             snprintf(why, n, "FFmpeg has no NVDEC hwaccel for %s", avcodec_get_name(par->codec_id));
             return mode == FP_DECODE_GPU ? FP_EUNSUPPORTED : 0;
-        }
-        {
-            void *h = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
-            if (!h) {
-                snprintf(why, n, "no GPU: the NVIDIA driver (libcuda.so.1) is not installed");
-                return mode == FP_DECODE_GPU ? FP_EDEVICE : 0;
-            }
-            dlclose(h);
         }
         ret = av_hwdevice_ctx_create(&dev, AV_HWDEVICE_TYPE_CUDA, NULL, NULL, 0);
         if (ret < 0) {
@@ -283,11 +292,16 @@ static void *watchdog_main(void *arg)
         pthread_cond_timedwait(&in->cv, &in->lk, &ts);
         if (in->busy_since_us && now_us() - in->busy_since_us > (int64_t)(in->o.watchdog_s * 1e6)) {
             char msg[FP_ERR_MSG_MAX];
-            double pos = in->last_pts == AV_NOPTS_VALUE ? 0 : in->last_pts * av_q2d(in->vst->time_base);
-            snprintf(msg, sizeof(msg),
-                     "%s: decode: stalled for more than %g s in %s (stream #%d, after %s %.3f s)", in->path,
-                     in->o.watchdog_s, in->busy_what, in->vindex,
-                     in->last_pts == AV_NOPTS_VALUE ? "start," : "frame at", pos);
+            if (in->vindex < 0)
+                snprintf(msg, sizeof(msg), "%s: demux: stalled for more than %g s in %s (while opening)",
+                         in->path, in->o.watchdog_s, in->busy_what);
+            else if (in->last_pts == AV_NOPTS_VALUE)
+                snprintf(msg, sizeof(msg), "%s: decode: stalled for more than %g s in %s (stream #%d, before the "
+                         "first frame)", in->path, in->o.watchdog_s, in->busy_what, in->vindex);
+            else
+                snprintf(msg, sizeof(msg), "%s: decode: stalled for more than %g s in %s (stream #%d, after the "
+                         "frame at %.3f s)", in->path, in->o.watchdog_s, in->busy_what, in->vindex,
+                         in->last_pts * av_q2d(in->vst->time_base));
             pthread_mutex_unlock(&in->lk);
             if (in->o.on_stall)
                 in->o.on_stall(in->o.stall_opaque, msg);
@@ -341,6 +355,11 @@ int fp_input_open(fp_input **pin, const char *path, const fp_input_opts *o, fp_e
     fp_media_log_init();
     if (access(path, F_OK) != 0)
         return fp_errorf(e, FP_EINPUT, "%s: open: %s", path, strerror(errno));
+    {
+        struct stat sb;
+        if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size == 0)
+            return fp_errorf(e, FP_EINPUT, "%s: demux: empty file (0 bytes)", path);
+    }
     in = av_mallocz(sizeof(*in));
     if (!in)
         return fp_errorf(e, FP_ENOMEM, "%s: open: out of memory", path);
@@ -415,8 +434,11 @@ int fp_input_open(fp_input **pin, const char *path, const fp_input_opts *o, fp_e
             goto fail;
         }
     }
+    /* A GPU that cannot take this stream is worth a line; a machine without a GPU is not news. */
     if (!in->use_gpu && o->decode == FP_DECODE_AUTO)
-        fp_log(FP_LOG_INFO, "decode", "%s: stream #%d: CPU decode: %s", path, in->vindex, in->why);
+        fp_log(strncmp(in->why, "no GPU", 6) && strncmp(in->why, "no usable GPU", 13) &&
+                       strncmp(in->why, "built without", 13) ? FP_LOG_WARN : FP_LOG_INFO,
+               "decode", "%s: stream #%d: CPU decode: %s", path, in->vindex, in->why);
 
     in->dec = avcodec_alloc_context3(codec);
     if (!in->dec) {

@@ -5,9 +5,11 @@
  * in [0,1]. Does not own colour conversion from/to video frames (fp_image.h) or the stage plumbing
  * (fp_transcode.h runs it as a processing stage).
  *
- * Distance: the pixel's and the key's (Cb, Cr) under BT.601 full-range weights, Euclidean, so a key
- * tolerates shading of the key colour (same hue, other brightness). alpha = 0 when d <= tolerance,
- * rising linearly to 1 over `softness` (softness 0: a hard edge).
+ * Distance: Euclidean between the pixel's and the key's (Cb, Cr) under BT.601 full-range weights,
+ * as FFmpeg's chromakey filter measures it, so luma alone (light/shadow on grey) never keys; a darker
+ * shade of the key colour has smaller chroma and sits further away. alpha = 0 when d <= tolerance,
+ * rising linearly to 1 over `softness` (softness 0: a hard edge). Tolerance ~0.1-0.2 suits studio
+ * green (pure green is 0.53 from grey).
  */
 #ifndef FP_KEY_H
 #define FP_KEY_H

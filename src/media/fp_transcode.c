@@ -13,6 +13,7 @@
 #include "media/fp_transcode.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,6 +29,14 @@
 
 #include "core/fp_log.h"
 #include "media/fp_encoder.h"
+#include "pipeline/fp_output.h"
+#ifdef FP_MEDIA_PIPELINE
+#include "pipeline/fp_pipeline.h"
+#include "pipeline/fp_progress.h"
+typedef fp_stage fp_stage_t;
+#else
+typedef void fp_stage_t; /* the serial driver passes NULL */
+#endif
 #include "media/fp_encpool.h"
 
 struct fp_transcode {
@@ -36,9 +45,8 @@ struct fp_transcode {
     AVStream *ist;
 
     AVFormatContext *out;
-    char *tmp_path;
+    fp_output *outp;     /* the temporary file; NULL once published or aborted */
     int header_written;
-    int published;
     int *smap;        /* input stream index -> output stream index, -1: not copied */
     int vout;
 
@@ -48,6 +56,11 @@ struct fp_transcode {
     AVRational enc_tb;
     int nenc, seg_frames;
     fp_encpool *pool;
+#ifdef FP_MEDIA_PIPELINE
+    fp_pipeline *pl;
+    fp_queue *q_dec, *q_conv;
+#endif
+    pthread_mutex_t mux_lock; /* the muxer is fed from the decode stage (copies) and the encode stage */
 
     enum AVPixelFormat src_fmt;   /* decoded software format */
     int out_w, out_h;
@@ -87,16 +100,17 @@ int fp_transcode_have_float_path(void)
 #endif
 }
 
-/* ---- the one temporary file of this process's current run, for the stall handler ----------- */
+/* ---- watchdog: the stuck call cannot be cancelled; remove the temporaries and let the process end */
 
-static char *volatile stall_tmp_path;
+void fp_transcode_remove_partial(void)
+{
+    fp_output_unlink_all_signal_safe();
+}
 
 static void on_stall(void *opaque, const char *msg)
 {
-    char *p = stall_tmp_path;
     (void)opaque;
-    if (p)
-        unlink(p);
+    fp_transcode_remove_partial();
 }
 
 /* ---- stream copy ---------------------------------------------------------------------------- */
@@ -132,7 +146,9 @@ static int copy_packet(void *opaque, AVPacket *pkt)
     av_packet_rescale_ts(cp, is->time_base, t->out->streams[oi]->time_base);
     cp->stream_index = oi;
     cp->pos = -1;
+    pthread_mutex_lock(&t->mux_lock);
     ret = av_interleaved_write_frame(t->out, cp);
+    pthread_mutex_unlock(&t->mux_lock);
     av_packet_free(&cp);
     if (ret < 0)
         return fp_err_from_averror(ret) == FP_EINPUT ? FP_EOUTPUT : FP_EIO;
@@ -147,7 +163,9 @@ static int video_packet(void *opaque, AVPacket *pkt)
     int ret;
     av_packet_rescale_ts(pkt, t->enc_tb, os->time_base);
     pkt->stream_index = t->vout;
+    pthread_mutex_lock(&t->mux_lock);
     ret = av_interleaved_write_frame(t->out, pkt);
+    pthread_mutex_unlock(&t->mux_lock);
     if (ret < 0)
         return FP_EIO;
     t->st.frames_out++;
@@ -194,32 +212,34 @@ static int cores(void)
 static int open_output(fp_transcode *t, fp_err *e)
 {
     const char *path = t->o.output;
-    const char *slash = strrchr(path, '/');
-    char mux[32];
+    const char *tmp;
     int ret;
     const AVOutputFormat *of = av_guess_format(NULL, path, NULL);
 
+    if (!strcmp(path, "null")) {
+        /* Benchmarks and checks: decode + process + "encode" (wrapped_avframe), nothing written. */
+        of = av_guess_format("null", NULL, NULL);
+        ret = avformat_alloc_output_context2(&t->out, of, NULL, NULL);
+        return ret < 0 ? fp_errorf(e, FP_ENOMEM, "null: output: cannot allocate the null muxer") : 0;
+    }
     if (!of)
         return fp_errorf(e, FP_EUNSUPPORTED,
                          "%s: configure: no container for this file name extension (use .mp4, .mov, .mkv, .webm)",
                          path);
-    out_muxer_short(of, mux, sizeof(mux));
-    /* Temporary name in the same directory, so the final rename is atomic. */
-    t->tmp_path = slash ? av_asprintf("%.*s/.%s.part-%d", (int)(slash - path), path, slash + 1, (int)getpid())
-                        : av_asprintf(".%s.part-%d", path, (int)getpid());
-    if (!t->tmp_path)
-        return fp_errorf(e, FP_ENOMEM, "%s: output: out of memory", path);
-    ret = avformat_alloc_output_context2(&t->out, of, NULL, t->tmp_path);
+    /* Reserving the temporary proves now, before decoding, that the directory exists and is writable. */
+    if ((ret = fp_output_begin(&t->outp, path, e)) < 0)
+        return ret;
+    tmp = fp_output_tmp_path(t->outp);
+    ret = avformat_alloc_output_context2(&t->out, of, NULL, tmp);
     if (ret < 0)
-        return fp_errorf(e, FP_ENOMEM, "%s: output: cannot allocate the %s muxer", path, mux);
+        return fp_errorf(e, FP_ENOMEM, "%s: output: cannot allocate the muxer", path);
     if (!(of->flags & AVFMT_NOFILE)) {
-        ret = avio_open(&t->out->pb, t->tmp_path, AVIO_FLAG_WRITE);
+        ret = avio_open(&t->out->pb, tmp, AVIO_FLAG_WRITE);
         if (ret < 0) {
             char buf[128];
             av_strerror(ret, buf, sizeof(buf));
             return fp_errorf(e, FP_EOUTPUT, "%s: output: cannot create the output file: %s", path, buf);
         }
-        stall_tmp_path = t->tmp_path;
     }
     return 0;
 }
@@ -285,6 +305,7 @@ int fp_transcode_open(fp_transcode **pt, const fp_transcode_opts *o, fp_err *e)
     if (!t)
         return fp_errorf(e, FP_ENOMEM, "transcode: out of memory");
     t->o = *o;
+    pthread_mutex_init(&t->mux_lock, NULL);
     clock_gettime(CLOCK_MONOTONIC, &t->t_start);
 
     io = o->in;
@@ -426,10 +447,34 @@ int fp_transcode_open(fp_transcode **pt, const fp_transcode_opts *o, fp_err *e)
     /* Same keyframe grid for one encoder and for the pool, so both runs are comparable frame for frame. */
     t->cfg.gop = av_dict_get(o->enc_opts, "g", NULL, 0) ? 0 : t->seg_frames;
 
-    /* One instance now: validates every option and gives the muxer its extradata. */
+    /* One instance now: validates every option and gives the muxer its extradata. A hardware encoder
+     * that cannot open (no NVENC on this GPU, e.g. H100, or no GPU) falls back to its CPU twin. */
     if ((ret = fp_encoder_open(&probe, &t->cfg, e)) < 0) {
-        fp_err_prefix(e, "%s: ", o->output);
-        goto fail;
+        const fp_encoder_desc *d = fp_encoder_desc_find(t->codec->name);
+        const AVCodec *fb = d && d->fallback ? avcodec_find_encoder_by_name(d->fallback) : NULL;
+        if (fb && ret != FP_EINVAL) {
+            fp_log(FP_LOG_WARN, "encode", "%s: %s unavailable (%s); using %s", o->output, t->codec->name, e->msg,
+                   fb->name);
+            fp_err_clear(e);
+            t->codec = fb;
+            t->cfg.codec = fb;
+            if ((ret = fp_encoder_choose_format(fb, t->out->oformat, t->src_fmt, forced, o->output,
+                                                &t->cfg.pix_fmt, e)) < 0)
+                goto fail;
+            {
+                const fp_encoder_desc *fd = fp_encoder_desc_find(fb->name);
+                if (o->encoders <= 0 && fd && fd->poolable) {
+                    t->nenc = cores() >= 4 ? cores() / 2 : 1;
+                    t->cfg.threads = t->nenc > 1 ? (cores() + t->nenc - 1) / t->nenc : 0;
+                }
+            }
+            enc_fmt = t->cfg.pix_fmt;
+            ret = fp_encoder_open(&probe, &t->cfg, e);
+        }
+        if (ret < 0) {
+            fp_err_prefix(e, "%s: ", o->output);
+            goto fail;
+        }
     }
     os = avformat_new_stream(t->out, NULL);
     if (!os) {
@@ -445,7 +490,7 @@ int fp_transcode_open(fp_transcode **pt, const fp_transcode_opts *o, fp_err *e)
     av_dict_set(&os->metadata, "alpha_mode", NULL, 0);
     if (av_pix_fmt_desc_get(enc_fmt)->flags & AV_PIX_FMT_FLAG_ALPHA)
         av_dict_set(&os->metadata, "alpha_mode", "1", 0);
-    avcodec_free_context(&probe);
+    fp_encoder_closep(&probe, 0);
     if (ret < 0) {
         ret = fp_errorf(e, FP_ENOMEM, "%s: output: out of memory", o->output);
         goto fail;
@@ -463,7 +508,7 @@ int fp_transcode_open(fp_transcode **pt, const fp_transcode_opts *o, fp_err *e)
     *pt = t;
     return 0;
 fail:
-    avcodec_free_context(&probe);
+    fp_encoder_closep(&probe, 0);
     fp_transcode_freep(&t);
     return ret;
 }
@@ -492,21 +537,6 @@ static fp_pixfmt to_fp_pixfmt(enum AVPixelFormat f)
     case AV_PIX_FMT_RGBA: return FP_PIX_RGBA;
     default: return FP_PIX_NONE;
     }
-}
-
-static enum AVPixelFormat from_fp_pixfmt(fp_pixfmt f)
-{
-    static const enum AVPixelFormat t[FP_PIX_COUNT] = {
-        [FP_PIX_YUV420P] = AV_PIX_FMT_YUV420P, [FP_PIX_YUV420P10] = AV_PIX_FMT_YUV420P10LE,
-        [FP_PIX_YUV422P] = AV_PIX_FMT_YUV422P, [FP_PIX_YUV422P10] = AV_PIX_FMT_YUV422P10LE,
-        [FP_PIX_YUV444P] = AV_PIX_FMT_YUV444P, [FP_PIX_YUV444P10] = AV_PIX_FMT_YUV444P10LE,
-        [FP_PIX_NV12] = AV_PIX_FMT_NV12,       [FP_PIX_P010] = AV_PIX_FMT_P010LE,
-        [FP_PIX_YUVA420P] = AV_PIX_FMT_YUVA420P, [FP_PIX_YUVA444P10] = AV_PIX_FMT_YUVA444P10LE,
-        [FP_PIX_GBRP] = AV_PIX_FMT_GBRP,       [FP_PIX_GBRAP] = AV_PIX_FMT_GBRAP,
-        [FP_PIX_GBRP10] = AV_PIX_FMT_GBRP10LE, [FP_PIX_GBRAP10] = AV_PIX_FMT_GBRAP10LE,
-        [FP_PIX_RGB24] = AV_PIX_FMT_RGB24,     [FP_PIX_RGBA] = AV_PIX_FMT_RGBA,
-    };
-    return f > FP_PIX_NONE && f < FP_PIX_COUNT ? t[f] : AV_PIX_FMT_NONE;
 }
 
 static fp_colorspace frame_cs(const AVFrame *f)
@@ -695,21 +725,42 @@ static int convert(fp_transcode *t, AVFrame *dec, fp_err *e)
     return 0;
 }
 
-static int send_encoder(fp_transcode *t, AVFrame *f, int64_t pts, fp_err *e)
+/*
+ * The per-frame work, written once and driven two ways: by three pipeline stages (decode | process |
+ * encode, on threads, bounded queues) or serially on the caller's thread (st == NULL). The serial
+ * driver is the fallback while the pipeline module cannot be linked beside the jobs module (see
+ * docs/media.md) and the reference for "1 thread equals N threads".
+ */
+
+/* Hand a converted frame to the encoder side with its output pts: a new reference through the queue,
+ * or straight into the pool (which takes its own reference). */
+static int emit(fp_transcode *t, fp_stage_t *st, AVFrame *f, int64_t pts, fp_err *e)
 {
-    double t0 = now_s();
+    AVFrame *c;
     int ret;
-    f->pts = pts;
-    f->pict_type = AV_PICTURE_TYPE_NONE;
-    ret = fp_encpool_send(t->pool, f, e);
-    t->st.encode_wait_s += now_s() - t0;
-    if (ret < 0 && !e->code)
-        fp_errorf(e, ret, "%s: output: write failed (%s)", t->o.output, ret == FP_EIO ? "disk full or I/O error" : fp_strerror(ret));
+    if (!st) {
+        f->pts = pts;
+        f->pict_type = AV_PICTURE_TYPE_NONE;
+        return fp_encpool_send(t->pool, f, e);
+    }
+#ifdef FP_MEDIA_PIPELINE
+    if (!(c = av_frame_clone(f)))
+        return fp_errorf(e, FP_ENOMEM, "%s: process: out of memory", t->o.input);
+    c->pts = pts;
+    c->pict_type = AV_PICTURE_TYPE_NONE;
+    ret = fp_stage_push(st, t->q_conv, c);
+    if (ret < 0)
+        av_frame_free(&c);
     return ret;
+#else
+    (void)c;
+    (void)ret;
+    return fp_errorf(e, FP_EINTERNAL, "transcode: built without the pipeline");
+#endif
 }
 
 /* --fps: emit the held frame for every output tick before `until_us`. */
-static int fps_emit_until(fp_transcode *t, int64_t until_us, fp_err *e)
+static int fps_emit_until(fp_transcode *t, fp_stage_t *st, int64_t until_us, fp_err *e)
 {
     int ret;
     if (!t->held)
@@ -718,111 +769,292 @@ static int fps_emit_until(fp_transcode *t, int64_t until_us, fp_err *e)
         int64_t tk = t->t0_us + av_rescale_q(t->next_k, t->enc_tb, AV_TIME_BASE_Q);
         if (tk >= until_us)
             return 0;
-        if ((ret = send_encoder(t, t->held, t->next_k, e)) < 0)
+        if ((ret = emit(t, st, t->held, t->next_k, e)) < 0)
             return ret;
         t->next_k++;
     }
 }
 
-static void progress(fp_transcode *t, int64_t pts, int final)
+/* One decoded frame: download (NVDEC), convert / float processing, frame-rate conversion. */
+static int process_one(fp_transcode *t, fp_stage_t *st, AVFrame *f, fp_err *e)
+{
+    int ret = convert(t, f, e);
+    if (ret < 0)
+        return ret;
+    if (t->o.fps.num <= 0)
+        return emit(t, st, t->conv, f->pts, e);
+    {
+        int64_t us = av_rescale_q(f->pts, t->ist->time_base, AV_TIME_BASE_Q);
+        if (!t->held) {
+            t->t0_us = us;
+            if (!(t->held = av_frame_alloc()))
+                return fp_errorf(e, FP_ENOMEM, "%s: process: out of memory", t->o.input);
+        } else if ((ret = fps_emit_until(t, st, us, e)) < 0) {
+            return ret;
+        }
+        av_frame_unref(t->held);
+        if (av_frame_ref(t->held, t->conv) < 0)
+            return fp_errorf(e, FP_ENOMEM, "%s: process: out of memory", t->o.input);
+        t->held->pkt_duration = f->pkt_duration;
+        t->held->pts = us; /* microseconds of the held frame, for the end */
+    }
+    return 0;
+}
+
+/* End of input: the last held frame lasts its duration (--fps). */
+static int process_flush(fp_transcode *t, fp_stage_t *st, fp_err *e)
+{
+    int64_t dur;
+    if (!t->held)
+        return 0;
+    dur = t->held->pkt_duration > 0 ? av_rescale_q(t->held->pkt_duration, t->ist->time_base, AV_TIME_BASE_Q)
+          : t->ist->avg_frame_rate.num ? av_rescale_q(1, av_inv_q(t->ist->avg_frame_rate), AV_TIME_BASE_Q)
+                                       : 0;
+    return fps_emit_until(t, st, t->held->pts + dur, e);
+}
+
+/* Next decoded frame; stream-copy write failures surface here (the copy runs inside the read). */
+static int decode_one(fp_transcode *t, AVFrame *f, fp_err *e)
+{
+    int ret;
+    if (t->o.interrupted && t->o.interrupted())
+        return fp_errorf(e, FP_EINTR, "%s: interrupted; no output written", t->o.output);
+    ret = fp_input_read_frame(t->in, f, e);
+    if (ret == FP_EIO || ret == FP_EOUTPUT)
+        return fp_errorf(e, FP_EIO, "%s: output: write failed (disk full or I/O error)", t->o.output);
+    if (ret == 0)
+        t->st.frames_in++;
+    return ret;
+}
+
+static int pool_finish(fp_transcode *t, fp_err *e)
+{
+    int ret = fp_encpool_finish(t->pool, e);
+    if (ret == FP_EIO)
+        fp_errorf(e, FP_EIO, "%s: output: write failed (disk full or I/O error)", t->o.output);
+    return ret;
+}
+
+/* --progress json for the serial driver, in fp_progress's field names (fp_progress itself needs the
+ * pipeline module, see run_serial). */
+static void serial_progress(fp_transcode *t, int done)
 {
     double now = now_s(), el = now - (t->t_start.tv_sec + t->t_start.tv_nsec * 1e-9);
     AVFormatContext *f = fp_input_format(t->in);
-    if (!t->o.progress_json || (!final && now - t->last_progress < 0.5))
+    AVRational fr = t->ist->avg_frame_rate;
+    double total = f->duration > 0 && fr.num ? f->duration / (double)AV_TIME_BASE * av_q2d(fr) : 0;
+    double fps = el > 0 ? t->st.frames_in / el : 0;
+    if (!t->o.progress_json || (!done && now - t->last_progress < 1.0))
         return;
     t->last_progress = now;
-    fprintf(stderr,
-            "{\"progress\":\"%s\",\"frames\":%lld,\"time_s\":%.3f,\"duration_s\":%.3f,\"fps\":%.2f,"
-            "\"corrupt\":%d}\n",
-            final ? "end" : "continue", (long long)t->st.frames_in,
-            pts == AV_NOPTS_VALUE ? 0.0 : pts * av_q2d(t->ist->time_base),
-            f->duration > 0 ? f->duration / (double)AV_TIME_BASE : -1.0, el > 0 ? t->st.frames_in / el : 0.0,
-            fp_input_errors(t->in));
+    if (total > 0 && fps > 0 && !done)
+        fprintf(stderr, "{\"event\":\"progress\",\"frames\":%lld,\"total\":%.0f,\"fps\":%.2f,\"eta_s\":%.1f,"
+                "\"elapsed_s\":%.2f,\"corrupt\":%d}\n", (long long)t->st.frames_in, total, fps,
+                (total - t->st.frames_in) / fps, el, fp_input_errors(t->in));
+    else
+        fprintf(stderr, "{\"event\":\"%s\",\"frames\":%lld,\"total\":%s,\"fps\":%.2f,\"eta_s\":null,"
+                "\"elapsed_s\":%.2f,\"corrupt\":%d}\n", done ? "done" : "progress",
+                (long long)(done ? t->st.frames_out : t->st.frames_in), total > 0 ? "null" : "null", fps, el,
+                fp_input_errors(t->in));
 }
 
-int fp_transcode_run(fp_transcode *t, fp_err *e)
+static __attribute__((unused)) int run_serial(fp_transcode *t, fp_err *e)
 {
     AVFrame *f = av_frame_alloc();
     int ret;
     double t0;
+    if (!f)
+        return fp_errorf(e, FP_ENOMEM, "transcode: out of memory");
+    for (;;) {
+        t0 = now_s();
+        ret = decode_one(t, f, e);
+        t->st.decode_s += now_s() - t0;
+        if (ret == FP_EOF)
+            break;
+        if (ret < 0)
+            goto end;
+        t0 = now_s();
+        ret = process_one(t, NULL, f, e);
+        t->st.process_s += now_s() - t0;
+        av_frame_unref(f);
+        if (ret < 0)
+            goto end;
+        serial_progress(t, 0);
+    }
+    if ((ret = process_flush(t, NULL, e)) < 0)
+        goto end;
+    ret = pool_finish(t, e);
+    if (ret >= 0)
+        serial_progress(t, 1);
+end:
+    av_frame_free(&f);
+    return ret;
+}
+
+#ifdef FP_MEDIA_PIPELINE
+static void frame_free_cb(void *p)
+{
+    AVFrame *f = p;
+    av_frame_free(&f);
+}
+
+static int decode_stage(fp_stage *st, void *opaque)
+{
+    fp_transcode *t = opaque;
+    for (;;) {
+        AVFrame *f;
+        int ret;
+        if ((ret = fp_stage_should_stop(st)))
+            return ret;
+        if (!(f = av_frame_alloc()))
+            return fp_stage_fail(st, FP_ENOMEM, "%s: decode: out of memory", t->o.input);
+        ret = decode_one(t, f, fp_stage_err(st));
+        if (ret == FP_EOF) {
+            av_frame_free(&f);
+            return 0;
+        }
+        if (ret < 0) {
+            av_frame_free(&f);
+            return ret;
+        }
+        fp_stage_set_position(st, "stream #%d, %.3f s", t->ist->index,
+                              f->pts == AV_NOPTS_VALUE ? 0 : f->pts * av_q2d(t->ist->time_base));
+        fp_stage_add_frames(st, 1);
+        if ((ret = fp_stage_push(st, t->q_dec, f)) < 0) {
+            av_frame_free(&f);
+            return ret;
+        }
+    }
+}
+
+static int process_stage(fp_stage *st, void *opaque)
+{
+    fp_transcode *t = opaque;
+    void *item;
+    int ret;
+    while ((ret = fp_stage_pop(st, t->q_dec, &item)) == 0) {
+        AVFrame *f = item;
+        ret = process_one(t, st, f, fp_stage_err(st));
+        av_frame_free(&f);
+        if (ret < 0)
+            return ret;
+        fp_stage_add_frames(st, 1);
+    }
+    if (ret != FP_EOF)
+        return ret;
+    return process_flush(t, st, fp_stage_err(st));
+}
+
+/* The encoder pool; its packets are muxed from this thread (sink), under mux_lock. */
+static int encode_stage(fp_stage *st, void *opaque)
+{
+    fp_transcode *t = opaque;
+    void *item;
+    int ret;
+    while ((ret = fp_stage_pop(st, t->q_conv, &item)) == 0) {
+        AVFrame *f = item;
+        ret = fp_encpool_send(t->pool, f, fp_stage_err(st));
+        av_frame_free(&f);
+        if (ret < 0) {
+            if (ret == FP_EIO)
+                fp_stage_fail(st, FP_EIO, "%s: output: write failed (disk full or I/O error)", t->o.output);
+            return ret;
+        }
+        fp_stage_add_frames(st, 1);
+    }
+    if (ret != FP_EOF)
+        return ret;
+    fp_stage_heartbeat(st);
+    return pool_finish(t, fp_stage_err(st));
+}
+
+static int run_pipeline(fp_transcode *t, fp_err *e)
+{
+    fp_stage *s_dec, *s_proc, *s_enc;
+    fp_pipeline_opts po = { 0 };
+    fp_progress *prog = NULL;
+    AVFormatContext *ifmt = fp_input_format(t->in);
+    int ret;
+
+    /* Queue depths: a few frames each; memory stays flat whatever the input length. */
+    if ((ret = fp_pipeline_alloc(&t->pl, "transcode")) < 0 ||
+        (ret = fp_pipeline_queue(t->pl, "decoded", 4, frame_free_cb, &t->q_dec)) < 0 ||
+        (ret = fp_pipeline_queue(t->pl, "converted", 4, frame_free_cb, &t->q_conv)) < 0 ||
+        (ret = fp_pipeline_add_stage(t->pl, "decode", decode_stage, t, &s_dec)) < 0 ||
+        (ret = fp_pipeline_add_stage(t->pl, "process", process_stage, t, &s_proc)) < 0 ||
+        (ret = fp_pipeline_add_stage(t->pl, "encode", encode_stage, t, &s_enc)) < 0)
+        return fp_errorf(e, ret, "transcode: cannot set up the pipeline");
+    fp_stage_add_output(s_dec, t->q_dec);
+    fp_stage_add_input(s_proc, t->q_dec);
+    fp_stage_add_output(s_proc, t->q_conv);
+    fp_stage_add_input(s_enc, t->q_conv);
+    fp_stage_set_hint(s_dec, t->st.gpu_decode ? "decode several files at once" : "--decode gpu where a GPU is present");
+    fp_stage_set_hint(s_proc, "a smaller --scale, or the GPU path");
+    fp_stage_set_hint(s_enc, "raise --encoders, or a faster preset / -cpu-used");
+
+    if (t->o.progress_json || isatty(2)) {
+        double dur = ifmt->duration > 0 ? ifmt->duration / (double)AV_TIME_BASE : 0;
+        AVRational fr = t->ist->avg_frame_rate;
+        int64_t total = dur > 0 && fr.num ? (int64_t)(dur * av_q2d(fr) + 0.5) : 0;
+        if (fp_progress_alloc(&prog, t->o.progress_json ? FP_PROGRESS_JSON : FP_PROGRESS_AUTO, stderr, total) < 0)
+            prog = NULL;
+    }
+    /* The decoder's own watchdog (fp_input) covers stalls inside FFmpeg; the pipeline's would take a
+     * long final flush of a slow encoder for a stall, so it stays off here. */
+    po.watchdog_s = 0;
+    po.progress = prog;
+    po.progress_stage = s_enc;
+    po.ignore_signals = 1; /* o->interrupted is polled by the decode stage */
+    if ((ret = fp_pipeline_start(t->pl)) >= 0)
+        ret = fp_pipeline_wait(t->pl, &po);
+    if (prog && ret >= 0)
+        fp_progress_finish(prog, t->st.frames_out, t->pl);
+    fp_progress_freep(&prog);
+    {
+        fp_stage_stats ss;
+        fp_pipeline_stage_stats(t->pl, 0, &ss);
+        t->st.decode_s = ss.busy_s;
+        fp_pipeline_stage_stats(t->pl, 1, &ss);
+        t->st.process_s = ss.busy_s;
+        fp_pipeline_stage_stats(t->pl, 2, &ss);
+        t->st.encode_wait_s = ss.wait_out_s;
+    }
+    if (ret < 0) {
+        const fp_err *pe = fp_pipeline_err(t->pl);
+        if (pe->code && e && !e->code)
+            *e = *pe;
+    }
+    return ret;
+}
+#endif
+
+int fp_transcode_run(fp_transcode *t, fp_err *e)
+{
+    int ret;
 
     t->sw = av_frame_alloc();
     t->conv = av_frame_alloc();
-    if (!f || !t->sw || !t->conv) {
-        ret = fp_errorf(e, FP_ENOMEM, "transcode: out of memory");
-        goto end;
-    }
+    if (!t->sw || !t->conv)
+        return fp_errorf(e, FP_ENOMEM, "transcode: out of memory");
     ret = avformat_write_header(t->out, NULL);
     if (ret < 0) {
         char buf[128];
         av_strerror(ret, buf, sizeof(buf));
-        ret = fp_errorf(e, FP_EOUTPUT, "%s: output: cannot write the header: %s", t->o.output, buf);
-        goto end;
+        return fp_errorf(e, FP_EOUTPUT, "%s: output: cannot write the header: %s", t->o.output, buf);
     }
     t->header_written = 1;
     if ((ret = fp_encpool_open(&t->pool, &t->cfg, t->nenc, t->seg_frames, video_packet, t, e)) < 0)
-        goto end;
+        return ret;
     fp_log(FP_LOG_INFO, "transcode", "%s -> %s: %s %s, %d encoder(s), %d-frame segments, decode %s", t->o.input,
            t->o.output, t->codec->name, t->st.pix_fmt, t->nenc, t->seg_frames, t->st.gpu_decode ? "NVDEC" : "CPU");
 
-    for (;;) {
-        if (t->o.interrupted && t->o.interrupted()) {
-            ret = fp_errorf(e, FP_EINTR, "%s: interrupted; no output written", t->o.output);
-            goto end;
-        }
-        t0 = now_s();
-        ret = fp_input_read_frame(t->in, f, e);
-        t->st.decode_s += now_s() - t0;
-        if (ret == FP_EOF)
-            break;
-        if (ret < 0) {
-            if (ret == FP_EIO || ret == FP_EOUTPUT) /* from the stream-copy callback: the output failed */
-                fp_errorf(e, FP_EIO, "%s: output: write failed (disk full or I/O error)", t->o.output);
-            goto end;
-        }
-        t->st.frames_in++;
-        t0 = now_s();
-        ret = convert(t, f, e);
-        t->st.process_s += now_s() - t0;
-        if (ret < 0)
-            goto end;
-        if (t->o.fps.num > 0) {
-            int64_t us = av_rescale_q(f->pts, t->ist->time_base, AV_TIME_BASE_Q);
-            if (!t->held) {
-                t->t0_us = us;
-                t->held = av_frame_alloc();
-                if (!t->held) {
-                    ret = fp_errorf(e, FP_ENOMEM, "transcode: out of memory");
-                    goto end;
-                }
-            } else if ((ret = fps_emit_until(t, us, e)) < 0)
-                goto end;
-            av_frame_unref(t->held);
-            if (av_frame_ref(t->held, t->conv) < 0) {
-                ret = fp_errorf(e, FP_ENOMEM, "transcode: out of memory");
-                goto end;
-            }
-            t->held->pkt_duration = f->pkt_duration;
-            t->held->pts = us; /* microseconds of the held frame, for the end */
-        } else if ((ret = send_encoder(t, t->conv, f->pts, e)) < 0) {
-            goto end;
-        }
-        progress(t, f->pts, 0);
-        av_frame_unref(f);
-    }
-    if (t->held) {
-        int64_t dur = t->held->pkt_duration > 0 ? av_rescale_q(t->held->pkt_duration, t->ist->time_base,
-                                                               AV_TIME_BASE_Q)
-                      : t->ist->avg_frame_rate.num ? av_rescale_q(1, av_inv_q(t->ist->avg_frame_rate), AV_TIME_BASE_Q)
-                                                   : 0;
-        if ((ret = fps_emit_until(t, t->held->pts + dur, e)) < 0)
-            goto end;
-    }
-    if ((ret = fp_encpool_finish(t->pool, e)) < 0) {
-        if (!e->code || ret == FP_EIO)
-            fp_errorf(e, FP_EIO, "%s: output: write failed (disk full or I/O error)", t->o.output);
+#ifdef FP_MEDIA_PIPELINE
+    ret = run_pipeline(t, e);
+#else
+    ret = run_serial(t, e);
+#endif
+    if (ret < 0)
         goto end;
-    }
     ret = av_write_trailer(t->out);
     if (ret >= 0 && t->out->pb)
         ret = t->out->pb->error;
@@ -839,13 +1071,8 @@ int fp_transcode_run(fp_transcode *t, fp_err *e)
                         t->o.input);
         goto end;
     }
-    if (rename(t->tmp_path, t->o.output) != 0) {
-        ret = fp_errorf(e, FP_EOUTPUT, "%s: output: cannot publish: %s", t->o.output, strerror(errno));
+    if (t->outp && (ret = fp_output_commit(&t->outp, e)) < 0)
         goto end;
-    }
-    t->published = 1;
-    stall_tmp_path = NULL;
-    progress(t, AV_NOPTS_VALUE, 1);
     ret = 0;
 end:
     t->st.corrupt = fp_input_errors(t->in);
@@ -854,8 +1081,21 @@ end:
         clock_gettime(CLOCK_MONOTONIC, &now);
         t->st.seconds = (now.tv_sec - t->t_start.tv_sec) + (now.tv_nsec - t->t_start.tv_nsec) * 1e-9;
     }
-    av_frame_free(&f);
     return ret;
+}
+
+void fp_transcode_print_metrics(const fp_transcode *t, FILE *f)
+{
+#ifdef FP_MEDIA_PIPELINE
+    if (t->pl)
+        fp_metrics_table_print(t->pl, f);
+#else
+    const fp_transcode_stats *s = &t->st;
+    double enc = s->seconds - s->decode_s - s->process_s;
+    fprintf(f, "  stage     busy_s   (serial run: one thread for decode and process)\n"
+               "  decode   %7.2f\n  process  %7.2f\n  encode   %7.2f  (pool of %d, waited on: %.2f s)\n",
+            s->decode_s, s->process_s, enc < 0 ? 0 : enc, s->encoders, s->encode_wait_s);
+#endif
 }
 
 const fp_transcode_stats *fp_transcode_get_stats(const fp_transcode *t) { return &t->st; }
@@ -866,17 +1106,17 @@ void fp_transcode_freep(fp_transcode **pt)
     fp_transcode *t = *pt;
     if (!t)
         return;
+    /* Stages first (they use the pool and the muxer), then the pool. */
+#ifdef FP_MEDIA_PIPELINE
+    fp_pipeline_freep(&t->pl);
+#endif
     fp_encpool_freep(&t->pool);
     if (t->out) {
         if (t->out->pb && !(t->out->oformat->flags & AVFMT_NOFILE))
             avio_closep(&t->out->pb);
         avformat_free_context(t->out);
     }
-    if (t->tmp_path && !t->published) {
-        unlink(t->tmp_path);
-        if (stall_tmp_path == t->tmp_path)
-            stall_tmp_path = NULL;
-    }
+    fp_output_abort(&t->outp);
     fp_input_freep(&t->in);
     sws_freeContext(t->sws);
     av_frame_free(&t->sw);
@@ -884,6 +1124,6 @@ void fp_transcode_freep(fp_transcode **pt)
     av_frame_free(&t->held);
     av_dict_free(&t->opts);
     av_free(t->smap);
-    av_free(t->tmp_path);
+    pthread_mutex_destroy(&t->mux_lock);
     av_freep(pt);
 }

@@ -18,6 +18,7 @@
 #define FP_TRANSCODE_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include <libavutil/dict.h>
 #include <libavutil/rational.h>
@@ -86,6 +87,14 @@ const fp_transcode_stats *fp_transcode_get_stats(const fp_transcode *t);
 fp_input *fp_transcode_input(fp_transcode *t);
 
 void fp_transcode_freep(fp_transcode **pt);
+
+/* The per-stage table (decode, process, encode: busy, waits, frames, fps) and the bottleneck line,
+ * after fp_transcode_run(). Nothing is printed before the run. */
+void fp_transcode_print_metrics(const fp_transcode *t, FILE *f);
+
+/* Removes the temporary output of the run in progress, if any. Async-signal-safe (unlink only): for
+ * a second Ctrl-C, or a watchdog, that must end the process without unwinding. */
+void fp_transcode_remove_partial(void);
 
 /* Whether this build can run the float processing path (crop/scale/key/model stages): it needs the
  * colour kernels of src/gpu (fp_preprocess_cpu / fp_postprocess_cpu). */

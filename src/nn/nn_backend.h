@@ -52,9 +52,11 @@ typedef struct nn_backend {
     int (*copy)(nn_backend_ctx *ctx, void *dst, nn_device dst_dev, const void *src, nn_device src_dev,
                 size_t bytes, fp_err *e);
 
-    /* Called once per (node, plan) after shapes are known, before the first run: pick algorithms,
-     * convert/upload weights (constant inputs have host data in const_in[i], else NULL), size
-     * workspaces. May store state in n->backend_data (released by release_node). Optional. */
+    /* Called once per (node, plan) after shapes are known, before the first run of that plan (and again
+     * whenever the runtime switches to another cached plan, since backend_data is per node): pick
+     * algorithms, convert/upload weights (constant inputs are host tensors: device NN_DEV_HOST with
+     * data; every other tensor is in this backend's memory), size workspaces. May store state in
+     * n->backend_data (released by release_node). Optional. */
     int (*prepare_node)(nn_backend_ctx *ctx, nn_node *n, nn_tensor *const *in, int nin,
                         nn_tensor *const *out, int nout, fp_err *e);
     void (*release_node)(nn_backend_ctx *ctx, nn_node *n);

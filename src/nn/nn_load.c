@@ -771,6 +771,15 @@ static int value_info(load_ctx *c, const Onnx__ValueInfoProto *vi, int id, const
                     return oom(c);
             }
         }
+        /* the concrete dims alone must describe an addressable tensor */
+        uint64_t bytes = nn_dtype_size(v->t.dtype);
+        for (int i = 0; i < v->t.ndim; i++) {
+            uint64_t d = v->t.dims[i] > 0 ? (uint64_t)v->t.dims[i] : 1;
+            if (bytes > (uint64_t)INT64_MAX / d)
+                return fp_errorf(c->e, FP_EMODEL, "%s: load: %s '%s': dimensions overflow", c->name, role,
+                                 v->name);
+            bytes *= d;
+        }
     }
     return 0;
 }
@@ -989,6 +998,12 @@ static int build(load_ctx *c, const Onnx__ModelProto *m)
         int ret = tensor_from_proto(c, what, tp, &v->t);
         if (ret < 0)
             return ret;
+        if (tp->has_raw_data && tp->raw_data.data) {
+            /* copied: give the parsed bytes back now (protobuf-c's default allocator is malloc) */
+            free(tp->raw_data.data);
+            gp->initializer[i]->raw_data.data = NULL;
+            gp->initializer[i]->raw_data.len = 0;
+        }
         v->is_const = 1;
         v->shape_known = 1;
         g->nparams += nn_tensor_numel(&v->t);
@@ -1043,21 +1058,35 @@ static int build(load_ctx *c, const Onnx__ModelProto *m)
     return sort_and_prune(c);
 }
 
+/* Load from buf; when owned_buf is set it is freed as soon as it has been parsed, so a model's bytes
+ * are not held three times (file, parsed message, tensors) at the peak. */
+static int load_buf(void *owned_buf, const void *buf, size_t len, const char *name, const char *dir,
+                    nn_graph **out, fp_err *e);
+
 int nn_graph_load_mem(const void *buf, size_t len, const char *name, const char *dir, nn_graph **out, fp_err *e)
+{
+    return load_buf(NULL, buf, len, name, dir, out, e);
+}
+
+static int load_buf(void *owned_buf, const void *buf, size_t len, const char *name, const char *dir,
+                    nn_graph **out, fp_err *e)
 {
     *out = NULL;
     if (!name)
         name = "model";
     nn_graph *g = calloc(1, sizeof(*g));
-    if (!g)
-        return fp_errorf(e, FP_ENOMEM, "%s: load: out of memory", name);
-    g->path = strdup(name);
-    g->dir = dir ? strdup(dir) : NULL;
-    if (!g->path || (dir && !g->dir)) {
+    if (g) {
+        g->path = strdup(name);
+        g->dir = dir ? strdup(dir) : NULL;
+    }
+    if (!g || !g->path || (dir && !g->dir)) {
+        int r = fp_errorf(e, FP_ENOMEM, "%s: load: out of memory", name);
         nn_graph_freep(&g);
-        return fp_errorf(e, FP_ENOMEM, "%s: load: out of memory", name);
+        free(owned_buf);
+        return r;
     }
     Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, len, buf);
+    free(owned_buf);
     if (!m) {
         nn_graph_freep(&g);
         return fp_errorf(e, FP_EMODEL, "%s: load: not a valid ONNX protobuf (truncated or corrupt file)", name);
@@ -1134,9 +1163,8 @@ int nn_graph_load(const char *path, nn_graph **out, fp_err *e)
         dir[1] = 0;
     else
         *slash = 0;
-    ret = nn_graph_load_mem(buf, len, path, dir, out, e);
+    ret = load_buf(buf, buf, len, path, dir, out, e); /* frees buf */
     free(dir);
-    free(buf);
     return ret;
 }
 

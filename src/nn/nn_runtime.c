@@ -65,6 +65,8 @@ typedef struct nn_plan_s {
     size_t arena_bytes, naive_bytes;
     void *arena;
     int host_shadows;      /* shadows are malloc'd host buffers (device backend), not arena views */
+    int ncpu_steps;        /* fallback steps: a run with host round trips cannot be captured */
+    uint64_t id;           /* unique per model, never reused (run capture key of backends without prepare) */
     uint64_t last_used;
 } nn_plan_s;
 
@@ -82,6 +84,11 @@ struct fp_model {
     int allow_cpu_fallback;
     nn_backend_ctx *cpu_bctx; /* CPU backend for fallback steps (device backends only), lazily made */
     int cpu_threads;
+    int nfolded_load;      /* nodes evaluated once at load (inputs all initializers) */
+    uint64_t key_counter;  /* source of plan ids and capture keys */
+    uint64_t prepared_key; /* capture key of the current preparation: a captured run (CUDA graph)
+                              holds pointers to what prepare_node allocated, so each preparation gets
+                              a new key and graphs of earlier ones are never replayed */
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -130,15 +137,11 @@ static int op_reads_shape_only(const nn_node *n)
 }
 
 /* Which graph inputs feed, through value-dependent ops, an input an op needs the value of. */
-static int find_value_inputs(fp_model *m, fp_err *e)
+int nn_graph_value_inputs(const nn_graph *g, unsigned char *flags)
 {
-    nn_graph *g = m->g;
     unsigned char *need = calloc((size_t)g->nvalues + 1, 1);
-    m->value_input = calloc((size_t)g->ninputs + 1, 1);
-    if (!need || !m->value_input) {
-        free(need);
-        return fp_errorf(e, FP_ENOMEM, "%s: load: out of memory", g->path);
-    }
+    if (!need)
+        return FP_ENOMEM;
     for (int i = g->nnodes - 1; i >= 0; i--) {
         const nn_node *n = &g->nodes[i];
         int out_needed = 0;
@@ -156,8 +159,16 @@ static int find_value_inputs(fp_model *m, fp_err *e)
         }
     }
     for (int i = 0; i < g->ninputs; i++)
-        m->value_input[i] = need[g->inputs[i]];
+        flags[i] = need[g->inputs[i]];
     free(need);
+    return 0;
+}
+
+static int find_value_inputs(fp_model *m, fp_err *e)
+{
+    m->value_input = calloc((size_t)m->g->ninputs + 1, 1);
+    if (!m->value_input || nn_graph_value_inputs(m->g, m->value_input) < 0)
+        return fp_errorf(e, FP_ENOMEM, "%s: load: out of memory", m->g->path);
     return 0;
 }
 
@@ -179,25 +190,61 @@ static const char *dim_str(const nn_value *v, char *buf, size_t len)
 
 static int get_plan(fp_model *m, const fp_tensor *in, int nin, struct nn_plan_s **out, fp_err *e);
 
+/* Shared by fp_model_load and nn_model_load_mem: takes ownership of g (freed on failure). */
+static int model_from_graph(nn_graph *g, const fp_model_opts *opts, fp_model **out, fp_err *e);
+static int fold_static(fp_model *m, fp_err *e);
+static void plan_free(fp_model *m, struct nn_plan_s *p);
+
 int fp_model_load(const char *path, const fp_model_opts *opts, fp_model **out, fp_err *e)
 {
+    nn_graph *g = NULL;
+    *out = NULL;
+    int ret = nn_graph_load(path, &g, e);
+    if (ret < 0)
+        return ret;
+    return model_from_graph(g, opts, out, e);
+}
+
+int nn_model_load_mem(const void *buf, size_t len, const char *name, const fp_model_opts *opts, fp_model **out,
+                      fp_err *e)
+{
+    nn_graph *g = NULL;
+    *out = NULL;
+    int ret = nn_graph_load_mem(buf, len, name, NULL, &g, e);
+    if (ret < 0)
+        return ret;
+    return model_from_graph(g, opts, out, e);
+}
+
+static int model_from_graph(nn_graph *g, const fp_model_opts *opts, fp_model **out, fp_err *e)
+{
     static const fp_model_opts defaults = { 0 };
+    const char *path = g->path;
     *out = NULL;
     if (!opts)
         opts = &defaults;
     const char *bname = opts->backend ? opts->backend : "cpu";
     const nn_backend *be = nn_backend_find(bname);
-    if (!be)
-        return fp_errorf(e, FP_EINVAL, "%s: load: backend '%s' is not built in (have: cpu%s)", path, bname,
-                         nn_backend_find("cuda") ? ", cuda" : "");
+    if (!be) {
+        int r = fp_errorf(e, FP_EINVAL, "%s: load: backend '%s' is not built in (have: cpu%s)", path, bname,
+                          nn_backend_find("cuda") ? ", cuda" : "");
+        nn_graph_freep(&g);
+        return r;
+    }
     fp_model *m = calloc(1, sizeof(*m));
-    if (!m)
-        return fp_errorf(e, FP_ENOMEM, "%s: load: out of memory", path);
+    if (!m) {
+        int r = fp_errorf(e, FP_ENOMEM, "%s: load: out of memory", path);
+        nn_graph_freep(&g);
+        return r;
+    }
     m->be = be;
+    m->g = g;
     m->max_plans = opts->max_plans > 0 ? opts->max_plans : 8;
-    int ret = nn_graph_load(path, &m->g, e);
+    int ret = nn_graph_check_ops(m->g, e);
     if (ret >= 0)
-        ret = nn_graph_check_ops(m->g, e);
+        ret = nn_cpu_ctx_create(&m->fold_ctx, 1, e);
+    if (ret >= 0)
+        ret = fold_static(m, e);
     if (ret >= 0)
         ret = find_value_inputs(m, e);
     if (ret >= 0) {
@@ -208,8 +255,6 @@ int fp_model_load(const char *path, const fp_model_opts *opts, fp_model **out, f
         if (ret < 0)
             fp_err_prefix(e, "%s: load: ", path);
     }
-    if (ret >= 0)
-        ret = nn_cpu_ctx_create(&m->fold_ctx, 1, e);
     if (ret >= 0 && !(m->plans = calloc((size_t)m->max_plans, sizeof(*m->plans))))
         ret = fp_errorf(e, FP_ENOMEM, "%s: load: out of memory", path);
     if (ret < 0) {
@@ -233,8 +278,9 @@ int fp_model_load(const char *path, const fp_model_opts *opts, fp_model **out, f
     if (concrete) {
         fp_tensor *in = calloc((size_t)m->g->ninputs + 1, sizeof(fp_tensor));
         if (!in) {
-            fp_model_freep(&m);
-            return fp_errorf(e, FP_ENOMEM, "%s: load: out of memory", path);
+            ret = fp_errorf(e, FP_ENOMEM, "%s: load: out of memory", path);
+            fp_model_freep(&m); /* frees path too: message first */
+            return ret;
         }
         for (int i = 0; i < m->g->ninputs; i++) {
             const nn_value *v = &m->g->values[m->g->inputs[i]];
@@ -250,6 +296,13 @@ int fp_model_load(const char *path, const fp_model_opts *opts, fp_model **out, f
             /* plan errors read "MODEL: plan: ..."; this is still the load */
             fp_model_freep(&m);
             return ret;
+        }
+        if (m->be->device != NN_DEV_HOST) {
+            /* Device callers usually pass device inputs (another key): do not hold an arena of device
+             * memory for a plan only built to check the backend supports every node. */
+            plan_free(m, p);
+            m->nplans = 0;
+            m->last = NULL;
         }
     }
     *out = m;
@@ -369,6 +422,7 @@ void fp_model_get_stats(const fp_model *m, fp_model_stats *st)
     st->plans_cached = m->nplans;
     st->parameters = m->g->nparams;
     st->opset = m->g->opset;
+    st->load_folded = m->nfolded_load;
     if (m->last) {
         st->last_plan_steps = m->last->nsteps;
         st->last_plan_folded = m->last->nfolded;
@@ -485,73 +539,70 @@ static int make_key(fp_model *m, const fp_tensor *in, int nin, unsigned char **k
 
 /* ---------------------------------------------------------------- planning */
 
+/* Run n's CPU kernel now on host tensors whose outputs are allocated (constant folding), widening
+ * fp16/bf16 around fp32-only kernels when upcast is set. */
+static int fold_compute(fp_model *m, const nn_node *n, nn_tensor **in, int nin, nn_tensor **out, int upcast,
+                        fp_err *e)
+{
+    int nout = n->nout, ret = 0;
+    nn_tensor **tin = calloc((size_t)nin + 1, sizeof(*tin)), **tout = calloc((size_t)nout + 1, sizeof(*tout));
+    nn_tensor *sh = calloc((size_t)(nin + nout) + 1, sizeof(*sh));
+    if (!tin || !tout || !sh) {
+        ret = nn_node_error(e, n, FP_ENOMEM, "out of memory while folding");
+        goto done;
+    }
+    for (int k = 0; k < nin + nout && ret >= 0; k++) {
+        nn_tensor *t = k < nin ? in[k] : out[k - nin];
+        nn_tensor **slot = k < nin ? &tin[k] : &tout[k - nin];
+        *slot = t;
+        if (!upcast || !t || !is_half(t->dtype))
+            continue;
+        sh[k] = *t;
+        sh[k].dtype = NN_DT_FLOAT;
+        sh[k].data = NULL;
+        sh[k].owned = 0;
+        if (nn_tensor_alloc(&sh[k]) < 0) {
+            ret = nn_node_error(e, n, FP_ENOMEM, "out of memory while folding");
+            break;
+        }
+        if (k < nin)
+            convert_to_f32(t, &sh[k]);
+        *slot = &sh[k];
+    }
+    if (ret >= 0) {
+        ret = n->def->cpu(n, tin, nin, tout, nout, m->fold_ctx, e);
+        nn_cpu_ctx_scratch_reset(m->fold_ctx);
+        if (ret < 0 && e && !e->code)
+            nn_node_error(e, n, ret, "CPU kernel failed while folding (%s)", fp_strerror(ret));
+        for (int k = 0; k < nout && ret >= 0; k++)
+            if (tout[k] && tout[k] != out[k])
+                convert_from_f32(tout[k], out[k]);
+    }
+done:
+    if (sh)
+        for (int k = 0; k < nin + nout; k++)
+            nn_tensor_free(&sh[k]);
+    free(sh);
+    free(tin);
+    free(tout);
+    return ret;
+}
+
+/* Fold into the plan: outputs become plan-owned host constants. */
 static int fold_node(fp_model *m, nn_plan_s *p, const nn_node *n, nn_tensor **in, int nin, nn_tensor **out,
                      int upcast, fp_err *e)
 {
-    /* Fold: allocate host outputs owned by the plan, run the CPU kernel now. */
-    nn_tensor *tin[64], *tout[64];
-    nn_tensor sin[64], sout[64];
-    int ret = 0;
-    if (nin > 64 || n->nout > 64)
-        return nn_node_error(e, n, FP_EUNSUPPORTED, "more than 64 inputs or outputs");
     for (int k = 0; k < n->nout; k++) {
         if (!out[k])
             continue;
-        if ((ret = nn_tensor_alloc(out[k])) < 0)
-            return nn_node_error(e, n, ret, "cannot allocate a folded constant");
+        int ret = nn_tensor_alloc(out[k]);
+        if (ret < 0)
+            return nn_node_error(e, n, ret, "cannot allocate a folded constant of %zu bytes",
+                                 nn_tensor_nbytes(out[k]));
         p->vowned[n->outputs[k]] = 1;
         p->vstate[n->outputs[k]] = VS_CONST;
     }
-    for (int k = 0; k < nin; k++) {
-        tin[k] = in[k];
-        if (upcast && in[k] && is_half(in[k]->dtype)) {
-            sin[k] = *in[k];
-            sin[k].dtype = NN_DT_FLOAT;
-            sin[k].data = NULL;
-            sin[k].owned = 0;
-            if (nn_tensor_alloc(&sin[k]) < 0) {
-                for (int j = 0; j < k; j++)
-                    if (tin[j] == &sin[j])
-                        nn_tensor_free(&sin[j]);
-                return nn_node_error(e, n, FP_ENOMEM, "out of memory");
-            }
-            convert_to_f32(in[k], &sin[k]);
-            tin[k] = &sin[k];
-        }
-    }
-    for (int k = 0; k < n->nout; k++) {
-        tout[k] = out[k];
-        if (upcast && out[k] && is_half(out[k]->dtype)) {
-            sout[k] = *out[k];
-            sout[k].dtype = NN_DT_FLOAT;
-            sout[k].data = NULL;
-            sout[k].owned = 0;
-            if (nn_tensor_alloc(&sout[k]) < 0) {
-                ret = nn_node_error(e, n, FP_ENOMEM, "out of memory");
-                for (int j = 0; j < k; j++)
-                    if (tout[j] == &sout[j])
-                        nn_tensor_free(&sout[j]);
-                tout[k] = NULL;
-                goto cleanup_in;
-            }
-            tout[k] = &sout[k];
-        }
-    }
-    ret = n->def->cpu(n, tin, nin, tout, n->nout, m->fold_ctx, e);
-    nn_cpu_ctx_scratch_reset(m->fold_ctx);
-    if (ret < 0 && e && !e->code)
-        nn_node_error(e, n, ret, "CPU kernel failed while folding (%s)", fp_strerror(ret));
-    for (int k = 0; k < n->nout; k++)
-        if (tout[k] && tout[k] != out[k]) {
-            if (ret >= 0)
-                convert_from_f32(tout[k], out[k]);
-            nn_tensor_free(tout[k]);
-        }
-cleanup_in:
-    for (int k = 0; k < nin; k++)
-        if (tin[k] && tin[k] != in[k])
-            nn_tensor_free(tin[k]);
-    return ret;
+    return fold_compute(m, n, in, nin, out, upcast, e);
 }
 
 /* Infer node n's outputs; on FP_EUNSUPPORTED with half inputs, retry as fp32 (sets *upcast). */
@@ -606,10 +657,138 @@ static int infer_node(const nn_node *n, nn_tensor **in, int nin, nn_tensor **out
     for (int k = 0; k < n->nout; k++) {
         if (!out[k])
             continue;
-        if (!nn_dtype_size(out[k]->dtype) || nn_tensor_numel(out[k]) < 0)
-            return nn_node_error(e, n, FP_EINTERNAL, "infer() left output %d without a valid dtype/shape", k);
+        if (!nn_dtype_size(out[k]->dtype))
+            return nn_node_error(e, n, FP_EINTERNAL, "infer() left output %d without a dtype", k);
+        if (nn_tensor_numel(out[k]) < 0 || !nn_tensor_nbytes(out[k]) != !nn_tensor_numel(out[k]))
+            return nn_node_error(e, n, FP_EMODEL, "output %d's shape overflows", k);
     }
     return 0;
+}
+
+/* Load-time folding: nodes computable from initializers alone (weight casts and transposes, Constant
+ * chains, shape arithmetic on constants) are run once here and become graph constants shared by every
+ * plan, instead of being recomputed and held once per cached plan. Initializers no remaining node reads
+ * are freed. */
+static int fold_static(fp_model *m, fp_err *e)
+{
+    nn_graph *g = m->g;
+    int ret = 0, kept = 0;
+    unsigned char *gone = calloc((size_t)g->nnodes + 1, 1);
+    int *newid = malloc(((size_t)g->nnodes + 1) * sizeof(int));
+    nn_tensor **tin = NULL, **tout = NULL;
+    if (!gone || !newid) {
+        ret = fp_errorf(e, FP_ENOMEM, "%s: load: out of memory", g->path);
+        goto done;
+    }
+    for (int i = 0; i < g->nnodes && ret >= 0; i++) {
+        nn_node *n = &g->nodes[i];
+        if (!n->def || !n->def->cpu || op_is_random(n))
+            continue;
+        int all_const = 1;
+        for (int k = 0; k < n->nin; k++)
+            if (n->inputs[k] >= 0 && !g->values[n->inputs[k]].is_const)
+                all_const = 0;
+        if (!all_const)
+            continue;
+        free(tin);
+        free(tout);
+        tin = calloc((size_t)n->nin + 1, sizeof(*tin));
+        tout = calloc((size_t)n->nout + 1, sizeof(*tout));
+        if (!tin || !tout) {
+            ret = fp_errorf(e, FP_ENOMEM, "%s: load: out of memory", g->path);
+            break;
+        }
+        for (int k = 0; k < n->nin; k++)
+            tin[k] = n->inputs[k] >= 0 ? &g->values[n->inputs[k]].t : NULL;
+        nn_tensor *res = calloc((size_t)n->nout + 1, sizeof(nn_tensor));
+        if (!res) {
+            ret = fp_errorf(e, FP_ENOMEM, "%s: load: out of memory", g->path);
+            break;
+        }
+        for (int k = 0; k < n->nout; k++)
+            tout[k] = n->outputs[k] >= 0 ? &res[k] : NULL;
+        int upcast = 0;
+        ret = infer_node(n, tin, n->nin, tout, &upcast, e);
+        size_t bytes = 0;
+        for (int k = 0; ret >= 0 && k < n->nout; k++)
+            if (tout[k])
+                bytes += nn_tensor_nbytes(tout[k]);
+        if (ret >= 0 && bytes > NN_FOLD_MAX_BYTES) {
+            free(res);
+            continue; /* computed per run instead */
+        }
+        for (int k = 0; ret >= 0 && k < n->nout; k++)
+            if (tout[k] && nn_tensor_alloc(tout[k]) < 0)
+                ret = nn_node_error(e, n, FP_ENOMEM, "cannot allocate a folded constant of %zu bytes",
+                                    nn_tensor_nbytes(tout[k]));
+        if (ret >= 0)
+            ret = fold_compute(m, n, tin, n->nin, tout, upcast, e);
+        if (ret < 0) {
+            for (int k = 0; k < n->nout; k++)
+                nn_tensor_free(&res[k]);
+            free(res);
+            fp_err_prefix(e, "%s: load: ", g->path);
+            break;
+        }
+        for (int k = 0; k < n->nout; k++) {
+            if (n->outputs[k] < 0)
+                continue;
+            nn_value *v = &g->values[n->outputs[k]];
+            nn_tensor_free(&v->t);
+            v->t = res[k];
+            v->is_const = 1;
+            v->shape_known = 1;
+            v->producer = -1;
+        }
+        free(res);
+        gone[i] = 1;
+    }
+    if (ret < 0)
+        goto done;
+    for (int i = 0; i < g->nnodes; i++) {
+        nn_node *n = &g->nodes[i];
+        if (!gone[i]) {
+            newid[i] = kept;
+            g->nodes[kept++] = *n;
+            continue;
+        }
+        newid[i] = -1;
+        m->nfolded_load++;
+        free(n->name);
+        free(n->op_type);
+        free(n->domain);
+        free(n->inputs);
+        free(n->outputs);
+        nn_attrs_free(n->attrs, n->nattr);
+    }
+    g->nnodes = kept;
+    for (int v = 0; v < g->nvalues; v++)
+        if (g->values[v].producer >= 0)
+            g->values[v].producer = newid[g->values[v].producer];
+    /* constants nothing reads any more (inputs of folded nodes) give their memory back */
+    {
+        unsigned char *used = calloc((size_t)g->nvalues + 1, 1);
+        if (used) {
+            for (int i = 0; i < g->nnodes; i++)
+                for (int k = 0; k < g->nodes[i].nin; k++)
+                    if (g->nodes[i].inputs[k] >= 0)
+                        used[g->nodes[i].inputs[k]] = 1;
+            for (int i = 0; i < g->noutputs; i++)
+                used[g->outputs[i]] = 1;
+            for (int v = 0; v < g->nvalues; v++)
+                if (g->values[v].is_const && !used[v] && g->values[v].t.owned) {
+                    nn_tensor_free(&g->values[v].t);
+                    g->values[v].is_const = 0; /* no longer a value anything can read */
+                }
+            free(used);
+        }
+    }
+done:
+    free(gone);
+    free(newid);
+    free(tin);
+    free(tout);
+    return ret;
 }
 
 static int build_plan(fp_model *m, const fp_tensor *in, int nin, nn_plan_s **out, fp_err *e)
@@ -646,10 +825,11 @@ static int build_plan(fp_model *m, const fp_tensor *in, int nin, nn_plan_s **out
         memcpy(t->dims, in[i].dims, sizeof(t->dims));
         t->device = NN_DEV_HOST;
         if (m->value_input[i] && nn_tensor_numel(t) > NN_VALUE_INPUT_MAX) {
+            ret = fp_errorf(e, FP_EUNSUPPORTED, "%s: plan: input '%s' decides output shapes through its values "
+                            "but has %lld elements (at most %d: each distinct value makes a new plan)", g->path,
+                            g->values[v].name, (long long)nn_tensor_numel(t), NN_VALUE_INPUT_MAX);
             plan_free(m, p);
-            return fp_errorf(e, FP_EUNSUPPORTED, "%s: plan: input '%s' decides output shapes through its values "
-                             "but has %lld elements (at most %d: each distinct value makes a new plan)", g->path,
-                             g->values[v].name, (long long)nn_tensor_numel(t), NN_VALUE_INPUT_MAX);
+            return ret;
         }
         if (m->value_input[i]) {
             /* Its value shapes the plan: copy it so the plan's constants do not alias caller memory. */
@@ -720,6 +900,7 @@ static int build_plan(fp_model *m, const fp_tensor *in, int nin, nn_plan_s **out
         s->node = i;
         s->upcast = upcast;
         s->on_cpu = on_cpu;
+        p->ncpu_steps += on_cpu;
         s->in = calloc((size_t)n->nin + 1, sizeof(nn_tensor *));
         s->out = calloc((size_t)n->nout + 1, sizeof(nn_tensor *));
         s->shadow_in = malloc(((size_t)n->nin + 1) * sizeof(int));
@@ -907,6 +1088,7 @@ static int get_plan(fp_model *m, const fp_tensor *in, int nin, nn_plan_s **out, 
     }
     p->key = key;
     p->key_len = len;
+    p->id = ++m->key_counter;
     p->last_used = ++m->clock;
     if (m->nplans == m->max_plans) {
         int lru = 0;
@@ -963,6 +1145,7 @@ static int prepare_plan(fp_model *m, nn_plan_s *p, fp_err *e)
         }
     }
     m->prepared = p;
+    m->prepared_key = ++m->key_counter;
     return 0;
 }
 
@@ -1069,13 +1252,25 @@ int fp_model_run(fp_model *m, const fp_tensor *in, int nin, fp_tensor *outs, int
             }
         }
     }
-    if (m->be->run_begin)
-        ret = m->be->run_begin(m->bctx, 0, e);
+    /* Whole-run capture (CUDA graphs) only for runs that stay on the device. */
+    int capture = m->be->run_begin && m->be->run_end && !p->ncpu_steps;
+    uint64_t key = m->be->prepare_node ? m->prepared_key : p->id;
+    if (capture)
+        ret = m->be->run_begin(m->bctx, key, e);
     int replayed = ret == 1;
     for (int s = 0; !replayed && ret >= 0 && s < p->nsteps; s++)
         ret = run_step(m, p, &p->steps[s], e);
-    if (ret >= 0 && m->be->run_end && !replayed)
-        ret = m->be->run_end(m->bctx, 0, e);
+    if (capture && !replayed) {
+        if (ret >= 0) {
+            ret = m->be->run_end(m->bctx, key, e);
+        } else {
+            /* end the capture the failed run left open; whatever it recorded is never replayed because
+             * the next run prepares again under a new key */
+            fp_err ignore = { 0 };
+            m->be->run_end(m->bctx, key, &ignore);
+            m->prepared = NULL;
+        }
+    }
     if (ret < 0) {
         fp_err_prefix(e, "%s: run: ", g->path);
         return ret;

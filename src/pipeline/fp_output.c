@@ -38,8 +38,13 @@ struct fp_output {
     char *dir;
 };
 
+static atomic_int reg_pid; /* process that registered the temporaries */
+
 void fp_output_unlink_all_signal_safe(void)
 {
+    /* a forked child that calls exit() runs our atexit handler too: the files are not its to remove */
+    if (getpid() != atomic_load(&reg_pid))
+        return;
     for (int i = 0; i < REG_SLOTS; i++)
         if (atomic_load(&reg[i].state) == SLOT_LIVE)
             unlink(reg[i].path);
@@ -59,6 +64,7 @@ static int reg_add(const char *path)
 {
     int slot = -1;
     pthread_mutex_lock(&reg_lock);
+    atomic_store(&reg_pid, (int)getpid());
     if (!reg_atexit) {
         atexit(at_exit_cleanup);
         reg_atexit = 1;

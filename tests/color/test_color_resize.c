@@ -166,6 +166,32 @@ static void check_vs_sws(int W, int H, int dw, int dh)
     cu_frame_free(&sf);
 }
 
+/* The tap arithmetic alone, at sizes no frame test reaches: the 64-bit fallback of fp_udiv
+ * (products >= 2^31) must agree with the 32-bit path and with the rational definition. */
+static void check_taps(void)
+{
+    static const int dims[][2] = {{3, 7}, {1919, 320}, {70001, 100000}, {100000, 70001}, {65535, 3}, {2, 65535}};
+    int bad = 0;
+    for (int k = 0; k < 6; k++) {
+        int n_in = dims[k][0], n_out = dims[k][1];
+        for (int j = 0; j < 64; j++) {
+            int o = j < 32 ? j : n_out - 1 - (j - 32);
+            if (o < 0 || o >= n_out)
+                continue;
+            fp_tap b = fp_axis_tap(FP_RESIZE_BILINEAR, o, n_in, n_out);
+            double s = fmin(fmax((o + 0.5) * n_in / n_out - 0.5, 0), n_in - 1);
+            bad += b.i0 != (int)floor(s) || fabs(b.i0 + b.w - s) > 1e-6 * (1 + s) ||
+                   (b.w > 0 ? b.i1 != b.i0 + 1 : (b.i1 != b.i0 && b.i1 != b.i0 + 1)) || b.i1 >= n_in;
+            fp_tap nn = fp_axis_tap(FP_RESIZE_NEAREST, o, n_in, n_out);
+            int want = (int)floor((o + 0.5) * n_in / n_out);
+            bad += nn.i0 != (want < n_in ? want : n_in - 1);
+            fp_tap ar = fp_axis_tap(FP_RESIZE_AREA, o, n_in, n_out);
+            bad += ar.i0 != (int)floor((double)o * n_in / n_out) || ar.i1 != (int)ceil((double)(o + 1) * n_in / n_out) - 1;
+        }
+    }
+    CHECK_EQ_INT(bad, 0);
+}
+
 int main(int argc, char **argv)
 {
     uint64_t seed = 77;
@@ -179,6 +205,7 @@ int main(int argc, char **argv)
         return fp_test_finish("test_color_resize large");
     }
 
+    check_taps();
     check_vs_sws(64, 48, 150, 101);
     check_vs_sws(33, 17, 129, 67);
     check_vs_sws(20, 16, 61, 47);

@@ -15,7 +15,7 @@
  */
 #include "color_util.h"
 #include "fp_test.h"
-#include "gpu/fp_color_core.h" /* host fp16 conversion */
+#include "gpu/fp_color_priv.h" /* host fp16 conversion, fp_color_cuda_force_generic */
 
 #include <cuda_runtime_api.h>
 
@@ -101,6 +101,7 @@ static const fp_pixfmt ALL[] = {FP_PIX_YUV420P, FP_PIX_YUV420P10, FP_PIX_YUV422P
 #define N(a) (int)(sizeof(a) / sizeof((a)[0]))
 
 static long long n_values, n_exact;
+static cudaStream_t g_stream; /* NULL, or a non-blocking stream for the batch cases */
 
 /* Compares a slot of `nel` values; returns the number outside tolerance. */
 static int compare_tensor(const void *cpu, const void *gpu, size_t nel, int dtype, double *worst)
@@ -175,8 +176,8 @@ static void run_pre(const pre_case *c)
     uint8_t *dout = dbuf_alloc(&out, slot * slots);
     CK(cudaMemset(dout, 0x7F, slot * slots));
     fp_planar dd = {dout, c->layout, c->dtype, c->nc, c->dw, c->dh, 1, 1};
-    int ret = c->batch ? fp_preprocess_cuda_batch(df_img, nb, &p, &dd, NULL, &e)
-                       : fp_preprocess_cuda(&df_img[0], &p, &dd, NULL, &e);
+    int ret = c->batch ? fp_preprocess_cuda_batch(df_img, nb, &p, &dd, g_stream, &e)
+                       : fp_preprocess_cuda(&df_img[0], &p, &dd, g_stream, &e);
     CHECK_MSG(ret == 0, "cuda: %s", e.msg);
     CK(cudaDeviceSynchronize());
     CK(cudaMemcpy(gpu, dout, slot * slots, cudaMemcpyDeviceToHost));
@@ -261,23 +262,16 @@ static void run_post(fp_pixfmt f, int w, int h, int nc, int sep_alpha, fp_colors
     free(al);
 }
 
-int main(void)
+/* Every preprocess case; only_nv: just NV12/P010 sources (all of the large and batch cases are). */
+static void run_all_pre(int only_nv)
 {
-    int ndev = 0;
-    if (cudaGetDeviceCount(&ndev) != cudaSuccess || ndev == 0) {
-        printf("test_color_cuda: 0 passed, 0 failed, 1 skipped (no CUDA device)\n");
-        return 77;
-    }
-    fp_color_cpu_set_threads(8); /* the reference is deterministic for any thread count */
-    uint64_t seed = 0xC0105EEDull;
-    printf("test_color_cuda: seed %llu\n", (unsigned long long)seed);
-    cu_seed(seed);
-
     static const int sizes[][3] = {{1, 1, 0}, {3, 3, 0}, {7, 5, 1}, {129, 67, 0}, {33, 17, 61}, {130, 66, 256}};
     static const int dsz[][2] = {{1, 1}, {3, 7}, {129, 65}, {64, 48}};
     /* every format x size x a rotating configuration */
     int k = 0;
-    for (int i = 0; i < N(ALL); i++)
+    for (int i = 0; i < N(ALL); i++) {
+        if (only_nv && !cu_is_nv(ALL[i]))
+            continue;
         for (int s = 0; s < N(sizes); s++)
             for (int j = 0; j < 4; j++, k++) {
                 pre_case c = {0};
@@ -296,6 +290,7 @@ int main(void)
                     c.crop = (fp_rect){1, 1, c.w - 3, c.h - 2}; /* odd offsets */
                 run_pre(&c);
             }
+    }
     /* NVDEC-like 1080p NV12 and P010 with 256-byte-aligned pitch, model-size and full-size outputs */
     {
         pre_case c = {FP_PIX_NV12, 1920, 1080, 256 - (1920 % 256), {0}, 512, 288, FP_RESIZE_BILINEAR, 3,
@@ -311,7 +306,8 @@ int main(void)
         c.w = 1919, c.h = 1079, c.pad = 129, c.dw = 320, c.dh = 180, c.mode = FP_RESIZE_AREA;
         run_pre(&c);
     }
-    /* batches: 1, 3, 16 and 19 (two launches) frames */
+    /* batches: 1, 3, 16 and 19 (two launches) frames, on a non-blocking stream */
+    CK(cudaStreamCreateWithFlags(&g_stream, cudaStreamNonBlocking));
     static const int batches[] = {1, 3, 16, 19};
     for (int b = 0; b < N(batches); b++) {
         pre_case c = {FP_PIX_NV12, 67, 35, 13, {2, 1, 61, 33}, 31, 17, b % 3, 3, (fp_layout)(b & 1),
@@ -320,9 +316,30 @@ int main(void)
         c.fmt = FP_PIX_P010;
         run_pre(&c);
     }
+    CK(cudaStreamDestroy(g_stream));
+    g_stream = NULL;
+}
+
+int main(void)
+{
+    int ndev = 0;
+    if (cudaGetDeviceCount(&ndev) != cudaSuccess || ndev == 0) {
+        printf("test_color_cuda: 0 passed, 0 failed, 1 skipped (no CUDA device)\n");
+        return 77;
+    }
+    fp_color_cpu_set_threads(8); /* the reference is deterministic for any thread count */
+    uint64_t seed = 0xC0105EEDull;
+    printf("test_color_cuda: seed %llu\n", (unsigned long long)seed);
+    cu_seed(seed);
+
+    run_all_pre(0);
+    /* the generic kernel too, for the formats that have a specialised one */
+    fp_color_cuda_force_generic(1);
+    run_all_pre(1);
+    fp_color_cuda_force_generic(0);
     /* postprocess: every format, sizes, alpha sources, precisions, layouts */
     static const int psz[][3] = {{1, 1, 0}, {3, 3, 0}, {7, 5, 3}, {129, 67, 64}, {64, 48, 0}};
-    k = 0;
+    int k = 0;
     for (int i = 0; i < N(ALL); i++)
         for (int s = 0; s < N(psz); s++, k++) {
             fp_colorspace cs = {(fp_matrix)(k % 3), (k / 3) % 2};

@@ -42,6 +42,10 @@ static inline const char *tu_tmpdir(void)
 static inline void tu_rmtmp(void)
 {
     char cmd[512];
+    if (getenv("FP_TEST_KEEP")) { /* keep the files for a post-mortem */
+        fprintf(stderr, "kept %s\n", tu_tmpdir());
+        return;
+    }
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tu_tmpdir());
     if (system(cmd)) {}
 }

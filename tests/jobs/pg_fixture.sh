@@ -39,9 +39,18 @@ start)
   as_pg "$bindir/initdb" -D "$d/data" -U postgres --auth=trust -E UTF8 >"$d/initdb.log" 2>&1 || {
     cat "$d/initdb.log"; exit 1; }
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  as_pg "$bindir/pg_ctl" -D "$d/data" -l "$d/server.log" -w -t 30 \
-    -o "-p $port -k $d -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=200" \
-    start >/dev/null || { cat "$d/server.log"; exit 1; }
+  # in postgresql.conf, not on the command line, so a restart comes back on the same port
+  cat >> "$d/data/postgresql.conf" <<CONF
+port = $port
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$d'
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+max_connections = 200
+CONF
+  as_pg "$bindir/pg_ctl" -D "$d/data" -l "$d/server.log" -w -t 30 start >/dev/null || {
+    cat "$d/server.log"; exit 1; }
   echo "$port" > "$state/port"
   echo "postgres://postgres@127.0.0.1:$port/postgres" > "$urlfile"
   echo "pg_fixture: PostgreSQL on 127.0.0.1:$port (data in $d)"

@@ -47,5 +47,23 @@ if [ -d "$tdata/node/test_constant" ]; then
     check "run missing output dir -> 5" run 5 "$fp" model run "$tdata/node/test_constant/model.onnx" \
         --output-dir "$tmp/missing"
 fi
+# the exported reference models (tests/models), when present
+refs=$(dirname "$(dirname "$models")")/models
+if [ -f "$refs/rvm_mobilenetv3/model.onnx" ]; then
+    check "info rvm" run 0 "$fp" model info "$refs/rvm_mobilenetv3/model.onnx"
+    check "info marks the value input" grep -q "downsample_ratio .*its value decides shapes" "$tmp/out"
+    check "info marks nothing else" sh -c "[ \$(grep -c 'its value decides' '$tmp/out') -eq 1 ]"
+fi
+if [ -f "$refs/pairclass/model.onnx" ]; then
+    check "run pairclass" run 0 "$fp" model run "$refs/pairclass/model.onnx" \
+        --input "pair=$refs/pairclass/step0_in_pair.npy" --output-dir "$tmp" --threads 2
+    check "output written" test -s "$tmp/scores.npy"
+    check "activation memory reported" grep -q "^plan: .* activation memory" "$tmp/out"
+    check "wrong input shape -> 6" run 6 "$fp" model run "$refs/pairclass/model.onnx" \
+        --input "pair=$models/f32.npy" --output-dir "$tmp"
+    check "names input and expected shape" grep -q "run: input 'pair': expected float32\[" "$tmp/err"
+    check "unreadable npy -> 3" run 3 "$fp" model run "$refs/pairclass/model.onnx" \
+        --input "pair=$models/bad/truncated.npy" --output-dir "$tmp"
+fi
 echo "nn.cli_model: $passes passed, $fails failed"
 [ "$fails" -eq 0 ]

@@ -17,6 +17,9 @@ static const char *dir = FP_NN_MODELS_DIR;
 
 struct nn_backend_ctx {
     int prepares, runs, copies_in, copies_out, bad_inputs;
+    int begins, ends, key_reused_across_preparations, capture_open;
+    uint64_t keys[64];
+    int key_prep[64], nkeys;
     const nn_node *prepared_for[64];
     int64_t prepared_dim0[64];
 };
@@ -87,6 +90,28 @@ static int sd_prepare(nn_backend_ctx *c, nn_node *n, nn_tensor *const *in, int n
     return 0;
 }
 
+/* A captured run holds what prepare_node made: a key must never come back after a new preparation. */
+static int sd_begin(nn_backend_ctx *c, uint64_t key, fp_err *e)
+{
+    c->begins++;
+    c->capture_open = 1;
+    for (int i = 0; i < c->nkeys; i++)
+        if (c->keys[i] == key && c->key_prep[i] != c->prepares)
+            c->key_reused_across_preparations++;
+    if (c->nkeys < 64) {
+        c->keys[c->nkeys] = key;
+        c->key_prep[c->nkeys++] = c->prepares;
+    }
+    return 0;
+}
+
+static int sd_end(nn_backend_ctx *c, uint64_t key, fp_err *e)
+{
+    c->ends++;
+    c->capture_open = 0;
+    return 0;
+}
+
 static void sd_release(nn_backend_ctx *c, nn_node *n)
 {
     n->backend_data = NULL;
@@ -114,7 +139,8 @@ static int sd_sync(nn_backend_ctx *c, fp_err *e)
 static const nn_backend simdev = {
     .name = "simdev", .device = NN_DEV_CUDA, .init = sd_init, .free = sd_free, .supports_op = sd_supports,
     .alloc = sd_alloc, .free_mem = sd_free_mem, .copy = sd_copy, .prepare_node = sd_prepare,
-    .release_node = sd_release, .run_node = sd_run, .sync = sd_sync,
+    .release_node = sd_release, .run_node = sd_run, .run_begin = sd_begin, .run_end = sd_end,
+    .sync = sd_sync,
 };
 
 static int run_model(const char *name, const char *backend, int fallback, fp_tensor *in, int nin, fp_tensor *out,
@@ -173,6 +199,10 @@ int main(void)
         CHECK(ok);
         fp_model_freep(&m);
         CHECK_EQ_INT(last_ctx->prepares, 8);
+        CHECK_EQ_INT(last_ctx->begins, 4);
+        CHECK_EQ_INT(last_ctx->ends, 4);
+        CHECK_EQ_INT(last_ctx->key_reused_across_preparations, 0);
+        CHECK_EQ_INT(last_ctx->capture_open, 0);
     }
 
     /* shape.onnx has TReshape, which simdev lacks: refused by name without fallback ... */
@@ -184,6 +214,22 @@ int main(void)
     CHECK_MSG(ret == FP_EUNSUPPORTED && strstr(e.msg, "(TReshape): not supported by the simdev backend: ") &&
                                          strstr(e.msg, "(allow CPU fallback to run it on the CPU)"), "%d %s", ret, e.msg);
     CHECK(strstr(e.msg, "shape.onnx") != NULL);
+    /* its shapes are concrete, so the load planned it (and refused); a device model does not keep that
+     * plan's arena: after a good load nothing is cached until the first run */
+    {
+        char p[1024];
+        snprintf(p, sizeof(p), "%s/shape.onnx", dir);
+        fp_model_opts o = { .backend = "simdev", .allow_cpu_fallback = 1 };
+        fp_model *m = NULL;
+        fp_err_clear(&e);
+        CHECK_MSG(fp_model_load(p, &o, &m, &e) == 0, "%s", e.msg);
+        fp_model_stats st;
+        if (m) {
+            fp_model_get_stats(m, &st);
+            CHECK_EQ_INT(st.plans_cached, 0);
+        }
+        fp_model_freep(&m);
+    }
     /* ... and with fallback it runs on the CPU between device copies, equal to the CPU backend */
     fp_err_clear(&e);
     CHECK_EQ_INT(run_model("shape.onnx", "cpu", 0, in2, 2, &ref, &e), 0);
@@ -192,6 +238,7 @@ int main(void)
     CHECK_MSG(ret == 0, "%s", e.msg);
     CHECK(out.data && ref.data && out.ndim == 2 && !memcmp(out.data, ref.data, 24));
     CHECK_EQ_INT(last_ctx->runs, 1);          /* TAdd on simdev */
+    CHECK_EQ_INT(last_ctx->begins, 0);        /* host round trips: the run is not captured */
     CHECK(last_ctx->copies_out >= 2);         /* TAdd's output to the host for TReshape, and the result */
     CHECK_EQ_INT(last_ctx->bad_inputs, 0);
     fp_tensor_free(&out);

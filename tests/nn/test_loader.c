@@ -126,6 +126,7 @@ static void test_bad(void)
     expect_fail("bad/negative_dim.onnx", FP_EMODEL, "negative dimension -2");
     expect_fail("bad/overflow_dim.onnx", FP_EMODEL, "dimensions overflow");
     expect_fail("bad/negative_input_dim.onnx", FP_EMODEL, "negative dimension -5");
+    expect_fail("bad/huge_input_overflow.onnx", FP_EMODEL, "input 'x': dimensions overflow");
     expect_fail("bad/unknown_op.onnx", FP_EUNSUPPORTED, "node 'NoSuchOp_0' (NoSuchOp): operator not supported");
     expect_fail("bad/unknown_domain.onnx", FP_EUNSUPPORTED, "(com.example.Relu): operator not supported");
     expect_fail("bad/opset10.onnx", FP_EUNSUPPORTED, "opset 10 is outside the supported range 11..19");
@@ -176,6 +177,18 @@ static void test_bad(void)
         unlink(outside);
         rmdir(tdir);
         rmdir(odir);
+    }
+
+    /* concrete input shapes are planned at load: an impossible arena fails the load cleanly */
+    {
+        char p[1024];
+        snprintf(p, sizeof(p), "%s/bad/huge_input_alloc.onnx", dir);
+        fp_model *m = NULL;
+        fp_err e2 = { 0 };
+        int r = fp_model_load(p, NULL, &m, &e2);
+        CHECK_MSG(r == FP_ENOMEM && strstr(e2.msg, "huge_input_alloc.onnx: plan: activation arena of"), "%d %s", r,
+                  e2.msg);
+        CHECK(m == NULL);
     }
 
     /* from memory: external data is refused, garbage is refused */

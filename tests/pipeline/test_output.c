@@ -186,6 +186,25 @@ static void test_commit_after_vanish(void)
     CHECK_EQ_INT(fp_output_live_count(), 0);
 }
 
+/* a forked child that exit()s (running atexit handlers) must not remove the parent's temporaries */
+static void test_fork_exit_keeps_parent_temps(void)
+{
+    fp_output *o;
+    char final[512];
+    int status = -1;
+    pid_t pid;
+    snprintf(final, sizeof(final), "%s/forked.mkv", dir);
+    CHECK_EQ_INT(fp_output_begin(&o, final, NULL), 0);
+    fflush(NULL);
+    pid = fork();
+    if (pid == 0)
+        exit(0);
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status));
+    CHECK(exists(fp_output_tmp_path(o)));
+    fp_output_abort(&o);
+}
+
 static void test_many_and_signal_safe_cleanup(void)
 {
     fp_output *o[10];
@@ -216,6 +235,7 @@ int main(void)
     test_no_extension_and_relative();
     test_bad_destinations();
     test_commit_after_vanish();
+    test_fork_exit_keeps_parent_temps();
     test_many_and_signal_safe_cleanup();
     CHECK_EQ_INT(rmdir(dir), 0); /* nothing left behind */
     return fp_test_finish("test_output");

@@ -25,7 +25,7 @@ static int cast_common(const nn_node *n, nn_tensor *const *in, int nin, nn_tenso
         return nn_node_error(e, n, FP_EUNSUPPORTED, "cast from %s to %s not supported",
                              nn_dtype_name(in[0]->dtype), nn_dtype_name(to));
     out[0]->dtype = to;
-    return nn_tensor_set_shape(out[0], in[0]->ndim, in[0]->dims);
+    return opsa_set_shape(n, e, out[0], in[0]->ndim, in[0]->dims);
 }
 
 static int cast_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,

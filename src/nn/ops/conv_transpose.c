@@ -2,11 +2,11 @@
  * conv_transpose — ONNX ConvTranspose (opsets 1–22): 1-D, 2-D and 3-D transposed convolution with
  * groups, strides, dilations, pads, output_padding, output_shape and auto_pad; optional bias.
  *
- * Strategy: per (batch, group) one sgemm Wᵀ·X gives the column matrix [M/g·K, in] in scratch, then a
- * col2im scatter-add into the output, parallel over output channels (each channel plane has one
- * writer and a fixed accumulation order, so the result is thread-count independent). Negative
- * effective pads (an output_shape larger than the natural one) are allowed: the extra positions get
- * only the bias. Owns its output-shape rules; the forward geometry lives in ops_b_util.c.
+ * Strategy: per (batch, group) one sgemm Wᵀ·X gives the column matrix [M/g·K, in] in scratch (in
+ * bands of input rows, opsb_band_rows()), then a col2im scatter-add into the output,
+ * parallel over output channels (each channel plane has one writer and a fixed accumulation order,
+ * so the result is thread-count independent). Negative effective pads (an output_shape larger than
+ * the natural one) are allowed: the extra positions get only the bias. Owns its output-shape rules; the forward geometry lives in ops_b_util.c.
  */
 #include "nn/nn_op.h"
 #include "nn/ops/ops_b_util.h"
@@ -116,41 +116,42 @@ static int convt_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_tenso
 
 typedef struct col2im_args {
     const convt_geom *gm;
-    const float *col;   /* [mg*K, IS] */
+    const float *col;   /* [mg*K, (row1-row0)*in[2]]: columns of input rows [row0, row1) */
     float *y;           /* first output plane of this (batch, group) */
     const float *bias;  /* bias of this group, or NULL */
-    int64_t ksize, is, os;
+    int64_t ksize, os, row0, row1;
 } col2im_args;
 
+/* Scatter-add the band's columns into output channels [m0, m1); the first band also writes the
+ * bias. Input rows are (iz, iy) pairs of in[2] columns. */
 static void col2im_chans(void *arg, int64_t m0, int64_t m1)
 {
     const col2im_args *a = arg;
     const convt_geom *g = a->gm;
+    int64_t ncols = (a->row1 - a->row0) * g->in[2];
 
     for (int64_t m = m0; m < m1; m++) {
         float *ym = a->y + m * a->os;
-        float b = a->bias ? a->bias[m] : 0.0f;
-        for (int64_t i = 0; i < a->os; i++)
-            ym[i] = b;
+        if (a->row0 == 0) {
+            float b = a->bias ? a->bias[m] : 0.0f;
+            for (int64_t i = 0; i < a->os; i++)
+                ym[i] = b;
+        }
         for (int64_t kk = 0; kk < a->ksize; kk++) {
             int64_t kz = kk / (g->k[1] * g->k[2]), ky = (kk / g->k[2]) % g->k[1], kx = kk % g->k[2];
-            const float *src = a->col + (m * a->ksize + kk) * a->is;
-            for (int64_t iz = 0; iz < g->in[0]; iz++) {
+            const float *src = a->col + (m * a->ksize + kk) * ncols;
+            for (int64_t irow = a->row0; irow < a->row1; irow++, src += g->in[2]) {
+                int64_t iz = irow / g->in[1], iy = irow % g->in[1];
                 int64_t oz = iz * g->s[0] - g->pb[0] + kz * g->d[0];
-                if (oz < 0 || oz >= g->out[0])
+                int64_t oy = iy * g->s[1] - g->pb[1] + ky * g->d[1];
+                float *yrow;
+                if (oz < 0 || oz >= g->out[0] || oy < 0 || oy >= g->out[1])
                     continue;
-                for (int64_t iy = 0; iy < g->in[1]; iy++) {
-                    int64_t oy = iy * g->s[1] - g->pb[1] + ky * g->d[1];
-                    const float *srow = src + (iz * g->in[1] + iy) * g->in[2];
-                    float *yrow;
-                    if (oy < 0 || oy >= g->out[1])
-                        continue;
-                    yrow = ym + (oz * g->out[1] + oy) * g->out[2];
-                    for (int64_t ix = 0; ix < g->in[2]; ix++) {
-                        int64_t ox = ix * g->s[2] - g->pb[2] + kx * g->d[2];
-                        if (ox >= 0 && ox < g->out[2])
-                            yrow[ox] += srow[ix];
-                    }
+                yrow = ym + (oz * g->out[1] + oy) * g->out[2];
+                for (int64_t ix = 0; ix < g->in[2]; ix++) {
+                    int64_t ox = ix * g->s[2] - g->pb[2] + kx * g->d[2];
+                    if (ox >= 0 && ox < g->out[2])
+                        yrow[ox] += src[ix];
                 }
             }
         }
@@ -161,7 +162,7 @@ static int convt_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor 
                      nn_cpu_ctx *ctx, fp_err *e)
 {
     convt_geom gm;
-    int64_t batch, cin, cg, mg, ksize, is, os;
+    int64_t batch, cin, cg, mg, ksize, is, os, irows, band;
     const float *x, *wt, *bias;
     float *y, *col;
     col2im_args a;
@@ -180,23 +181,30 @@ static int convt_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor 
     ksize = gm.k[0] * gm.k[1] * gm.k[2];
     is = gm.in[0] * gm.in[1] * gm.in[2];
     os = gm.out[0] * gm.out[1] * gm.out[2];
-    col = nn_cpu_ctx_scratch(ctx, sizeof(float) * (size_t)(mg * ksize * is));
+    /* Bands of input rows keep the column matrix cache-sized (opsb_band_rows). */
+    irows = gm.in[0] * gm.in[1];
+    band = opsb_band_rows(irows, gm.in[2], mg * ksize);
+    col = nn_cpu_ctx_scratch(ctx, sizeof(float) * (size_t)(mg * ksize * band * gm.in[2]));
     if (!col)
         return nn_node_error(e, n, FP_ENOMEM, "no scratch for a %lld x %lld column matrix",
-                             (long long)(mg * ksize), (long long)is);
+                             (long long)(mg * ksize), (long long)(band * gm.in[2]));
     a.gm = &gm;
     a.col = col;
     a.ksize = ksize;
-    a.is = is;
     a.os = os;
     for (int64_t b = 0; b < batch; b++)
         for (int64_t gi = 0; gi < gm.group; gi++) {
             const float *xg = x + (b * cin + gi * cg) * is;
             const float *wg = wt + gi * cg * mg * ksize;
-            opsb_sgemm(1, 0, mg * ksize, is, cg, 1.0f, wg, mg * ksize, xg, is, 0.0f, col, is);
             a.y = y + (b * mg * gm.group + gi * mg) * os;
             a.bias = bias ? bias + gi * mg : NULL;
-            nn_cpu_parallel_for(ctx, mg, col2im_chans, &a);
+            for (int64_t r0 = 0; r0 < irows; r0 += band) {
+                int64_t r1 = r0 + band < irows ? r0 + band : irows, nc = (r1 - r0) * gm.in[2];
+                opsb_sgemm(1, 0, mg * ksize, nc, cg, 1.0f, wg, mg * ksize, xg + r0 * gm.in[2], is, 0.0f, col, nc);
+                a.row0 = r0;
+                a.row1 = r1;
+                nn_cpu_parallel_for(ctx, mg, col2im_chans, &a);
+            }
         }
     return 0;
 }

@@ -9,8 +9,8 @@
  * (dy, dx) pairs per kernel tap; the mask [N, og·kH·kW, oH, oW] multiplies each sample.
  *
  * Strategy: per (batch, group) a deformable im2col [C/g·K, oH·oW] in scratch (rows in parallel, each
- * row written by one thread), then one sgemm with the group's weights. Owns nothing else; 1-D/3-D
- * deformable convolution is reported unsupported.
+ * row written by one thread), then one sgemm with the group's weights; in bands of output pixels
+ * (opsb_band_rows). Owns nothing else; 1-D/3-D deformable convolution is reported unsupported.
  */
 #include "nn/nn_op.h"
 #include "nn/ops/ops_b_util.h"
@@ -103,8 +103,9 @@ typedef struct dcn_args {
     const float *x;      /* batch item's input, all channels */
     const float *off;    /* batch item's offsets */
     const float *mask;   /* batch item's mask or NULL */
-    float *col;          /* [cg*K, oH*oW] */
+    float *col;          /* [cg*K, pix1 - pix0] */
     int64_t c0;          /* first channel of the group */
+    int64_t pix0, pix1;  /* output pixels covered by col */
 } dcn_args;
 
 /* torchvision's bilinear_interpolate, reorganised: the four corner indices and weights of a sample
@@ -117,7 +118,8 @@ static void dcn_coeffs(int64_t h, int64_t w, float y, float x, int64_t *idx, flo
     float ly, lx, hy, hx;
     int ok0y, ok1y, ok0x, ok1x;
 
-    if (y <= -1.0f || y >= (float)h || x <= -1.0f || x >= (float)w) {
+    /* Written so NaN offsets count as outside (0) instead of reaching an undefined float->int cast. */
+    if (!(y > -1.0f && y < (float)h && x > -1.0f && x < (float)w)) {
         for (int i = 0; i < 4; i++) {
             idx[i] = 0;
             wt[i] = 0.0f;
@@ -163,7 +165,8 @@ static void dcn_im2col_tasks(void *arg, int64_t t0, int64_t t1)
         const float *offy = a->off + ((og * ksize + kk) * 2) * osz;
         const float *offx = offy + osz;
         const float *msk = a->mask ? a->mask + (og * ksize + kk) * osz : NULL;
-        for (int64_t p = 0; p < osz; p++) {
+        int64_t ncols = a->pix1 - a->pix0;
+        for (int64_t p = a->pix0; p < a->pix1; p++) {
             int64_t oy = p / g->ow, ox = p % g->ow, idx[4];
             float y = (float)(oy * g->sh - g->ph + ki * g->dh) + offy[p];
             float x = (float)(ox * g->sw - g->pw + kj * g->dw) + offx[p];
@@ -172,7 +175,7 @@ static void dcn_im2col_tasks(void *arg, int64_t t0, int64_t t1)
             for (int64_t c = cb; c < ce; c++) {
                 const float *img = a->x + c * g->h * g->w;
                 float v = wt[0] * img[idx[0]] + wt[1] * img[idx[1]] + wt[2] * img[idx[2]] + wt[3] * img[idx[3]];
-                a->col[((c - a->c0) * ksize + kk) * osz + p] = msk ? v * msk[p] : v;
+                a->col[((c - a->c0) * ksize + kk) * ncols + p - a->pix0] = msk ? v * msk[p] : v;
             }
         }
     }
@@ -182,7 +185,7 @@ static int dcn_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **
                    nn_cpu_ctx *ctx, fp_err *e)
 {
     dcn_geom g;
-    int64_t cg, mg, ksize, osz;
+    int64_t cg, mg, ksize, osz, band, cpo;
     const float *bias, *mask;
     float *col, *y;
     dcn_args a;
@@ -197,23 +200,31 @@ static int dcn_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **
     bias = nin > 3 && in[3] ? in[3]->data : NULL;
     mask = nin > 4 && in[4] ? in[4]->data : NULL;
     y = out[0]->data;
-    col = nn_cpu_ctx_scratch(ctx, sizeof(float) * (size_t)(cg * ksize * osz));
+    /* Bands of output pixels keep the column matrix cache-sized (opsb_band_rows). */
+    band = opsb_band_rows(osz, 1, cg * ksize);
+    col = nn_cpu_ctx_scratch(ctx, sizeof(float) * (size_t)(cg * ksize * band));
     if (!col)
         return nn_node_error(e, n, FP_ENOMEM, "no scratch for a %lld x %lld im2col matrix",
-                             (long long)(cg * ksize), (long long)osz);
+                             (long long)(cg * ksize), (long long)band);
     a.g = &g;
     a.col = col;
+    cpo = g.c / g.ogroup;
     for (int64_t b = 0; b < g.n; b++) {
         a.x = (const float *)in[0]->data + b * g.c * g.h * g.w;
         a.off = (const float *)in[2]->data + b * g.ogroup * ksize * 2 * osz;
         a.mask = mask ? mask + b * g.ogroup * ksize * osz : NULL;
         for (int64_t gi = 0; gi < g.group; gi++) {
             float *yg = y + (b * g.oc + gi * mg) * osz;
+            int64_t ntasks = ((gi * cg + cg - 1) / cpo - gi * cg / cpo + 1) * ksize;
             a.c0 = gi * cg;
-            nn_cpu_parallel_for(ctx, ((gi * cg + cg - 1) / (g.c / g.ogroup) - gi * cg / (g.c / g.ogroup) + 1) * ksize,
-                                dcn_im2col_tasks, &a);
-            opsb_sgemm(0, 0, mg, osz, cg * ksize, 1.0f, (const float *)in[1]->data + gi * mg * cg * ksize,
-                       cg * ksize, col, osz, 0.0f, yg, osz);
+            for (int64_t p0 = 0; p0 < osz; p0 += band) {
+                int64_t p1 = p0 + band < osz ? p0 + band : osz;
+                a.pix0 = p0;
+                a.pix1 = p1;
+                nn_cpu_parallel_for(ctx, ntasks, dcn_im2col_tasks, &a);
+                opsb_sgemm(0, 0, mg, p1 - p0, cg * ksize, 1.0f, (const float *)in[1]->data + gi * mg * cg * ksize,
+                           cg * ksize, col, p1 - p0, 0.0f, yg + p0, osz);
+            }
             if (bias)
                 for (int64_t m = 0; m < mg; m++)
                     for (int64_t i = 0; i < osz; i++)

@@ -22,6 +22,7 @@
 
 typedef struct un_param {
     float p[4];
+    void (*f32)(void *, const void *const *, const int64_t *, int64_t, const void *);
     float (*sf)(float x, const float *p);
     int64_t (*si)(int64_t x);
     nn_dtype dt;
@@ -41,7 +42,8 @@ typedef struct un_param {
         typedef float T;                                                                           \
         T *o = o_;                                                                                 \
         const T *a = in[0];                                                                        \
-        const float *p = ((const un_param *)pp)->p;                                                \
+        float p[4]; /* a local copy: the output cannot alias it, so the loop keeps it in registers */ \
+        memcpy(p, ((const un_param *)pp)->p, sizeof(p));                                           \
         (void)p;                                                                                   \
         for (int64_t i = 0; i < n; i++) {                                                          \
             T x = a[i];                                                                            \
@@ -54,7 +56,8 @@ typedef struct un_param {
         typedef double T;                                                                          \
         T *o = o_;                                                                                 \
         const T *a = in[0];                                                                        \
-        const float *p = ((const un_param *)pp)->p;                                                \
+        float p[4]; /* a local copy: the output cannot alias it, so the loop keeps it in registers */ \
+        memcpy(p, ((const un_param *)pp)->p, sizeof(p));                                           \
         (void)p;                                                                                   \
         for (int64_t i = 0; i < n; i++) {                                                          \
             T x = a[i];                                                                            \
@@ -68,15 +71,40 @@ typedef struct un_param {
         return (T)(EXPR);                                                                          \
     }
 
+/* One exp of -|x| serves both signs and never overflows. */
 static inline float sigmoid_f(float x)
 {
-    return x >= 0 ? 1.0f / (1.0f + expf(-x)) : expf(x) / (1.0f + expf(x));
+    float e = expf(-fabsf(x)), r = 1.0f / (1.0f + e);
+    return x >= 0 ? r : e * r;
 }
 static inline double sigmoid_d(double x)
 {
-    return x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x));
+    double e = exp(-fabs(x)), r = 1.0 / (1.0 + e);
+    return x >= 0 ? r : e * r;
 }
 #define SIGMOID(x) _Generic((x), float: sigmoid_f, default: sigmoid_d)(x)
+
+/* tanh without tanhf/expm1f (several times slower than expf; GRU gates make tanh hot). Below 0.25
+ * 1 - 2/(e+1) would cancel, so the Taylor series to x^11 is used (truncation < 1e-10 relative);
+ * above, one expf; above 9 the result is +-1 in float. */
+static inline float tanh_f(float x)
+{
+    float a = fabsf(x), r;
+    if (a > 9.0f) {
+        r = 1.0f;
+    } else if (a < 0.25f) {
+        float z = a * a;
+        float q = 62.0f / 2835 + z * (-1382.0f / 155925);
+        r = a + a * z * (-1.0f / 3 + z * (2.0f / 15 + z * (-17.0f / 315 + z * q)));
+    } else {
+        r = 1.0f - 2.0f / (expf(2.0f * a) + 1.0f);
+    }
+    return copysignf(r, x);
+}
+#define TANH(x) _Generic((x), float: tanh_f, default: tanh)(x)
+
+/* min/max as comparisons: the libm calls are not inlined without -ffinite-math-only */
+#define CLAMP01(v) ((v) < 0 ? (T)0 : (v) > 1 ? (T)1 : (v))
 
 /* softplus without overflow for large x */
 #define SOFTPLUS(x) ((x) > 0 ? (x) + log1p(exp(-(x))) : log1p(exp(x)))
@@ -84,9 +112,9 @@ static inline double sigmoid_d(double x)
 UN_ROWS(relu, x > 0 ? x : (T)0)
 UN_ROWS(leakyrelu, x >= 0 ? x : x * P0)
 UN_ROWS(sigmoid, SIGMOID(x))
-UN_ROWS(hardsigmoid, fmax((T)0, fmin((T)1, P0 * x + P1)))
-UN_ROWS(hardswish, x * fmax((T)0, fmin((T)1, x / (T)6 + (T)0.5)))
-UN_ROWS(tanh_, tanh(x))
+UN_ROWS(hardsigmoid, CLAMP01(P0 * x + P1))
+UN_ROWS(hardswish, x * CLAMP01(x / (T)6 + (T)0.5))
+UN_ROWS(tanh_, TANH(x))
 UN_ROWS(exp_, exp(x))
 UN_ROWS(log_, log(x))
 UN_ROWS(sqrt_, sqrt(x))
@@ -122,18 +150,42 @@ static int64_t neg_si(int64_t x) { return (int64_t)(0 - (uint64_t)x); }
 static int64_t abs_si(int64_t x) { return x < 0 ? neg_si(x) : x; }
 static int64_t sign_si(int64_t x) { return x > 0 ? 1 : x < 0 ? -1 : 0; }
 
-/* float16/bfloat16: compute in float32 */
+/* float16/bfloat16 rows run the float32 row on chunks widened into stack buffers, so the math is the
+ * same vectorisable loop and each result is rounded back once (nearest even). */
+#define HALF_CHUNK 256
+
+static void half_widen(nn_dtype t, const uint16_t *src, int64_t n, float *dst)
+{
+    if (t == NN_DT_FLOAT16)
+        for (int64_t i = 0; i < n; i++)
+            dst[i] = nn_f16_to_f32(src[i]);
+    else
+        for (int64_t i = 0; i < n; i++)
+            dst[i] = nn_bf16_to_f32(src[i]);
+}
+
+static void half_narrow(nn_dtype t, const float *src, int64_t n, uint16_t *dst)
+{
+    if (t == NN_DT_FLOAT16)
+        for (int64_t i = 0; i < n; i++)
+            dst[i] = nn_f32_to_f16(src[i]);
+    else
+        for (int64_t i = 0; i < n; i++)
+            dst[i] = nn_f32_to_bf16(src[i]);
+}
+
 static void un_half_row(void *o, const void *const *in, const int64_t *st, int64_t n, const void *pp)
 {
     const un_param *p = pp;
-    const uint16_t *a = in[0];
-    uint16_t *out = o;
-    if (p->dt == NN_DT_FLOAT16)
-        for (int64_t i = 0; i < n; i++)
-            out[i] = nn_f32_to_f16(p->sf(nn_f16_to_f32(a[i]), p->p));
-    else
-        for (int64_t i = 0; i < n; i++)
-            out[i] = nn_f32_to_bf16(p->sf(nn_bf16_to_f32(a[i]), p->p));
+    float fa[HALF_CHUNK], fo[HALF_CHUNK];
+    int64_t one = 1;
+    for (int64_t i0 = 0; i0 < n; i0 += HALF_CHUNK) {
+        int64_t m = n - i0 < HALF_CHUNK ? n - i0 : HALF_CHUNK;
+        const void *fin[1] = { fa };
+        half_widen(p->dt, (const uint16_t *)in[0] + i0, m, fa);
+        p->f32(fo, fin, &one, m, p);
+        half_narrow(p->dt, fo, m, (uint16_t *)o + i0);
+    }
 }
 
 /* integer types: compute in int64 */
@@ -213,14 +265,14 @@ static int unary_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_tenso
     if (!opsa_dt_is_float(t) && !(d->si && opsa_dt_is_int(t)))
         return nn_node_error(e, n, FP_EUNSUPPORTED, "input dtype %s not supported", nn_dtype_name(t));
     out[0]->dtype = t;
-    return nn_tensor_set_shape(out[0], in[0]->ndim, in[0]->dims);
+    return opsa_set_shape(n, e, out[0], in[0]->ndim, in[0]->dims);
 }
 
 static int unary_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,
                      nn_cpu_ctx *ctx, fp_err *e)
 {
     const un_desc *d = un_find(n);
-    un_param p = { .sf = d->sf, .si = d->si, .dt = in[0]->dtype };
+    un_param p = { .f32 = d->f32, .sf = d->sf, .si = d->si, .dt = in[0]->dtype };
     opsa_row_fn row;
     opsa_bcast b;
     for (int k = 0; k < 2; k++)
@@ -559,6 +611,26 @@ static int binary_infer(const nn_node *n, nn_tensor *const *in_, int nin, nn_ten
     return 0;
 }
 
+/* float16/bfloat16 operands (same type, as Pow is handled apart): chunks widened to float32 run the
+ * float32 row; comparisons write their bool output directly. */
+static void bin_half_row(void *o, const void *const *in, const int64_t *st, int64_t n, const void *pp)
+{
+    const bin_param *p = pp;
+    float fa[HALF_CHUNK], fb[HALF_CHUNK], fo[HALF_CHUNK];
+    for (int64_t i0 = 0; i0 < n; i0 += HALF_CHUNK) {
+        int64_t m = n - i0 < HALF_CHUNK ? n - i0 : HALF_CHUNK;
+        const void *fin[2] = { fa, fb };
+        half_widen(p->ta, (const uint16_t *)in[0] + (st[0] ? i0 : 0), st[0] ? m : 1, fa);
+        half_widen(p->tb, (const uint16_t *)in[1] + (st[1] ? i0 : 0), st[1] ? m : 1, fb);
+        if (p->d->kind == BK_CMP) {
+            p->d->f32((uint8_t *)o + i0, fin, st, m, NULL);
+        } else {
+            p->d->f32(fo, fin, st, m, NULL);
+            half_narrow(p->to, fo, m, (uint16_t *)o + i0);
+        }
+    }
+}
+
 static opsa_row_fn bin_pick_row(const bin_desc *d, nn_dtype t)
 {
     if (d->kind == BK_POW)
@@ -570,6 +642,7 @@ static opsa_row_fn bin_pick_row(const bin_desc *d, nn_dtype t)
     case NN_DT_DOUBLE: return d->f64;
     case NN_DT_INT32: return d->i32;
     case NN_DT_INT64: return d->i64;
+    case NN_DT_FLOAT16: case NN_DT_BFLOAT16: return bin_half_row;
     default: return bin_generic_row;
     }
 }
@@ -731,7 +804,7 @@ static int clip_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor
             return nn_node_error(e, n, FP_EMODEL, "%s must be a scalar", k == 1 ? "min" : "max");
     }
     out[0]->dtype = in[0]->dtype;
-    return nn_tensor_set_shape(out[0], in[0]->ndim, in[0]->dims);
+    return opsa_set_shape(n, e, out[0], in[0]->ndim, in[0]->dims);
 }
 
 static int clip_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,
@@ -843,7 +916,7 @@ static int boolout_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_ten
     if (is_not ? in[0]->dtype != NN_DT_BOOL : !opsa_dt_is_float(in[0]->dtype))
         return nn_node_error(e, n, FP_EUNSUPPORTED, "input dtype %s not supported", nn_dtype_name(in[0]->dtype));
     out[0]->dtype = NN_DT_BOOL;
-    return nn_tensor_set_shape(out[0], in[0]->ndim, in[0]->dims);
+    return opsa_set_shape(n, e, out[0], in[0]->ndim, in[0]->dims);
 }
 
 static int boolout_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,

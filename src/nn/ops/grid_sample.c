@@ -95,6 +95,13 @@ static float gs_reflect(float c, int64_t lo2, int64_t hi2)
     return flips % 2 == 0 ? extra + mn : span - extra + mn;
 }
 
+/* float -> index without undefined behaviour: NaN and coordinates far outside any image map to a
+ * value every bounds check rejects. */
+static int64_t gs_index(float v)
+{
+    return v > -1e9f && v < 1e9f ? (int64_t)v : INT64_MIN / 4;
+}
+
 static float gs_clip(float c, int64_t size)
 {
     return fminf((float)(size - 1), fmaxf(c, 0.0f));
@@ -118,8 +125,8 @@ static int64_t gs_tap_index(const gs_args *a, float y, float x)
     int64_t iy, ix;
     y = gs_pad_coord(y, a->h, a->pad, a->align);
     x = gs_pad_coord(x, a->w, a->pad, a->align);
-    iy = (int64_t)y;
-    ix = (int64_t)x;
+    iy = gs_index(y);
+    ix = gs_index(x);
     return iy >= 0 && iy < a->h && ix >= 0 && ix < a->w ? iy * a->w + ix : -1;
 }
 
@@ -155,11 +162,11 @@ static void gs_pixel_taps(const gs_args *a, float gxn, float gyn, gs_taps *t)
     gx = gs_pad_coord(gx, a->w, a->pad, a->align);
     gy = gs_pad_coord(gy, a->h, a->pad, a->align);
     if (a->mode == GS_NEAREST) {
-        int64_t iy = (int64_t)nearbyintf(gy), ix = (int64_t)nearbyintf(gx);
+        int64_t iy = gs_index(nearbyintf(gy)), ix = gs_index(nearbyintf(gx));
         t->idx[0] = iy >= 0 && iy < a->h && ix >= 0 && ix < a->w ? iy * a->w + ix : -1;
     } else {
         float fx = floorf(gx), fy = floorf(gy), tx = gx - fx, ty = gy - fy;
-        int64_t x0 = (int64_t)fx, y0 = (int64_t)fy;
+        int64_t x0 = gs_index(fx), y0 = gs_index(fy);
         for (int k = 0; k < 4; k++) {
             int64_t yy = y0 + (k >> 1), xx = x0 + (k & 1);
             t->idx[k] = yy >= 0 && yy < a->h && xx >= 0 && xx < a->w ? yy * a->w + xx : -1;

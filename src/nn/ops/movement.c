@@ -73,7 +73,7 @@ static int concat_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_tens
         dims[axis] += t->dims[axis];
     }
     out[0]->dtype = in[0]->dtype;
-    return nn_tensor_set_shape(out[0], in[0]->ndim, dims);
+    return opsa_set_shape(n, e, out[0], in[0]->ndim, dims);
 }
 
 static int concat_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,
@@ -174,7 +174,7 @@ static int split_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_tenso
         memcpy(dims, in[0]->dims, sizeof(dims));
         dims[axis] = sz[k];
         out[k]->dtype = in[0]->dtype;
-        if ((ret = nn_tensor_set_shape(out[k], in[0]->ndim, dims)) < 0)
+        if ((ret = opsa_set_shape(n, e, out[k], in[0]->ndim, dims)) < 0)
             return ret;
     }
     return 0;
@@ -307,7 +307,7 @@ static int slice_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_tenso
     if ((ret = check_dtype(n, in[0], e)) < 0 || (ret = slice_resolve(n, in, nin, &p, e)) < 0)
         return ret;
     out[0]->dtype = in[0]->dtype;
-    return nn_tensor_set_shape(out[0], in[0]->ndim, p.count);
+    return opsa_set_shape(n, e, out[0], in[0]->ndim, p.count);
 }
 
 /* Strided gather: out[c] = x[sum((start_d + c_d * step_d) * stride_d)], rows along the last dim. */
@@ -385,7 +385,7 @@ static int gather_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_tens
     for (int d = axis + 1; d < in[0]->ndim; d++)
         dims[nd++] = in[0]->dims[d];
     out[0]->dtype = in[0]->dtype;
-    return nn_tensor_set_shape(out[0], nd, dims);
+    return opsa_set_shape(n, e, out[0], nd, dims);
 }
 
 static int gather_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,
@@ -437,7 +437,7 @@ static int gatherel_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_te
     if (nn_norm_axis(nn_attr_int(n, "axis", 0), in[0]->ndim, &axis) < 0)
         return nn_node_error(e, n, FP_EMODEL, "axis out of range for rank %d", in[0]->ndim);
     out[0]->dtype = in[0]->dtype;
-    return nn_tensor_set_shape(out[0], in[1]->ndim, in[1]->dims);
+    return opsa_set_shape(n, e, out[0], in[1]->ndim, in[1]->dims);
 }
 
 static int gatherel_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,
@@ -503,7 +503,7 @@ static int transpose_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_t
     for (int d = 0; d < in[0]->ndim; d++)
         dims[d] = in[0]->dims[perm[d]];
     out[0]->dtype = in[0]->dtype;
-    return nn_tensor_set_shape(out[0], in[0]->ndim, dims);
+    return opsa_set_shape(n, e, out[0], in[0]->ndim, dims);
 }
 
 typedef struct tr_job {
@@ -645,10 +645,11 @@ static int tile_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor
     for (int d = 0; d < cnt; d++) {
         if (rep[d] < 0)
             return nn_node_error(e, n, FP_EMODEL, "negative repeat");
-        dims[d] = in[0]->dims[d] * rep[d];
+        if (__builtin_mul_overflow(in[0]->dims[d], rep[d], &dims[d]))
+            return nn_node_error(e, n, FP_EMODEL, "repeats overflow the output size");
     }
     out[0]->dtype = in[0]->dtype;
-    return nn_tensor_set_shape(out[0], cnt, dims);
+    return opsa_set_shape(n, e, out[0], cnt, dims);
 }
 
 static int tile_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,
@@ -737,8 +738,10 @@ static int pad_resolve(const nn_node *n, nn_tensor *const *in, int nin, int64_t 
         pe[axes[i]] = raw[i + nax];
     }
     for (int d = 0; d < r; d++) {
-        int64_t dim = in[0]->dims[d];
-        if (dim + pb[d] + pe[d] < 0)
+        int64_t dim = in[0]->dims[d], sum;
+        if (__builtin_add_overflow(pb[d], pe[d], &sum) || __builtin_add_overflow(sum, dim, &sum))
+            return nn_node_error(e, n, FP_EMODEL, "pads on axis %d overflow", d);
+        if (sum < 0)
             return nn_node_error(e, n, FP_EMODEL, "pads remove more than axis %d holds", d);
         if (*mode != PAD_CONSTANT && (pb[d] > 0 || pe[d] > 0) && dim == 0)
             return nn_node_error(e, n, FP_EMODEL, "cannot %s-pad an empty axis", m);
@@ -761,7 +764,7 @@ static int pad_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor 
     for (int d = 0; d < in[0]->ndim; d++)
         dims[d] = in[0]->dims[d] + pb[d] + pe[d];
     out[0]->dtype = in[0]->dtype;
-    return nn_tensor_set_shape(out[0], in[0]->ndim, dims);
+    return opsa_set_shape(n, e, out[0], in[0]->ndim, dims);
 }
 
 /* Source index along one axis for output index i, or -1 for the constant. */

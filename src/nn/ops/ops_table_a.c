@@ -5,15 +5,13 @@
  * DepthToSpace/SpaceToDepth. Adding an op adds its def here and nowhere else in the runtime.
  *
  * Group a's kernels live in family files (elementwise.c, reduce.c, softmax.c, movement.c, shape.c,
- * cast.c, topk.c) rather than one file per op: the ops of a family share their type dispatch and
- * iteration, and each family file is still "one place" for its ops.
+ * cast.c, topk.c, index.c, einsum.c, quant.c) rather than one file per op: the ops of a family share
+ * their type dispatch and iteration, and each family file is still "one place" for its ops.
  */
 #include "nn/nn_op.h"
 
 #include <stddef.h>
 
-extern const nn_op_def nn_op_cast;
-extern const nn_op_def nn_op_castlike;
 extern const nn_op_def nn_op_relu;
 extern const nn_op_def nn_op_leakyrelu;
 extern const nn_op_def nn_op_sigmoid;
@@ -73,15 +71,6 @@ extern const nn_op_def nn_op_where;
 extern const nn_op_def nn_op_not;
 extern const nn_op_def nn_op_isnan;
 extern const nn_op_def nn_op_isinf;
-extern const nn_op_def nn_op_concat;
-extern const nn_op_def nn_op_split;
-extern const nn_op_def nn_op_slice;
-extern const nn_op_def nn_op_gather;
-extern const nn_op_def nn_op_gatherelements;
-extern const nn_op_def nn_op_transpose;
-extern const nn_op_def nn_op_expand;
-extern const nn_op_def nn_op_tile;
-extern const nn_op_def nn_op_pad;
 extern const nn_op_def nn_op_reducesum;
 extern const nn_op_def nn_op_reducemean;
 extern const nn_op_def nn_op_reducemax;
@@ -94,6 +83,18 @@ extern const nn_op_def nn_op_reducelogsum;
 extern const nn_op_def nn_op_reducelogsumexp;
 extern const nn_op_def nn_op_argmax;
 extern const nn_op_def nn_op_argmin;
+extern const nn_op_def nn_op_softmax;
+extern const nn_op_def nn_op_logsoftmax;
+extern const nn_op_def nn_op_hardmax;
+extern const nn_op_def nn_op_concat;
+extern const nn_op_def nn_op_split;
+extern const nn_op_def nn_op_slice;
+extern const nn_op_def nn_op_gather;
+extern const nn_op_def nn_op_gatherelements;
+extern const nn_op_def nn_op_transpose;
+extern const nn_op_def nn_op_expand;
+extern const nn_op_def nn_op_tile;
+extern const nn_op_def nn_op_pad;
 extern const nn_op_def nn_op_reshape;
 extern const nn_op_def nn_op_flatten;
 extern const nn_op_def nn_op_squeeze;
@@ -105,17 +106,31 @@ extern const nn_op_def nn_op_size;
 extern const nn_op_def nn_op_constant;
 extern const nn_op_def nn_op_constantofshape;
 extern const nn_op_def nn_op_range;
-extern const nn_op_def nn_op_softmax;
-extern const nn_op_def nn_op_logsoftmax;
-extern const nn_op_def nn_op_hardmax;
+extern const nn_op_def nn_op_cast;
+extern const nn_op_def nn_op_castlike;
 extern const nn_op_def nn_op_topk;
 extern const nn_op_def nn_op_nonmaxsuppression;
+extern const nn_op_def nn_op_gathernd;
+extern const nn_op_def nn_op_scatterelements;
+extern const nn_op_def nn_op_scatternd;
+extern const nn_op_def nn_op_onehot;
+extern const nn_op_def nn_op_trilu;
+extern const nn_op_def nn_op_cumsum;
+extern const nn_op_def nn_op_bitshift;
+extern const nn_op_def nn_op_einsum;
+extern const nn_op_def nn_op_quantizelinear;
+extern const nn_op_def nn_op_dequantizelinear;
+extern const nn_op_def nn_op_dynamicquantizelinear;
+extern const nn_op_def nn_op_hannwindow;
+extern const nn_op_def nn_op_hammingwindow;
+extern const nn_op_def nn_op_blackmanwindow;
+extern const nn_op_def nn_op_nonzero;
+extern const nn_op_def nn_op_compress;
+extern const nn_op_def nn_op_unique;
 
-#define NN_OPS_GROUP_A_COUNT 98
+#define NN_OPS_GROUP_A_COUNT 115
 
 const nn_op_def *const nn_ops_group_a[] = {
-    &nn_op_cast,
-    &nn_op_castlike,
     &nn_op_relu,
     &nn_op_leakyrelu,
     &nn_op_sigmoid,
@@ -175,15 +190,6 @@ const nn_op_def *const nn_ops_group_a[] = {
     &nn_op_not,
     &nn_op_isnan,
     &nn_op_isinf,
-    &nn_op_concat,
-    &nn_op_split,
-    &nn_op_slice,
-    &nn_op_gather,
-    &nn_op_gatherelements,
-    &nn_op_transpose,
-    &nn_op_expand,
-    &nn_op_tile,
-    &nn_op_pad,
     &nn_op_reducesum,
     &nn_op_reducemean,
     &nn_op_reducemax,
@@ -196,6 +202,18 @@ const nn_op_def *const nn_ops_group_a[] = {
     &nn_op_reducelogsumexp,
     &nn_op_argmax,
     &nn_op_argmin,
+    &nn_op_softmax,
+    &nn_op_logsoftmax,
+    &nn_op_hardmax,
+    &nn_op_concat,
+    &nn_op_split,
+    &nn_op_slice,
+    &nn_op_gather,
+    &nn_op_gatherelements,
+    &nn_op_transpose,
+    &nn_op_expand,
+    &nn_op_tile,
+    &nn_op_pad,
     &nn_op_reshape,
     &nn_op_flatten,
     &nn_op_squeeze,
@@ -207,11 +225,27 @@ const nn_op_def *const nn_ops_group_a[] = {
     &nn_op_constant,
     &nn_op_constantofshape,
     &nn_op_range,
-    &nn_op_softmax,
-    &nn_op_logsoftmax,
-    &nn_op_hardmax,
+    &nn_op_cast,
+    &nn_op_castlike,
     &nn_op_topk,
     &nn_op_nonmaxsuppression,
+    &nn_op_gathernd,
+    &nn_op_scatterelements,
+    &nn_op_scatternd,
+    &nn_op_onehot,
+    &nn_op_trilu,
+    &nn_op_cumsum,
+    &nn_op_bitshift,
+    &nn_op_einsum,
+    &nn_op_quantizelinear,
+    &nn_op_dequantizelinear,
+    &nn_op_dynamicquantizelinear,
+    &nn_op_hannwindow,
+    &nn_op_hammingwindow,
+    &nn_op_blackmanwindow,
+    &nn_op_nonzero,
+    &nn_op_compress,
+    &nn_op_unique,
     NULL
 };
 

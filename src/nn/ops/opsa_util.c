@@ -338,3 +338,16 @@ int opsa_get_axes(const nn_node *n, nn_tensor *const *in, int nin, int idx, int 
     }
     return cnt;
 }
+
+int opsa_set_shape(const nn_node *n, fp_err *e, nn_tensor *t, int nd, const int64_t *dims)
+{
+    int64_t total = 1;
+    if (nd < 0 || nd > NN_MAX_DIMS)
+        return nn_node_error(e, n, FP_EMODEL, "output rank %d is above %d", nd, NN_MAX_DIMS);
+    for (int d = 0; d < nd; d++)
+        if (dims[d] < 0 || __builtin_mul_overflow(total, dims[d], &total))
+            return nn_node_error(e, n, FP_EMODEL, "output dimension %d is negative or overflows", d);
+    if (nn_tensor_set_shape(t, nd, dims) < 0)
+        return nn_node_error(e, n, FP_EMODEL, "invalid output shape");
+    return 0;
+}

@@ -78,6 +78,10 @@ int opsa_read_ints(const nn_node *n, const nn_tensor *t, const char *what, int64
 int opsa_get_axes(const nn_node *n, nn_tensor *const *in, int nin, int idx, int input_opset, int rank,
                   int *axes, fp_err *e);
 
+/* nn_tensor_set_shape for an op's output that records why it failed against the node (rank above
+ * NN_MAX_DIMS, negative or overflowing dimension). Returns 0 or FP_EMODEL. */
+int opsa_set_shape(const nn_node *n, fp_err *e, nn_tensor *t, int nd, const int64_t *dims);
+
 /* Element count of a shape given as dims. */
 int64_t opsa_dims_numel(const int64_t *dims, int nd);
 

@@ -43,8 +43,14 @@ static int pool_window(const nn_node *n, nn_tensor *const *in, int nin, enum poo
         w->in[OPSB_MAX_SP - 1] = w->k[OPSB_MAX_SP - 1] = plane;
         return 0;
     }
-    if (kind == POOL_AVG && n->opset < 19 && nn_attr_get(n, "dilations"))
-        return nn_node_error(e, n, FP_EMODEL, "AveragePool dilations need opset 19");
+    if (kind == POOL_AVG && n->opset < 19) {
+        /* Dilations arrived in AveragePool-19; tolerate an explicit all-ones list from older exports. */
+        int cnt;
+        const int64_t *dl = nn_attr_ints(n, "dilations", &cnt);
+        for (int i = 0; dl && i < cnt; i++)
+            if (dl[i] != 1)
+                return nn_node_error(e, n, FP_EMODEL, "AveragePool dilations need opset 19");
+    }
     if (kind == POOL_MAX && nn_attr_int(n, "storage_order", 0) && in[0]->ndim != 4)
         return nn_node_error(e, n, FP_EUNSUPPORTED, "storage_order 1 is supported for 2-D pooling only");
     return opsb_window_init(w, n, in[0], NULL, (int)nn_attr_int(n, "ceil_mode", 0), e);

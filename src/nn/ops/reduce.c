@@ -73,14 +73,14 @@ static int reduce_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_tens
         return ret;
     out[0]->dtype = t;
     if (noop)
-        return nn_tensor_set_shape(out[0], in[0]->ndim, in[0]->dims);
+        return opsa_set_shape(n, e, out[0], in[0]->ndim, in[0]->dims);
     for (int d = 0; d < in[0]->ndim; d++) {
         if (!red[d])
             dims[nd++] = in[0]->dims[d];
         else if (keep)
             dims[nd++] = 1;
     }
-    return nn_tensor_set_shape(out[0], nd, dims);
+    return opsa_set_shape(n, e, out[0], nd, dims);
 }
 
 typedef struct red_job {
@@ -297,7 +297,7 @@ static int arg_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor 
             dims[nd++] = 1;
     }
     out[0]->dtype = NN_DT_INT64;
-    return nn_tensor_set_shape(out[0], nd, dims);
+    return opsa_set_shape(n, e, out[0], nd, dims);
 }
 
 static int arg_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,

@@ -191,6 +191,8 @@ static int rs_parse(const nn_node *n, nn_tensor *const *in, int nin, rs_params *
                     ks = s;
                 }
             }
+            if (!stretch && !(ks > 0 && ks < 0x1p40))
+                return nn_node_error(e, n, FP_EMODEL, "keep_aspect_ratio_policy gives scale %g", ks);
             if (!stretch)
                 for (int i = 0; i < naxes; i++) {
                     p->scale[axes[i]] = ks;
@@ -205,6 +207,8 @@ static int rs_parse(const nn_node *n, nn_tensor *const *in, int nin, rs_params *
             return nn_node_error(e, n, FP_EMODEL, "scale %g on axis %d must be > 0", p->scale[i], i);
         if (p->ctm == CTM_TF_CROP_AND_RESIZE)
             len *= p->roi_e[i] - p->roi_s[i];
+        if (!(len * p->scale[i] < 0x1p40))
+            return nn_node_error(e, n, FP_EMODEL, "axis %d would resize to %g elements", i, len * p->scale[i]);
         p->out[i] = (int64_t)floor(len * p->scale[i]);
         if (p->out[i] < 1 && x->dims[i] > 0)
             return nn_node_error(e, n, FP_EMODEL, "axis %d would resize to 0", i);
@@ -289,7 +293,8 @@ static void rs_axis_build(const rs_params *p, rs_axis *a)
         int64_t *ix = a->idx + x * nt;
         float *w = a->w + x * nt;
         a->ext[x] = 0;
-        if (p->ctm == CTM_TF_CROP_AND_RESIZE && (c < 0.0 || c > (double)(len - 1))) {
+        /* NaN (from a NaN roi) extrapolates; the clamp keeps the float->int casts below defined. */
+        if (p->ctm == CTM_TF_CROP_AND_RESIZE && !(c >= 0.0 && c <= (double)(len - 1))) {
             a->ext[x] = 1;
             for (int t = 0; t < nt; t++) {
                 ix[t] = 0;
@@ -297,6 +302,8 @@ static void rs_axis_build(const rs_params *p, rs_axis *a)
             }
             continue;
         }
+        if (!(c > -1e12 && c < 1e12))
+            c = c > 0 ? 1e12 : -1e12;
         if (p->mode == RS_NEAREST) {
             int64_t i;
             double fl = floor(c);
@@ -395,8 +402,7 @@ static void rs_pass_rows(void *arg, int64_t r0, int64_t r1)
             const float *sr = s + a->idx[x * a->ntap + t] * p->inner;
             if (w == 0.0f)
                 continue;
-            for (int64_t j = 0; j < p->inner; j++)
-                d[j] += w * sr[j];
+            opsb_axpy(d, sr, w, p->inner);
         }
     }
 }

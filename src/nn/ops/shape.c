@@ -1,7 +1,8 @@
 /*
  * shape — CPU kernels of the operators that change only a tensor's shape or describe it, and of the
  * tensor generators: Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout (inference), Shape, Size,
- * Constant, ConstantOfShape, Range.
+ * Constant, ConstantOfShape, Range, and the window generators HannWindow, HammingWindow and
+ * BlackmanWindow.
  *
  * Owns those op defs. Kernels that keep the data (Reshape...Dropout) copy bytes, or nothing when the
  * runtime gave the output the input's buffer. Generators produce values from attributes or from
@@ -81,7 +82,7 @@ static int reshape_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_ten
                              nn_shape_str(in[0], s0, sizeof(s0)), (long long)total, (long long)known);
     }
     out[0]->dtype = in[0]->dtype;
-    return nn_tensor_set_shape(out[0], cnt, shp);
+    return opsa_set_shape(n, e, out[0], cnt, shp);
 }
 
 const nn_op_def nn_op_reshape = { "Reshape", "", 1, reshape_infer, copy_cpu, 1u << 1 };
@@ -103,7 +104,7 @@ static int flatten_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_ten
     dims[0] = opsa_dims_numel(in[0]->dims, (int)axis);
     dims[1] = opsa_dims_numel(in[0]->dims + axis, r - (int)axis);
     out[0]->dtype = in[0]->dtype;
-    return nn_tensor_set_shape(out[0], 2, dims);
+    return opsa_set_shape(n, e, out[0], 2, dims);
 }
 
 const nn_op_def nn_op_flatten = { "Flatten", "", 1, flatten_infer, copy_cpu, 0 };
@@ -129,7 +130,7 @@ static int squeeze_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_ten
         if (!(cnt ? drop[d] : in[0]->dims[d] == 1))
             dims[nd++] = in[0]->dims[d];
     out[0]->dtype = in[0]->dtype;
-    return nn_tensor_set_shape(out[0], nd, dims);
+    return opsa_set_shape(n, e, out[0], nd, dims);
 }
 
 static int unsqueeze_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,
@@ -163,7 +164,7 @@ static int unsqueeze_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_t
     for (int d = 0, k = 0; d < r; d++)
         dims[d] = add[d] ? 1 : in[0]->dims[k++];
     out[0]->dtype = in[0]->dtype;
-    return nn_tensor_set_shape(out[0], r, dims);
+    return opsa_set_shape(n, e, out[0], r, dims);
 }
 
 const nn_op_def nn_op_squeeze = { "Squeeze", "", 1, squeeze_infer, copy_cpu, 1u << 1 };
@@ -178,7 +179,7 @@ static int identity_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_te
     if ((ret = need_input(n, in, nin, e)) < 0)
         return ret;
     out[0]->dtype = in[0]->dtype;
-    return nn_tensor_set_shape(out[0], in[0]->ndim, in[0]->dims);
+    return opsa_set_shape(n, e, out[0], in[0]->ndim, in[0]->dims);
 }
 
 const nn_op_def nn_op_identity = { "Identity", "", 1, identity_infer, copy_cpu, 0 };
@@ -208,7 +209,7 @@ static int dropout_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_ten
     }
     if (nout > 1 && out[1]) {
         out[1]->dtype = NN_DT_BOOL;
-        if ((ret = nn_tensor_set_shape(out[1], in[0]->ndim, in[0]->dims)) < 0)
+        if ((ret = opsa_set_shape(n, e, out[1], in[0]->ndim, in[0]->dims)) < 0)
             return ret;
     }
     return 0;
@@ -250,7 +251,7 @@ static int shape_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_tenso
     shape_range(n, in[0]->ndim, &s, &t);
     len = t - s;
     out[0]->dtype = NN_DT_INT64;
-    return nn_tensor_set_shape(out[0], 1, &len);
+    return opsa_set_shape(n, e, out[0], 1, &len);
 }
 
 static int shape_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,
@@ -269,7 +270,7 @@ static int size_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor
     if (nin < 1 || !in[0])
         return nn_node_error(e, n, FP_EMODEL, "missing input");
     out[0]->dtype = NN_DT_INT64;
-    return nn_tensor_set_shape(out[0], 0, NULL);
+    return opsa_set_shape(n, e, out[0], 0, NULL);
 }
 
 static int size_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,
@@ -297,27 +298,27 @@ static int constant_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_te
         if (!a->t->data && nn_tensor_numel(a->t) > 0)
             return nn_node_error(e, n, FP_EMODEL, "value tensor has no data");
         out[0]->dtype = a->t->dtype;
-        return nn_tensor_set_shape(out[0], a->t->ndim, a->t->dims);
+        return opsa_set_shape(n, e, out[0], a->t->ndim, a->t->dims);
     }
     if (nn_attr_get(n, "value_float")) {
         out[0]->dtype = NN_DT_FLOAT;
-        return nn_tensor_set_shape(out[0], 0, NULL);
+        return opsa_set_shape(n, e, out[0], 0, NULL);
     }
     if (nn_attr_get(n, "value_int")) {
         out[0]->dtype = NN_DT_INT64;
-        return nn_tensor_set_shape(out[0], 0, NULL);
+        return opsa_set_shape(n, e, out[0], 0, NULL);
     }
     if (nn_attr_get(n, "value_floats")) {
         nn_attr_floats(n, "value_floats", &cnt);
         len = cnt;
         out[0]->dtype = NN_DT_FLOAT;
-        return nn_tensor_set_shape(out[0], 1, &len);
+        return opsa_set_shape(n, e, out[0], 1, &len);
     }
     if (nn_attr_get(n, "value_ints")) {
         nn_attr_ints(n, "value_ints", &cnt);
         len = cnt;
         out[0]->dtype = NN_DT_INT64;
-        return nn_tensor_set_shape(out[0], 1, &len);
+        return opsa_set_shape(n, e, out[0], 1, &len);
     }
     if (nn_attr_get(n, "sparse_value") || nn_attr_get(n, "value_string") || nn_attr_get(n, "value_strings"))
         return nn_node_error(e, n, FP_EUNSUPPORTED, "sparse and string constants are not supported");
@@ -376,7 +377,7 @@ static int cos_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor 
     } else {
         out[0]->dtype = NN_DT_FLOAT;
     }
-    return nn_tensor_set_shape(out[0], cnt, shp);
+    return opsa_set_shape(n, e, out[0], cnt, shp);
 }
 
 static int cos_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,
@@ -440,7 +441,7 @@ static int range_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_tenso
     if (ret < 0)
         return ret;
     out[0]->dtype = in[0]->dtype;
-    return nn_tensor_set_shape(out[0], 1, &cnt);
+    return opsa_set_shape(n, e, out[0], 1, &cnt);
 }
 
 static int range_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,
@@ -469,3 +470,60 @@ static int range_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor 
 }
 
 const nn_op_def nn_op_range = { "Range", "", 1, range_infer, range_cpu, 0x7 };
+
+/* ---- HannWindow, HammingWindow, BlackmanWindow (opset 17) ---- */
+
+static int window_size(const nn_node *n, nn_tensor *const *in, int nin, int64_t *size, fp_err *e)
+{
+    if (nin < 1 || !in[0])
+        return nn_node_error(e, n, FP_EMODEL, "size input is required");
+    if (!in[0]->data)
+        return nn_node_error(e, n, FP_EUNSUPPORTED, "size must be a constant (known when the plan is built)");
+    if (!opsa_dt_is_int(in[0]->dtype) || nn_tensor_numel(in[0]) != 1)
+        return nn_node_error(e, n, FP_EMODEL, "size must be one integer");
+    *size = nn_tensor_get_i64(in[0], 0);
+    if (*size < 0 || *size > ((int64_t)1 << 31))
+        return nn_node_error(e, n, FP_EMODEL, "window size %lld out of range", (long long)*size);
+    return 0;
+}
+
+static int window_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,
+                        fp_err *e)
+{
+    int64_t size;
+    int ret = window_size(n, in, nin, &size, e);
+    nn_dtype t = (nn_dtype)nn_attr_int(n, "output_datatype", NN_DT_FLOAT);
+    if (ret < 0)
+        return ret;
+    if (!opsa_dt_is_numeric(t))
+        return nn_node_error(e, n, FP_EUNSUPPORTED, "output_datatype %d not supported", (int)t);
+    out[0]->dtype = t;
+    return opsa_set_shape(n, e, out[0], 1, &size);
+}
+
+static int window_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,
+                      nn_cpu_ctx *ctx, fp_err *e)
+{
+    int64_t size;
+    int ret = window_size(n, in, nin, &size, e);
+    if (ret < 0)
+        return ret;
+    /* periodic windows divide by N (they tile for spectral analysis); symmetric ones by N-1 */
+    double den = nn_attr_int(n, "periodic", 1) ? (double)size : (double)(size - 1);
+    char c = n->op_type[1]; /* hAnn, hAmming, bLackman */
+    for (int64_t i = 0; i < size; i++) {
+        double w = den > 0 ? 2 * M_PI * (double)i / den : 0, v;
+        if (c == 'l')
+            v = 0.42 - 0.5 * cos(w) + 0.08 * cos(2 * w);
+        else if (!strcmp(n->op_type, "HammingWindow"))
+            v = 25.0 / 46 - (1 - 25.0 / 46) * cos(w);
+        else
+            v = 0.5 - 0.5 * cos(w);
+        opsa_store_f64(out[0]->dtype, out[0]->data, i, v);
+    }
+    return 0;
+}
+
+const nn_op_def nn_op_hannwindow = { "HannWindow", "", 17, window_infer, window_cpu, 1u << 0 };
+const nn_op_def nn_op_hammingwindow = { "HammingWindow", "", 17, window_infer, window_cpu, 1u << 0 };
+const nn_op_def nn_op_blackmanwindow = { "BlackmanWindow", "", 17, window_infer, window_cpu, 1u << 0 };

@@ -165,7 +165,7 @@ static int softmax_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_ten
         return nn_node_error(e, n, FP_EMODEL, "axis %lld out of range for rank %d",
                              (long long)nn_attr_int(n, "axis", 0), in[0]->ndim);
     out[0]->dtype = in[0]->dtype;
-    return nn_tensor_set_shape(out[0], in[0]->ndim, in[0]->dims);
+    return opsa_set_shape(n, e, out[0], in[0]->ndim, in[0]->dims);
 }
 
 static int softmax_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,

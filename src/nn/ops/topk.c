@@ -85,11 +85,11 @@ static int topk_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor
     memcpy(dims, in[0]->dims, sizeof(dims));
     dims[axis] = k;
     out[0]->dtype = in[0]->dtype;
-    if ((ret = nn_tensor_set_shape(out[0], in[0]->ndim, dims)) < 0)
+    if ((ret = opsa_set_shape(n, e, out[0], in[0]->ndim, dims)) < 0)
         return ret;
     if (nout > 1 && out[1]) {
         out[1]->dtype = NN_DT_INT64;
-        return nn_tensor_set_shape(out[1], in[0]->ndim, dims);
+        return opsa_set_shape(n, e, out[1], in[0]->ndim, dims);
     }
     return 0;
 }
@@ -277,7 +277,7 @@ static int nms_infer(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor 
     free(cand);
     free(kept);
     out[0]->dtype = NN_DT_INT64;
-    return nn_tensor_set_shape(out[0], 2, dims);
+    return opsa_set_shape(n, e, out[0], 2, dims);
 }
 
 static int nms_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **out, int nout,

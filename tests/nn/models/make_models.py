@@ -173,6 +173,12 @@ typed_bad = helper.make_tensor("w", TP.FLOAT, [2, 3], [1.0] * 6, raw=False)
 del typed_bad.float_data[2:]
 save(model([n("TAdd", ["x", "w"], ["y"])], [vi("x", TP.FLOAT, [2, 3])], [vi("y", TP.FLOAT, [2, 3])],
            [typed_bad]), B("typed_count.onnx"))
+# concrete input dims whose product overflows / whose bytes cannot be allocated: the load-time plan
+# must refuse them cleanly
+save(model([n("TAdd", ["x", "x"], ["y"])], [vi("x", TP.FLOAT, [1 << 40, 1 << 40])], [vi("y", TP.FLOAT, ["a", "b"])]),
+     B("huge_input_overflow.onnx"))
+save(model([n("TAdd", ["x", "x"], ["y"])], [vi("x", TP.FLOAT, [1 << 22, 1 << 22])], [vi("y", TP.FLOAT, ["a", "b"])]),
+     B("huge_input_alloc.onnx"))
 with open(os.path.join(HERE, B("empty.onnx")), "wb") as f:
     pass
 
@@ -194,3 +200,37 @@ if os.path.exists(TDATA):
     with open(TDATA, "rb") as f:
         t.ParseFromString(f.read())
     np.save(os.path.join(HERE, "test_constant_values.npy"), numpy_helper.to_array(t))
+
+# real_fp16.onnx / real_fp32.onnx: the same small network with real ONNX ops, weights in float16 and
+# their exact float32 values; real_island.onnx: float32 in/out with a float16 middle (Cast islands).
+rng = np.random.default_rng(7)
+W = rng.standard_normal((4, 3, 3, 3)).astype(np.float16)
+Bc = rng.standard_normal(4).astype(np.float16)
+K = rng.standard_normal((1, 4, 1, 1)).astype(np.float16)
+
+
+def real(dt, island=False):
+    npdt = np.float16 if dt == TP.FLOAT16 else np.float32
+    inits = [numpy_helper.from_array(W.astype(npdt), "W"), numpy_helper.from_array(Bc.astype(npdt), "B"),
+             numpy_helper.from_array(K.astype(npdt), "K"),
+             numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "scales")]
+    nodes = []
+    src = "x"
+    if island:
+        nodes.append(helper.make_node("Cast", ["x"], ["xh"], to=TP.FLOAT16))
+        src = "xh"
+    nodes += [helper.make_node("Conv", [src, "W", "B"], ["c"], pads=[1, 1, 1, 1]),
+              helper.make_node("Relu", ["c"], ["r"]),
+              helper.make_node("Resize", ["r", "", "scales"], ["u"], mode="nearest"),
+              helper.make_node("Add", ["u", "K"], ["a"]),
+              helper.make_node("Softmax", ["a"], ["y" if not island else "yh"], axis=1)]
+    if island:
+        nodes.append(helper.make_node("Cast", ["yh"], ["y"], to=TP.FLOAT))
+    io = TP.FLOAT if island else dt
+    return model(nodes, [vi("x", io, [1, 3, 8, 8])], [vi("y", io, [1, 4, 16, 16])], inits, opset=13,
+                 extra_opsets=())
+
+
+save(real(TP.FLOAT16), "real_fp16.onnx")
+save(real(TP.FLOAT), "real_fp32.onnx")
+save(real(TP.FLOAT16, island=True), "real_island.onnx")

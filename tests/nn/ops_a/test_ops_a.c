@@ -1,9 +1,10 @@
 /*
  * Unit tests of the group-a operator kernels (src/nn/ops: elementwise, reduce, softmax, movement,
- * shape, cast, topk). Each case builds a node and hand-made tensors, calls the op's infer and cpu
- * directly, and checks shapes and values against numbers worked out by hand or by a naive loop.
- * Awkward shapes on purpose: rank 0, size-0 dims, broadcasting of 1s, negative axes, ties. Every
- * elementwise and reduction kernel also runs with 1 and 4 threads and must give identical bytes.
+ * shape, cast, topk, index, einsum, quant). Each case builds a node and hand-made tensors, calls the
+ * op's infer and cpu directly, and checks shapes and values against numbers worked out by hand or by
+ * a naive loop. Awkward shapes on purpose: rank 0, size-0 dims, broadcasting of 1s, negative axes,
+ * ties, hostile shape values. Randomised cases (fixed seed) compare against naive index-by-index
+ * references, and the parallel kernels run with 1 and 4 threads and must give identical bytes.
  */
 #include "fp_test.h"
 #include "nn/nn_op.h"
@@ -11,24 +12,19 @@
 #include <stdarg.h>
 #include <stdint.h>
 
-#ifdef OPSA_STANDIN
-#include "runtime_standin.h"
-static nn_cpu_ctx ctx1_s = { 1, NULL, 0, 0 }, ctx4_s = { 4, NULL, 0, 0 };
-static nn_cpu_ctx *ctx_get(int threads)
-{
-    return threads == 1 ? &ctx1_s : &ctx4_s;
-}
-#else
 #include "nn/nn_cpu.h"
+
+/* Contexts with 1 and 4 workers, created once and kept for the process (reachable at exit). */
 static nn_cpu_ctx *ctx_get(int threads)
 {
     static nn_cpu_ctx *c1, *c4;
     nn_cpu_ctx **c = threads == 1 ? &c1 : &c4;
-    if (!*c)
-        nn_cpu_ctx_create(c, threads, NULL);
+    if (!*c && nn_cpu_ctx_create(c, threads, NULL) < 0) {
+        fprintf(stderr, "cannot create a CPU context\n");
+        exit(1);
+    }
     return *c;
 }
-#endif
 
 extern const nn_op_def *const nn_ops_group_a[];
 
@@ -374,6 +370,33 @@ static void test_unary(void)
     CHECK_EQ_INT(run(&t, in, 1, &out, 1), 0);
     CHECK_NEAR(fat(out, 0), -0.3, 1e-6);
     tfree(&out);
+    /* float activations against double libm over a wide range, tiny values included */
+    {
+        enum { NV = 2001 };
+        static float v[NV];
+        int64_t dv = NV;
+        for (int i = 0; i < NV; i++)
+            v[i] = i < 100 ? ldexpf(1.0f, -i) * (i & 1 ? -1 : 1) : -12.0f + 24.0f * (float)i / NV;
+        nn_tensor *vi[1] = { tf(1, &dv, v) };
+        static const char *ops[3] = { "Tanh", "Sigmoid", "HardSwish" };
+        for (int o = 0; o < 3; o++) {
+            tn_init(&t, ops[o], 14);
+            CHECK_EQ_INT(run(&t, vi, 1, &out, 1), 0);
+            double worst = 0;
+            for (int i = 0; i < NV; i++) {
+                double x = v[i];
+                double r = o == 0 ? tanh(x) : o == 1 ? 1 / (1 + exp(-x)) : x * fmin(1, fmax(0, x / 6 + 0.5));
+                /* HardSwish cancels near x = -3 in float: absolute error there */
+                double err2 = fabs(fat(out, i) - r) / (o == 2 ? fmax(fabs(r), 0.1) : fabs(r) + 1e-30);
+                if (r == 0)
+                    err2 = fabs(fat(out, i));
+                worst = err2 > worst || isnan(err2) ? err2 : worst;
+            }
+            CHECK_MSG(worst < 1e-6, "%s: worst relative error %g", ops[o], worst);
+            tfree(&out);
+        }
+        tfree(&vi[0]);
+    }
     tn_init(&t, "Erf", 13);
     CHECK_EQ_INT(run(&t, in, 1, &out, 1), 0);
     CHECK_NEAR(fat(out, 3), 0.5204998778, 1e-6);
@@ -1046,6 +1069,583 @@ static void test_topk_nms(void)
         tfree(&nin[k]);
 }
 
+static void test_index_ops(void)
+{
+    tn t;
+    nn_tensor *out = NULL;
+    int64_t d[2] = { 3, 3 };
+    float x[9] = { 1, 2, 3, 4, 5, 6, 7, 8, 9 };
+    nn_tensor *m = tf(2, d, x);
+    /* Trilu lower with k = -1: strictly below the diagonal */
+    nn_tensor *tin[2] = { m, ivec(1, (int64_t)-1) };
+    tn_init(&t, "Trilu", 14);
+    tn_int(&t, "upper", 0);
+    CHECK_EQ_INT(run(&t, tin, 2, &out, 1), 0);
+    CHECK(fat(out, 0) == 0 && fat(out, 3) == 4 && fat(out, 4) == 0 && fat(out, 7) == 8 && fat(out, 8) == 0);
+    tfree(&out);
+    tfree(&tin[1]);
+    /* CumSum exclusive + reverse along axis 1 */
+    int64_t ax = 1;
+    nn_tensor *cin[2] = { m, ti64(0, NULL, &ax) };
+    tn_init(&t, "CumSum", 14);
+    tn_int(&t, "exclusive", 1);
+    tn_int(&t, "reverse", 1);
+    CHECK_EQ_INT(run(&t, cin, 2, &out, 1), 0);
+    CHECK(fat(out, 0) == 5 && fat(out, 1) == 3 && fat(out, 2) == 0 && fat(out, 3) == 11);
+    tfree(&out);
+    tfree(&cin[1]);
+    /* GatherND with batch_dims 1: per row pick one column */
+    int64_t gi[3] = { 2, 0, -1 }, dgi[2] = { 3, 1 };
+    nn_tensor *gin[2] = { m, ti64(2, dgi, gi) };
+    tn_init(&t, "GatherND", 13);
+    tn_int(&t, "batch_dims", 1);
+    CHECK_EQ_INT(run(&t, gin, 2, &out, 1), 0);
+    CHECK(shape_is(out, 1, 3LL) && fat(out, 0) == 3 && fat(out, 1) == 4 && fat(out, 2) == 9);
+    tfree(&out);
+    tfree(&gin[1]);
+    /* ScatterND with add and a repeated index accumulates; out-of-range index fails cleanly */
+    int64_t si[2] = { 1, 1 }, dsi[2] = { 2, 1 }, du[2] = { 2, 3 };
+    float up[6] = { 1, 1, 1, 10, 10, 10 };
+    nn_tensor *sin[3] = { m, ti64(2, dsi, si), tf(2, du, up) };
+    tn_init(&t, "ScatterND", 16);
+    tn_str(&t, "reduction", "add");
+    CHECK_EQ_INT(run(&t, sin, 3, &out, 1), 0);
+    CHECK(fat(out, 0) == 1 && fat(out, 3) == 15 && fat(out, 5) == 17);
+    tfree(&out);
+    ((int64_t *)sin[1]->data)[1] = 3;
+    tn_init(&t, "ScatterND", 16);
+    CHECK_EQ_INT(run(&t, sin, 3, &out, 1), FP_EINPUT);
+    tfree(&out);
+    for (int k = 1; k < 3; k++)
+        tfree(&sin[k]);
+    /* OneHot with a negative index and axis 0 */
+    int64_t oi[2] = { -1, 1 }, d2 = 2, depth = 3;
+    float vals[2] = { 0, 5 };
+    nn_tensor *oin[3] = { ti64(1, &d2, oi), ti64(0, NULL, &depth), tf(1, &d2, vals) };
+    tn_init(&t, "OneHot", 11);
+    tn_int(&t, "axis", 0);
+    CHECK_EQ_INT(run(&t, oin, 3, &out, 1), 0);
+    CHECK(shape_is(out, 2, 3LL, 2LL) && fat(out, 3) == 5 && fat(out, 4) == 5 && fat(out, 0) == 0);
+    tfree(&out);
+    for (int k = 0; k < 3; k++)
+        tfree(&oin[k]);
+    tfree(&m);
+}
+
+static void test_einsum(void)
+{
+    tn t;
+    nn_tensor *out = NULL;
+    int64_t d[2] = { 3, 3 };
+    float x[9] = { 1, 2, 3, 4, 5, 6, 7, 8, 9 };
+    nn_tensor *m[1] = { tf(2, d, x) };
+    tn_init(&t, "Einsum", 12);
+    tn_str(&t, "equation", "ii->i");
+    CHECK_EQ_INT(run(&t, m, 1, &out, 1), 0);
+    CHECK(shape_is(out, 1, 3LL) && fat(out, 0) == 1 && fat(out, 1) == 5 && fat(out, 2) == 9);
+    tfree(&out);
+    tn_init(&t, "Einsum", 12);
+    tn_str(&t, "equation", "ii"); /* implicit: trace, rank 0 */
+    CHECK_EQ_INT(run(&t, m, 1, &out, 1), 0);
+    CHECK(out->ndim == 0 && fat(out, 0) == 15);
+    tfree(&out);
+    tn_init(&t, "Einsum", 12);
+    tn_str(&t, "equation", "ba"); /* implicit output is alphabetical: a transpose */
+    CHECK_EQ_INT(run(&t, m, 1, &out, 1), 0);
+    CHECK(fat(out, 1) == 4 && fat(out, 3) == 2);
+    tfree(&out);
+    /* batched matmul with a broadcast ellipsis: [2,1,2,3] x [3,2] */
+    int64_t da[4] = { 2, 1, 2, 3 }, db[2] = { 3, 2 };
+    float a[12], b[6] = { 1, 0, 0, 1, 1, 1 };
+    for (int i = 0; i < 12; i++)
+        a[i] = (float)i;
+    nn_tensor *mm[2] = { tf(4, da, a), tf(2, db, b) };
+    tn_init(&t, "Einsum", 12);
+    tn_str(&t, "equation", "...ij,jk->...ik");
+    CHECK_EQ_INT(run(&t, mm, 2, &out, 1), 0);
+    CHECK(shape_is(out, 4, 2LL, 1LL, 2LL, 2LL));
+    /* row [9,10,11] . columns [1,0,1], [0,1,1] */
+    CHECK(fat(out, 6) == 20 && fat(out, 7) == 21);
+    tfree(&out);
+    tn_init(&t, "Einsum", 12);
+    tn_str(&t, "equation", "ij,jk->iq");
+    nn_tensor *mq[2] = { m[0], m[0] };
+    CHECK_EQ_INT(run(&t, mq, 2, &out, 1), FP_EMODEL);
+    CHECK(strstr(err.msg, "output label") != NULL);
+    tfree(&out);
+    tfree(&mm[0]);
+    tfree(&mm[1]);
+    tfree(&m[0]);
+}
+
+/* Hostile shape values fail infer with a message naming the node, never overflow or crash. */
+static void test_bad_shapes(void)
+{
+    tn t;
+    nn_tensor *out = NULL;
+    int64_t d[2] = { 4, 4 };
+    nn_tensor *x = tf(2, d, NULL);
+    nn_tensor *tin[2] = { x, ivec(2, INT64_MAX / 2, (int64_t)3) };
+    tn_init(&t, "Tile", 13);
+    CHECK_EQ_INT(run(&t, tin, 2, &out, 1), FP_EMODEL);
+    CHECK(strstr(err.msg, "(Tile)") != NULL);
+    tfree(&out);
+    tfree(&tin[1]);
+    nn_tensor *pin[2] = { x, ivec(4, INT64_MAX, (int64_t)0, INT64_MAX, (int64_t)0) };
+    tn_init(&t, "Pad", 13);
+    CHECK_EQ_INT(run(&t, pin, 2, &out, 1), FP_EMODEL);
+    tfree(&out);
+    tfree(&pin[1]);
+    nn_tensor *rin[2] = { x, ivec(2, INT64_MAX, (int64_t)-1) };
+    tn_init(&t, "Reshape", 14);
+    CHECK_EQ_INT(run(&t, rin, 2, &out, 1), FP_EMODEL);
+    tfree(&out);
+    tfree(&rin[1]);
+    nn_tensor *cin[1] = { ivec(3, INT64_MAX, INT64_MAX, (int64_t)2) };
+    tn_init(&t, "ConstantOfShape", 9);
+    CHECK_EQ_INT(run(&t, cin, 1, &out, 1), FP_EMODEL);
+    CHECK(strstr(err.msg, "overflow") != NULL);
+    tfree(&out);
+    tfree(&cin[0]);
+    nn_tensor *uin[2] = { x, ivec(7, (int64_t)0, (int64_t)1, (int64_t)2, (int64_t)3, (int64_t)4, (int64_t)5,
+                                  (int64_t)6) };
+    tn_init(&t, "Unsqueeze", 13);
+    CHECK(run(&t, uin, 2, &out, 1) < 0);
+    tfree(&out);
+    tfree(&uin[1]);
+    nn_tensor *sin[5] = { x, ivec(1, (int64_t)0), ivec(1, INT64_MAX), ivec(1, (int64_t)0), ivec(1, INT64_MAX) };
+    tn_init(&t, "Slice", 13);
+    CHECK_EQ_INT(run(&t, sin, 5, &out, 1), 0);
+    CHECK(shape_is(out, 2, 1LL, 4LL));
+    tfree(&out);
+    for (int k = 1; k < 5; k++)
+        tfree(&sin[k]);
+    tfree(&x);
+}
+
+/* ---- randomised differential tests against naive index-by-index references ---- */
+
+static uint32_t rnd(uint32_t n)
+{
+    rng = rng * 1664525u + 1013904223u;
+    return (rng >> 8) % n;
+}
+
+/* flat index into t of output coordinate c (right-aligned numpy broadcast) */
+static int64_t bidx(const nn_tensor *t, const int64_t *c, int r)
+{
+    int64_t off = 0;
+    for (int d = 0; d < t->ndim; d++) {
+        int64_t cd = c[r - t->ndim + d];
+        off = off * t->dims[d] + (t->dims[d] == 1 ? 0 : cd);
+    }
+    return off;
+}
+
+static void unravel(int64_t i, const nn_tensor *t, int64_t *c)
+{
+    for (int d = t->ndim - 1; d >= 0; d--) {
+        c[d] = t->dims[d] ? i % t->dims[d] : 0;
+        i = t->dims[d] ? i / t->dims[d] : 0;
+    }
+}
+
+static nn_tensor *rand_tensor(int nd, const int64_t *dims)
+{
+    nn_tensor *t = tf(nd, dims, NULL);
+    for (int64_t i = 0; i < nn_tensor_numel(t); i++)
+        ((float *)t->data)[i] = (float)(int)rnd(9) - 4; /* small integers: exact sums */
+    return t;
+}
+
+static void test_random_broadcast(void)
+{
+    static const char *ops[4] = { "Add", "Mul", "Max", "Less" };
+    int bad = 0, cases = 0;
+    printf("random broadcast seed %u\n", rng);
+    for (int it = 0; it < 300; it++) {
+        int r = (int)rnd(6);
+        int64_t full[NN_MAX_DIMS], da[NN_MAX_DIMS], db[NN_MAX_DIMS];
+        for (int d = 0; d < r; d++)
+            full[d] = rnd(10) == 0 ? 0 : 1 + rnd(5);
+        int ra = r - (int)rnd(r + 1), rb = r - (int)rnd(r + 1);
+        for (int d = 0; d < ra; d++)
+            da[d] = rnd(3) == 0 ? 1 : full[r - ra + d];
+        for (int d = 0; d < rb; d++)
+            db[d] = rnd(3) == 0 ? 1 : full[r - rb + d];
+        nn_tensor *in[2] = { rand_tensor(ra, da), rand_tensor(rb, db) }, *out = NULL;
+        const char *op = ops[it % 4];
+        tn t;
+        tn_init(&t, op, 13);
+        int ret = run(&t, in, 2, &out, 1);
+        cases++;
+        if (ret < 0) {
+            bad++;
+        } else {
+            int64_t c[NN_MAX_DIMS];
+            for (int64_t i = 0; i < nn_tensor_numel(out); i++) {
+                unravel(i, out, c);
+                float x = fat(in[0], bidx(in[0], c, out->ndim)), y = fat(in[1], bidx(in[1], c, out->ndim));
+                double want = it % 4 == 0 ? x + y : it % 4 == 1 ? x * y : it % 4 == 2 ? (x > y ? x : y) : x < y;
+                double got = it % 4 == 3 ? ((uint8_t *)out->data)[i] : fat(out, i);
+                if (got != want) {
+                    bad++;
+                    break;
+                }
+            }
+        }
+        tfree(&out);
+        tfree(&in[0]);
+        tfree(&in[1]);
+    }
+    CHECK_MSG(bad == 0, "%d of %d random broadcast cases wrong", bad, cases);
+}
+
+static void test_random_reduce(void)
+{
+    static const char *ops[3] = { "ReduceSum", "ReduceMax", "ReduceMean" };
+    int bad = 0, cases = 0;
+    for (int it = 0; it < 200; it++) {
+        int r = 1 + (int)rnd(5), keep = (int)rnd(2);
+        int64_t dims[NN_MAX_DIMS];
+        for (int d = 0; d < r; d++)
+            dims[d] = 1 + rnd(4);
+        unsigned mask = rnd(1u << r);
+        nn_tensor *x = rand_tensor(r, dims), *out = NULL;
+        tn t;
+        tn_init(&t, ops[it % 3], 11); /* axes attribute form for all three */
+        int k = t.n.nattr;
+        nn_attr *a = tn_attr(&t, "axes", NN_ATTR_INTS);
+        for (int d = 0; d < r; d++)
+            if (mask >> d & 1)
+                t.ints[k][a->n++] = rnd(2) ? d : d - r; /* negative axes too */
+        a->ints = t.ints[k];
+        tn_int(&t, "keepdims", keep);
+        nn_tensor *in[1] = { x };
+        cases++;
+        if (run(&t, in, 1, &out, 1) < 0) {
+            bad++;
+            goto next;
+        }
+        /* naive: walk the input, fold into the output cell its kept coordinates select */
+        int64_t on = nn_tensor_numel(out), want_on = 1;
+        for (int d = 0; d < r; d++)
+            if (!(mask == 0 || (mask >> d & 1)))
+                want_on *= dims[d];
+        if (on != want_on) {
+            char sb[64];
+            fprintf(stderr, "reduce case %d: %s mask %x of %s gave %lld elements, want %lld\n", it, ops[it % 3], mask,
+                    nn_shape_str(x, sb, sizeof(sb)), (long long)on, (long long)want_on);
+            bad++;
+            goto next;
+        }
+        double *acc = calloc((size_t)on, sizeof(double)), *cnt = calloc((size_t)on, sizeof(double));
+        for (int64_t o = 0; o < on; o++)
+            acc[o] = it % 3 == 1 ? -INFINITY : 0;
+        int64_t c[NN_MAX_DIMS];
+        for (int64_t i = 0; i < nn_tensor_numel(x); i++) {
+            unravel(i, x, c);
+            int64_t o = 0;
+            for (int d = 0; d < r; d++) {
+                int red = mask == 0 || (mask >> d & 1);
+                if (!red)
+                    o = o * dims[d] + c[d];
+            }
+            float v = fat(x, i);
+            acc[o] = it % 3 == 1 ? (v > acc[o] ? v : acc[o]) : acc[o] + v;
+            cnt[o]++;
+        }
+        for (int64_t o = 0; o < on; o++) {
+            double want = it % 3 == 2 ? acc[o] / cnt[o] : acc[o];
+            if (fabs(fat(out, o) - want) > 1e-5) {
+                bad++;
+                break;
+            }
+        }
+        /* the output rank follows keepdims */
+        int nred = 0;
+        for (int d = 0; d < r; d++)
+            nred += mask == 0 || (mask >> d & 1);
+        if (out->ndim != (keep ? r : r - nred))
+            bad++;
+        free(acc);
+        free(cnt);
+    next:
+        tfree(&out);
+        tfree(&x);
+    }
+    CHECK_MSG(bad == 0, "%d of %d random reduction cases wrong", bad, cases);
+}
+
+static void test_random_slice_transpose(void)
+{
+    int bad = 0, cases = 0;
+    for (int it = 0; it < 200; it++) {
+        int r = 1 + (int)rnd(4);
+        int64_t dims[NN_MAX_DIMS];
+        for (int d = 0; d < r; d++)
+            dims[d] = 1 + rnd(6);
+        nn_tensor *x = rand_tensor(r, dims), *out = NULL;
+        for (int64_t i = 0; i < nn_tensor_numel(x); i++)
+            ((float *)x->data)[i] = (float)i;
+        tn t;
+        cases++;
+        if (it % 2) {
+            /* Transpose with a random permutation */
+            int perm[NN_MAX_DIMS];
+            for (int d = 0; d < r; d++)
+                perm[d] = d;
+            for (int d = r - 1; d > 0; d--) {
+                int j = (int)rnd(d + 1), tmp = perm[d];
+                perm[d] = perm[j];
+                perm[j] = tmp;
+            }
+            tn_init(&t, "Transpose", 13);
+            int k = t.n.nattr;
+            nn_attr *a = tn_attr(&t, "perm", NN_ATTR_INTS);
+            for (int d = 0; d < r; d++)
+                t.ints[k][d] = perm[d];
+            a->ints = t.ints[k];
+            a->n = r;
+            nn_tensor *in[1] = { x };
+            if (run_det(&t, in, 1, &out) < 0) {
+                bad++;
+            } else {
+                int64_t c[NN_MAX_DIMS], xc[NN_MAX_DIMS];
+                for (int64_t i = 0; i < nn_tensor_numel(out); i++) {
+                    unravel(i, out, c);
+                    for (int d = 0; d < r; d++)
+                        xc[perm[d]] = c[d];
+                    int64_t off = 0;
+                    for (int d = 0; d < r; d++)
+                        off = off * dims[d] + xc[d];
+                    if (fat(out, i) != (float)off) {
+                        bad++;
+                        break;
+                    }
+                }
+            }
+        } else {
+            /* Slice on every axis with random (possibly out-of-range) starts/ends and +-steps */
+            int64_t st[NN_MAX_DIMS], en[NN_MAX_DIMS], sp[NN_MAX_DIMS], ax[NN_MAX_DIMS];
+            for (int d = 0; d < r; d++) {
+                ax[d] = d;
+                st[d] = (int64_t)rnd(2 * dims[d] + 5) - dims[d] - 2;
+                en[d] = (int64_t)rnd(2 * dims[d] + 5) - dims[d] - 2;
+                sp[d] = rnd(2) ? 1 + rnd(3) : -1 - (int64_t)rnd(3);
+            }
+            int64_t rr = r;
+            nn_tensor *in[5] = { x, ti64(1, &rr, st), ti64(1, &rr, en), ti64(1, &rr, ax), ti64(1, &rr, sp) };
+            tn_init(&t, "Slice", 13);
+            if (run(&t, in, 5, &out, 1) < 0) {
+                bad++;
+            } else {
+                /* reference from the spec's wording: list the selected indices per axis. Note a
+                 * negative step with a start below -dim starts at 0 (the spec clamps the adjusted
+                 * start to [0, dim-1]) where Python's slicing would select nothing. */
+                int64_t sel[NN_MAX_DIMS][16], ns[NN_MAX_DIMS];
+                for (int d = 0; d < r; d++) {
+                    int64_t n = dims[d], s = st[d], e = en[d], step = sp[d];
+                    s = s < 0 ? s + n : s;
+                    e = e < 0 ? e + n : e;
+                    if (step > 0) {
+                        s = s < 0 ? 0 : s > n ? n : s;
+                        e = e < 0 ? 0 : e > n ? n : e;
+                    } else {
+                        s = s < 0 ? 0 : s > n - 1 ? n - 1 : s;
+                        e = e < -1 ? -1 : e > n - 1 ? n - 1 : e;
+                    }
+                    ns[d] = 0;
+                    for (int64_t v = s; step > 0 ? v < e : v > e; v += step)
+                        sel[d][ns[d]++] = v;
+                }
+                int ok = out->ndim == r;
+                for (int d = 0; ok && d < r; d++)
+                    ok = out->dims[d] == ns[d];
+                int64_t c[NN_MAX_DIMS];
+                for (int64_t i = 0; ok && i < nn_tensor_numel(out); i++) {
+                    unravel(i, out, c);
+                    int64_t off = 0;
+                    for (int d = 0; d < r; d++)
+                        off = off * dims[d] + sel[d][c[d]];
+                    ok = fat(out, i) == (float)off;
+                }
+                if (!ok) {
+                    char sb[64], so[64];
+                    fprintf(stderr, "slice case %d: x %s -> %s:", it, nn_shape_str(x, sb, 64), nn_shape_str(out, so, 64));
+                    for (int d = 0; d < r; d++)
+                        fprintf(stderr, " [%lld:%lld:%lld]->%lld", (long long)st[d], (long long)en[d], (long long)sp[d],
+                                (long long)ns[d]);
+                    fprintf(stderr, "\n");
+                }
+                bad += !ok;
+            }
+            for (int k = 1; k < 5; k++)
+                tfree(&in[k]);
+        }
+        tfree(&out);
+        tfree(&x);
+    }
+    CHECK_MSG(bad == 0, "%d of %d random slice/transpose cases wrong", bad, cases);
+}
+
+/* float16/bfloat16 elementwise results must equal narrow(float32 op(widen(x))) bit for bit, on
+ * broadcast shapes longer than the 256-element conversion chunks. */
+static void test_half_paths(void)
+{
+    static const char *bin_ops[6] = { "Add", "Mul", "Div", "Max", "Less", "PRelu" };
+    static const char *un_ops[5] = { "Sigmoid", "Tanh", "Relu", "Exp", "HardSwish" };
+    int64_t da[2] = { 3, 700 }, db[2] = { 3, 1 };
+    int bad = 0;
+    for (int h = 0; h < 2; h++) {
+        nn_dtype ht = h ? NN_DT_BFLOAT16 : NN_DT_FLOAT16;
+        uint16_t ha[2100], hb[3];
+        float fa[2100], fb[3];
+        for (int i = 0; i < 2100; i++) {
+            float v = frand() * 4;
+            ha[i] = h ? nn_f32_to_bf16(v) : nn_f32_to_f16(v);
+            fa[i] = h ? nn_bf16_to_f32(ha[i]) : nn_f16_to_f32(ha[i]);
+        }
+        for (int i = 0; i < 3; i++) {
+            float v = frand() + 1.5f;
+            hb[i] = h ? nn_f32_to_bf16(v) : nn_f32_to_f16(v);
+            fb[i] = h ? nn_bf16_to_f32(hb[i]) : nn_f16_to_f32(hb[i]);
+        }
+        nn_tensor *hin[2] = { tens(ht, 2, da, ha), tens(ht, 2, db, hb) };
+        nn_tensor *fin[2] = { tf(2, da, fa), tf(2, db, fb) };
+        for (int o = 0; o < 11; o++) {
+            int unary = o >= 6;
+            const char *op = unary ? un_ops[o - 6] : bin_ops[o];
+            nn_tensor *ho = NULL, *fo = NULL;
+            tn t;
+            tn_init(&t, op, 14);
+            int r1 = run(&t, hin, unary ? 1 : 2, &ho, 1);
+            int r2 = run(&t, fin, unary ? 1 : 2, &fo, 1);
+            if (r1 < 0 || r2 < 0 || ho->dtype != (strcmp(op, "Less") ? ht : NN_DT_BOOL)) {
+                bad++;
+            } else {
+                for (int64_t i = 0; i < nn_tensor_numel(fo); i++) {
+                    int ok;
+                    if (ho->dtype == NN_DT_BOOL) {
+                        ok = ((uint8_t *)ho->data)[i] == ((uint8_t *)fo->data)[i];
+                    } else {
+                        uint16_t want = h ? nn_f32_to_bf16(fat(fo, i)) : nn_f32_to_f16(fat(fo, i));
+                        ok = ((uint16_t *)ho->data)[i] == want;
+                    }
+                    if (!ok) {
+                        fprintf(stderr, "%s %s element %lld differs\n", h ? "bfloat16" : "float16", op, (long long)i);
+                        bad++;
+                        break;
+                    }
+                }
+            }
+            tfree(&ho);
+            tfree(&fo);
+        }
+        for (int k = 0; k < 2; k++) {
+            tfree(&hin[k]);
+            tfree(&fin[k]);
+        }
+    }
+    CHECK_MSG(bad == 0, "%d half-precision mismatches", bad);
+}
+
+static void test_quant_window_nonzero(void)
+{
+    tn t;
+    nn_tensor *out = NULL;
+    /* per-axis QuantizeLinear, ties to even, saturation; DequantizeLinear back */
+    int64_t d[2] = { 2, 3 }, d2 = 2;
+    float x[6] = { 0.5f, 1.5f, 2.5f, -100, 100, 3 };
+    float sc[2] = { 1, 0.5f };
+    uint8_t zp[2] = { 0, 10 };
+    nn_tensor *in[3] = { tf(2, d, x), tf(1, &d2, sc), tens(NN_DT_UINT8, 1, &d2, zp) };
+    tn_init(&t, "QuantizeLinear", 13);
+    tn_int(&t, "axis", 0);
+    CHECK_EQ_INT(run(&t, in, 3, &out, 1), 0);
+    uint8_t *q = out->data;
+    CHECK(out->dtype == NN_DT_UINT8 && q[0] == 0 && q[1] == 2 && q[2] == 2 && q[3] == 0 && q[4] == 210 && q[5] == 16);
+    nn_tensor *dq = NULL, *din[3] = { out, in[1], in[2] };
+    tn_init(&t, "DequantizeLinear", 13);
+    tn_int(&t, "axis", 0);
+    CHECK_EQ_INT(run(&t, din, 3, &dq, 1), 0);
+    CHECK(fat(dq, 1) == 2 && fat(dq, 4) == 100 && fat(dq, 5) == 3);
+    tfree(&dq);
+    tfree(&out);
+    for (int k = 0; k < 3; k++)
+        tfree(&in[k]);
+    /* HannWindow symmetric of 5: 0, .5, 1, .5, 0 */
+    int64_t five = 5;
+    nn_tensor *win[1] = { ti64(0, NULL, &five) };
+    tn_init(&t, "HannWindow", 17);
+    tn_int(&t, "periodic", 0);
+    CHECK_EQ_INT(run(&t, win, 1, &out, 1), 0);
+    CHECK(shape_is(out, 1, 5LL));
+    CHECK_NEAR(fat(out, 0), 0, 1e-7);
+    CHECK_NEAR(fat(out, 1), 0.5, 1e-7);
+    CHECK_NEAR(fat(out, 2), 1, 1e-7);
+    tfree(&out);
+    tfree(&win[0]);
+    /* NonZero: coordinates column by column; refused without values */
+    float nz[6] = { 0, 3, 0, 0, 0, -1 };
+    nn_tensor *nin[1] = { tf(2, d, nz) };
+    tn_init(&t, "NonZero", 13);
+    CHECK_EQ_INT(run(&t, nin, 1, &out, 1), 0);
+    CHECK(shape_is(out, 2, 2LL, 2LL) && iat(out, 0) == 0 && iat(out, 1) == 1 && iat(out, 2) == 1 && iat(out, 3) == 2);
+    tfree(&out);
+    void *saved = nin[0]->data;
+    nin[0]->data = NULL;
+    tn_init(&t, "NonZero", 13);
+    CHECK_EQ_INT(run(&t, nin, 1, &out, 1), FP_EUNSUPPORTED);
+    nin[0]->data = saved;
+    tfree(&out);
+    /* Compress along axis 1 with a short condition, and flattened */
+    uint8_t cond[2] = { 0, 1 };
+    nn_tensor *cin[2] = { nin[0], tens(NN_DT_BOOL, 1, &d2, cond) };
+    tn_init(&t, "Compress", 11);
+    tn_int(&t, "axis", 1);
+    CHECK_EQ_INT(run(&t, cin, 2, &out, 1), 0);
+    CHECK(shape_is(out, 2, 2LL, 1LL) && fat(out, 0) == 3 && fat(out, 1) == 0);
+    tfree(&out);
+    tn_init(&t, "Compress", 11);
+    CHECK_EQ_INT(run(&t, cin, 2, &out, 1), 0);
+    CHECK(shape_is(out, 1, 1LL) && fat(out, 0) == 3);
+    tfree(&out);
+    tfree(&cin[1]);
+    tfree(&nin[0]);
+}
+
+static void test_unique(void)
+{
+    tn t;
+    float x[7] = { 3, 1, 3, 2, 1, 3, 0 };
+    int64_t d = 7, z = 0;
+    nn_tensor *in[1] = { tf(1, &d, x) }, *out[4] = { NULL, NULL, NULL, NULL };
+    tn_init(&t, "Unique", 11);
+    tn_int(&t, "sorted", 0);
+    CHECK_EQ_INT(run(&t, in, 1, out, 4), 0);
+    /* first-occurrence order: 3, 1, 2, 0 */
+    CHECK(shape_is(out[0], 1, 4LL) && fat(out[0], 0) == 3 && fat(out[0], 1) == 1 && fat(out[0], 3) == 0);
+    CHECK(iat(out[1], 0) == 0 && iat(out[1], 1) == 1 && iat(out[1], 2) == 3 && iat(out[1], 3) == 6);
+    CHECK(iat(out[2], 2) == 0 && iat(out[2], 4) == 1 && iat(out[2], 6) == 3);
+    CHECK(iat(out[3], 0) == 3 && iat(out[3], 1) == 2 && iat(out[3], 2) == 1);
+    for (int k = 0; k < 4; k++)
+        tfree(&out[k]);
+    tn_init(&t, "Unique", 11);
+    CHECK_EQ_INT(run(&t, in, 1, out, 4), 0);
+    CHECK(fat(out[0], 0) == 0 && fat(out[0], 3) == 3 && iat(out[1], 0) == 6 && iat(out[2], 0) == 3);
+    for (int k = 0; k < 4; k++)
+        tfree(&out[k]);
+    tfree(&in[0]);
+    in[0] = tf(1, &z, NULL);
+    tn_init(&t, "Unique", 11);
+    CHECK_EQ_INT(run(&t, in, 1, out, 4), 0);
+    CHECK(shape_is(out[0], 1, 0LL) && shape_is(out[2], 1, 0LL));
+    for (int k = 0; k < 4; k++)
+        tfree(&out[k]);
+    tfree(&in[0]);
+}
+
 static void test_registry(void)
 {
     int cnt = 0, dup = 0;
@@ -1077,5 +1677,14 @@ int main(void)
     test_cast();
     test_generators();
     test_topk_nms();
+    test_index_ops();
+    test_einsum();
+    test_bad_shapes();
+    test_random_broadcast();
+    test_random_reduce();
+    test_random_slice_transpose();
+    test_half_paths();
+    test_quant_window_nonzero();
+    test_unique();
     return fp_test_finish("nn.ops_a");
 }

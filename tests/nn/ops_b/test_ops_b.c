@@ -205,6 +205,10 @@ static void test_conv(void)
         { 2, 1, 4, 6, 2, { 9, 7 }, { 3, 2 }, { 2, 1 }, { 1, 2 }, { 1, 0 }, { 2, 1 }, 1, NULL }, /* groups */
         { 2, 2, 6, 6, 6, { 7, 129 }, { 3, 3 }, { 1, 2 }, { 1, 1 }, { 1, 1 }, { 1, 1 }, 1, NULL }, /* depthwise */
         { 2, 1, 4, 8, 4, { 7, 7 }, { 3, 3 }, { 1, 1 }, { 2, 2 }, { 2, 2 }, { 2, 2 }, 0, NULL }, /* dw mult 2 */
+        { 2, 2, 5, 5, 5, { 7, 129 }, { 3, 3 }, { 1, 1 }, { 1, 1 }, { 1, 1 }, { 1, 1 }, 1, NULL }, /* dw 3x3 */
+        { 2, 1, 3, 3, 3, { 9, 37 }, { 5, 5 }, { 1, 1 }, { 1, 1 }, { 2, 1 }, { 2, 3 }, 1, NULL }, /* dw 5x5 */
+        { 2, 1, 3, 3, 3, { 9, 38 }, { 5, 3 }, { 2, 2 }, { 1, 1 }, { 2, 1 }, { 1, 1 }, 1, NULL }, /* dw s2 */
+        { 2, 1, 2, 2, 2, { 3, 3 }, { 3, 3 }, { 1, 1 }, { 1, 1 }, { 1, 1 }, { 1, 1 }, 0, NULL }, /* dw tiny */
         { 2, 1, 3, 2, 1, { 129, 3 }, { 2, 2 }, { 5, 4 }, { 1, 1 }, { 0, 0 }, { 0, 0 }, 1, NULL }, /* s > k */
         { 2, 1, 2, 3, 1, { 7, 7 }, { 1, 5 }, { 3, 1 }, { 1, 1 }, { 0, 2 }, { 0, 2 }, 1, NULL }, /* 1x5 */
         { 2, 1, 3, 3, 1, { 3, 3 }, { 3, 3 }, { 1, 1 }, { 1, 1 }, { 0, 0 }, { 0, 0 }, 1, NULL }, /* out 1x1 */
@@ -235,7 +239,7 @@ static void test_conv(void)
 static void test_conv_transpose(void)
 {
     /* 2-D, groups 2, strides 3x2, dilations 2x1, pads, output_padding; checked against scatter. */
-    const int64_t n = 2, c = 4, m = 6, g = 2, h = 3, w = 7, kh = 3, kw = 2, sh = 3, sw = 2, dh = 2, dw = 1;
+    const int64_t n = 2, c = 4, m = 6, g = 2, h = 40, w = 7, kh = 3, kw = 2, sh = 3, sw = 2, dh = 2, dw = 1;
     const int64_t pt = 1, pl = 0, pbm = 2, pr = 1, oph = 1, opw = 0;
     int64_t oh = sh * (h - 1) + oph + (kh - 1) * dh + 1 - pt - pbm, ow = sw * (w - 1) + opw + (kw - 1) * dw + 1 - pl - pr;
     int64_t cg = c / g, mg = m / g, ny = n * m * oh * ow;
@@ -291,11 +295,11 @@ static void test_conv_transpose(void)
     tb_node_init(&t, "ConvTranspose", 17);
     tb_attr_int(&t, "group", g);
     tb_attr_ints(&t, "strides", 2, (int64_t[]){ sh, sw });
-    tb_attr_ints(&t, "output_shape", 2, (int64_t[]){ 12, 16 });
+    tb_attr_ints(&t, "output_shape", 2, (int64_t[]){ 125, 16 });
     r = run2(&t, in, 3, out, 1, &e);
     CHECK_MSG(r == 0, "convtranspose output_shape: %s", e.msg);
     if (r == 0)
-        CHECK(ty.dims[2] == 12 && ty.dims[3] == 16);
+        CHECK(ty.dims[2] == 125 && ty.dims[3] == 16);
     nn_tensor_free(&ty);
     free(x);
     free(wt);
@@ -439,13 +443,39 @@ static void test_deform_conv(void)
         c.mask = 0;
         test_deform_one(&c, 1);
     }
+    /* NaN offsets sample nothing (0, no undefined float->int cast): the output is the bias. */
+    {
+        float x[2 * 5 * 5], wt[3 * 2 * 9], off[18 * 25], b[3] = { 0.5f, -1.0f, 2.0f };
+        nn_tensor tx = tb_tensor(NN_DT_FLOAT, 4, (int64_t[]){ 1, 2, 5, 5 }, x);
+        nn_tensor tw = tb_tensor(NN_DT_FLOAT, 4, (int64_t[]){ 3, 2, 3, 3 }, wt);
+        nn_tensor to = tb_tensor(NN_DT_FLOAT, 4, (int64_t[]){ 1, 18, 5, 5 }, off);
+        nn_tensor tb = tb_tensor(NN_DT_FLOAT, 1, (int64_t[]){ 3 }, b), ty;
+        nn_tensor *in[4] = { &tx, &tw, &to, &tb }, *out[1] = { &ty };
+        tb_node t;
+        fp_err e;
+        int r, ok = 1;
+        for (int i = 0; i < 50; i++)
+            x[i] = 1.0f;
+        for (int i = 0; i < 54; i++)
+            wt[i] = 1.0f;
+        for (int i = 0; i < 18 * 25; i++)
+            off[i] = NAN;
+        tb_node_init(&t, "DeformConv", 19);
+        tb_attr_ints(&t, "pads", 4, (int64_t[]){ 1, 1, 1, 1 });
+        memset(&ty, 0, sizeof(ty));
+        r = run2(&t, in, 4, out, 1, &e);
+        for (int i = 0; r == 0 && i < 75; i++)
+            ok &= ((float *)ty.data)[i] == b[i / 25];
+        CHECK_MSG(r == 0 && ok, "deformconv with NaN offsets: %s", e.msg);
+        nn_tensor_free(&ty);
+    }
 }
 
 /* -------------------------------------------------------- MatMul, Gemm ---- */
 
 static void test_matmul_one(int an, const int64_t *ad, int bn, const int64_t *bd, int yn, const int64_t *yd)
 {
-    int64_t na = 1, nb = 1, ny = 1, m, k, n, batch = 1;
+    int64_t na = 1, nb = 1, ny = 1, m, k, n;
     float *a, *b;
     double *ref;
     tb_node t;
@@ -465,7 +495,6 @@ static void test_matmul_one(int an, const int64_t *ad, int bn, const int64_t *bd
     m = an >= 2 ? ad[an - 2] : 1;
     k = ad[an - 1];
     n = bn >= 2 ? bd[bn - 1] : 1;
-    batch = ny / (m * n);
     /* Reference with explicit broadcast over up to 2 batch dims (enough for the cases below). */
     {
         int64_t ob[2] = { 1, 1 }, abd[2] = { 1, 1 }, bbd[2] = { 1, 1 };
@@ -490,7 +519,6 @@ static void test_matmul_one(int an, const int64_t *ad, int bn, const int64_t *bd
                     }
             }
     }
-    (void)batch;
     tb_node_init(&t, "MatMul", 13);
     ta = tb_tensor(NN_DT_FLOAT, an, ad, a);
     tb = tb_tensor(NN_DT_FLOAT, bn, bd, b);
@@ -796,6 +824,52 @@ static void test_resize(void)
         free(cst);
     }
 
+    /* Antialiased 1-D downsampling against the ONNX reference's formula (op_resize.py
+     * _linear/_cubic_coeffs_antialias): taps x_int + i for i in [start, 2 - start), weights
+     * f((i - ratio)·scale) normalised, x_int/ratio with ratio in (0, 1], edge-clamped indices. */
+    {
+        const int64_t L = 29;
+        float *d = rand_buf(L, -1, 1);
+        const float scales[2] = { 0.5f, 0.375f };
+        nn_tensor td = tb_tensor(NN_DT_FLOAT, 1, (int64_t[]){ L }, d);
+        for (int m = 1; m < 3; m++)
+            for (int si = 0; si < 2; si++) {
+                double sc = scales[si], ref[32];
+                int64_t O = (int64_t)floor(L * sc);
+                for (int64_t xo = 0; xo < O; xo++) {
+                    double xr = (xo + 0.5) / sc - 0.5, xi = floor(xr), ratio = xr - xi, wsum = 0, acc = 0;
+                    int start = (int)floor((m == 1 ? -1.0 : -2.0) / sc) + 1;
+                    if (ratio == 0) {
+                        ratio = 1;
+                        xi -= 1;
+                    }
+                    for (int i = start; i < 2 - start; i++) {
+                        double a = (i - ratio) * sc, f, aa = fabs(a);
+                        int64_t idx = (int64_t)xi + i;
+                        if (m == 1)
+                            f = fmax(0.0, 1 - aa);
+                        else
+                            f = aa <= 1 ? (1.25 * aa - 2.25) * aa * aa + 1
+                                        : aa < 2 ? ((-0.75 * aa + 3.75) * aa - 6) * aa + 3 : 0;
+                        idx = idx < 0 ? 0 : idx >= L ? L - 1 : idx;
+                        wsum += f;
+                        acc += f * d[idx];
+                    }
+                    ref[xo] = acc / wsum;
+                }
+                tb_node_init(&t, "Resize", 18);
+                tb_attr_str(&t, "mode", modes[m]);
+                tb_attr_int(&t, "antialias", 1);
+                r = resize_run(&t, &td, &scales[si], 1, NULL, 0, &ty, &e);
+                CHECK_MSG(r == 0 && ty.dims[0] == O, "antialias 1-D: %s", e.msg);
+                if (r == 0)
+                    CHECK_MSG(max_err(ty.data, ref, O) < 1e-6, "antialias %s scale %g err %g", modes[m], sc,
+                              max_err(ty.data, ref, O));
+                nn_tensor_free(&ty);
+            }
+        free(d);
+    }
+
     /* keep_aspect_ratio_policy not_larger: both axes scaled by the smaller ratio. */
     {
         tb_node_init(&t, "Resize", 18);
@@ -914,6 +988,33 @@ static void test_grid_sample(void)
             CHECK(((float *)ty.data)[0] == (p == 0 ? 0.0f : x[w - 1]));
         nn_tensor_free(&ty);
     }
+    /* NaN and huge grid values must not reach an undefined float->int cast. Pixels with huge
+     * coordinates: zeros padding reads nothing (exactly 0), border clamps into the image. Pixels with
+     * NaN coordinates may give NaN (NaN in, NaN out) but nothing else odd. */
+    for (int64_t i = 0; i < n * h * w; i++) {
+        int huge = (i % (h * w)) % 2;
+        grid[2 * i] = huge ? 1e30f : NAN;
+        grid[2 * i + 1] = huge ? -1e30f : NAN;
+    }
+    for (int m = 0; m < 3; m++)
+        for (int p = 0; p < 2; p++) {
+            int ok = 1;
+            tb_node_init(&t, "GridSample", 16);
+            tb_attr_str(&t, "mode", modes[m]);
+            tb_attr_str(&t, "padding_mode", pads[p]);
+            memset(&ty, 0, sizeof(ty));
+            r = run2(&t, in, 2, out, 1, &e);
+            for (int64_t i = 0; r == 0 && i < n * c * h * w; i++) {
+                float v = ((float *)ty.data)[i];
+                if ((i % (h * w)) % 2)
+                    ok &= p == 0 ? v == 0.0f : fabsf(v) <= 1.0f;
+                else
+                    ok &= isnan(v) || fabsf(v) <= 1.0f;
+            }
+            CHECK_MSG(r == 0 && ok, "gridsample %s/%s with NaN/huge grid", modes[m], pads[p]);
+            nn_tensor_free(&ty);
+        }
+
     /* Random grid reaching outside the image: bilinear with zeros and border padding against a direct
      * double-precision reading of the definition (unnormalise, clamp for border, 4-neighbour blend). */
     for (int64_t i = 0; i < n * h * w * 2; i++)

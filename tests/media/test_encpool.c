@@ -1,0 +1,154 @@
+/*
+ * test_encpool — the segment pool against the single-encoder run on synthetic frames (no colour
+ * conversion involved): same packet count and pts set, a keyframe at every segment start, strictly
+ * increasing dts across joins (x264 with B-frames), byte-identical packets for an intra codec (FFV1,
+ * where each segment's keyframe grid equals the single run's), and a sink error stopping the pool
+ * without a hang or a leak. Fixed content: frame i is a gradient shifted by i.
+ */
+#include "media/fp_encpool.h"
+
+#include <libavutil/md5.h>
+
+#include "fp_test.h"
+
+#define W 96
+#define H 64
+#define N 61 /* not a multiple of the segment length: the last segment is short */
+
+typedef struct got {
+    int n;
+    int64_t pts[256], dts[256];
+    int key[256];
+    uint8_t md5[256][16];
+    int fail_at; /* sink returns FP_EIO at this packet (0: never) */
+} got;
+
+static int sink(void *opaque, AVPacket *pkt)
+{
+    got *g = opaque;
+    if (g->fail_at && g->n + 1 == g->fail_at)
+        return FP_EIO;
+    if (g->n < 256) {
+        g->pts[g->n] = pkt->pts;
+        g->dts[g->n] = pkt->dts;
+        g->key[g->n] = !!(pkt->flags & AV_PKT_FLAG_KEY);
+        av_md5_sum(g->md5[g->n], pkt->data, pkt->size);
+    }
+    g->n++;
+    return 0;
+}
+
+static AVFrame *make_frame(int i)
+{
+    AVFrame *f = av_frame_alloc();
+    f->format = AV_PIX_FMT_YUV420P;
+    f->width = W;
+    f->height = H;
+    av_frame_get_buffer(f, 0);
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++)
+            f->data[0][y * f->linesize[0] + x] = (uint8_t)(x * 2 + y + i * 3);
+    for (int p = 1; p < 3; p++)
+        for (int y = 0; y < H / 2; y++)
+            memset(f->data[p] + y * f->linesize[p], 128 + (i % 16) * (p == 1 ? 1 : -1), W / 2);
+    f->pts = 1000 + i * 2; /* time base 1/50, 25 fps, not starting at 0 */
+    return f;
+}
+
+static int run(const char *enc, AVDictionary *opts, int n, int seg, got *g, fp_err *e)
+{
+    fp_encoder_cfg c = { 0 };
+    fp_encpool *p = NULL;
+    int ret;
+    c.codec = avcodec_find_encoder_by_name(enc);
+    c.width = W;
+    c.height = H;
+    c.pix_fmt = AV_PIX_FMT_YUV420P;
+    c.time_base = (AVRational){ 1, 50 };
+    c.framerate = (AVRational){ 25, 1 };
+    c.sar = (AVRational){ 1, 1 };
+    c.opts = opts;
+    c.gop = seg;
+    c.threads = 1;
+    if (!c.codec)
+        return -1000;
+    ret = fp_encpool_open(&p, &c, n, seg, sink, g, e);
+    for (int i = 0; ret >= 0 && i < N; i++) {
+        AVFrame *f = make_frame(i);
+        ret = fp_encpool_send(p, f, e);
+        av_frame_free(&f);
+    }
+    if (ret >= 0)
+        ret = fp_encpool_finish(p, e);
+    fp_encpool_freep(&p);
+    return ret;
+}
+
+static int cmp64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void compare(const char *enc, AVDictionary *opts, int seg, int intra)
+{
+    static got one, many;
+    fp_err e;
+    memset(&one, 0, sizeof(one));
+    memset(&many, 0, sizeof(many));
+    fp_err_clear(&e);
+    CHECK_MSG(run(enc, opts, 1, seg, &one, &e) == 0, "%s single: %s", enc, e.msg);
+    fp_err_clear(&e);
+    CHECK_MSG(run(enc, opts, 3, seg, &many, &e) == 0, "%s pool: %s", enc, e.msg);
+    CHECK_MSG(one.n == N && many.n == N, "%s: packets %d / %d, want %d", enc, one.n, many.n, N);
+    for (int i = 1; i < many.n; i++)
+        CHECK_MSG(many.dts[i] > many.dts[i - 1], "%s: dts %lld after %lld at packet %d", enc,
+                  (long long)many.dts[i], (long long)many.dts[i - 1], i);
+    for (int i = 0; i < many.n; i++)
+        CHECK_MSG(many.dts[i] <= many.pts[i], "%s: dts > pts at %d", enc, i);
+    /* every segment starts with a keyframe: the packet holding pts of frame k*seg */
+    for (int i = 0; i < many.n; i++)
+        if ((many.pts[i] - 1000) / 2 % seg == 0)
+            CHECK_MSG(many.key[i], "%s: frame %lld starts a segment but is not a keyframe", enc,
+                      (long long)(many.pts[i] - 1000) / 2);
+    qsort(one.pts, one.n, sizeof(int64_t), cmp64);
+    qsort(many.pts, many.n, sizeof(int64_t), cmp64);
+    for (int i = 0; i < N && i < one.n && i < many.n; i++)
+        CHECK_MSG(one.pts[i] == many.pts[i] && one.pts[i] == 1000 + 2 * i, "%s: pts %d: %lld vs %lld", enc, i,
+                  (long long)one.pts[i], (long long)many.pts[i]);
+    if (intra)
+        for (int i = 0; i < N; i++)
+            CHECK_MSG(!memcmp(one.md5[i], many.md5[i], 16), "%s: packet %d differs between 1 and 3 encoders", enc,
+                      i);
+}
+
+int main(void)
+{
+    AVDictionary *x264 = NULL;
+    av_dict_set(&x264, "preset", "veryfast", 0);
+    av_dict_set(&x264, "bf", "3", 0);
+    av_dict_set(&x264, "sc_threshold", "0", 0);
+
+    compare("libx264", x264, 10, 0);
+    compare("ffv1", NULL, 8, 1);
+
+    /* a sink error stops the pool: returned, no hang */
+    {
+        got g;
+        fp_err e;
+        memset(&g, 0, sizeof(g));
+        g.fail_at = 12;
+        fp_err_clear(&e);
+        CHECK(run("ffv1", NULL, 3, 5, &g, &e) == FP_EIO);
+        CHECK(g.n == 11);
+    }
+    /* bad arguments */
+    {
+        fp_encpool *p = (fp_encpool *)1;
+        fp_encoder_cfg c = { 0 };
+        CHECK(fp_encpool_open(&p, &c, 0, 10, sink, NULL, NULL) == FP_EINVAL && p == NULL);
+        fp_encpool_freep(&p);
+    }
+    av_dict_free(&x264);
+    return fp_test_finish("media.encpool");
+}
