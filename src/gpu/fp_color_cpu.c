@@ -96,6 +96,14 @@ static void f16_to_f32_row(float *restrict o, const uint16_t *restrict in, int n
         o[i] = fp_f16_to_f32_host(in[i]);
 }
 
+/* fp_clamp01 in the form the vectoriser takes (two selects): the same value for every input,
+ * NaN -> 0 included (NaN > 0 is false, then 0 < 1). */
+static inline float clamp01_row(float v)
+{
+    v = v > 0.0f ? v : 0.0f;
+    return v < 1.0f ? v : 1.0f;
+}
+
 /* ---- sample rows ---- */
 
 /* n samples of plane `plane`, row y, starting at column x, every `stride`-th sample (2 for one
@@ -137,6 +145,22 @@ static void scale_row(float *restrict o, int n, float s)
         o[i] = o[i] * s;
 }
 
+/* rgb = clamp(m * (Y, U, V) + off) of fp_pre_fetch, same operation order, for a row. A function of
+ * its own so the vectoriser sees restrict arguments rather than scratch-struct loads. */
+static void yuv_rgb_row(float *restrict R, float *restrict G, float *restrict B, const float *restrict Y,
+                        const float *restrict U, const float *restrict V, int n, const fp_pre_args *a)
+{
+    float m00 = a->m[0][0], m01 = a->m[0][1], m02 = a->m[0][2], o0 = a->off[0];
+    float m10 = a->m[1][0], m11 = a->m[1][1], m12 = a->m[1][2], o1 = a->off[1];
+    float m20 = a->m[2][0], m21 = a->m[2][1], m22 = a->m[2][2], o2 = a->off[2];
+    for (int i = 0; i < n; i++) {
+        float yy = Y[i], uu = U[i], vv = V[i];
+        R[i] = clamp01_row(m00 * yy + m01 * uu + m02 * vv + o0);
+        G[i] = clamp01_row(m10 * yy + m11 * uu + m12 * vv + o1);
+        B[i] = clamp01_row(m20 * yy + m21 * uu + m22 * vv + o2);
+    }
+}
+
 /* Per-thread scratch of the preprocess row path. */
 typedef struct pre_row {
     int tag;                 /* crop-relative source row held, -1: none */
@@ -160,6 +184,8 @@ typedef struct pre_ctx {
     const int *xwoff;        /* area: weights of column ox are xw[xwoff[ox] .. xwoff[ox + 1]) */
     const float *xw, *xrsum;
     int nc;                  /* channels computed: 3, or 4 when alpha is stored */
+    int xid;                 /* bilinear/nearest at the crop's width: every column tap is (x, 0),
+                              * p[x] + (p[x'] - p[x]) * 0 == p[x], so h[] is conv[] itself */
 } pre_ctx;
 
 /*
@@ -227,24 +253,21 @@ static void convert_row(const pre_ctx *c, pre_scratch *s, int sy, float *const o
                         O[k] = c0[k] + (c0[k + 1] - c0[k]) * 0.5f;
                     }
                 }
-                for (int i = 0; i < n; i++) {
-                    int x = x0 + i, k = (x >> 1) - k0;
-                    dst[i] = (x & 1) ? O[k] : E[k];
+                int i = 0, k = 0;
+                if (x0 & 1)
+                    dst[i++] = O[k++];
+                for (; i + 1 < n; i += 2, k++) {
+                    dst[i] = E[k];
+                    dst[i + 1] = O[k];
                 }
+                if (i < n)
+                    dst[i] = E[k];
             }
         } else {
             load_chroma(f, 0, x0, y, n, U);
             load_chroma(f, 1, x0, y, n, V);
         }
-        float m00 = a->m[0][0], m01 = a->m[0][1], m02 = a->m[0][2], o0 = a->off[0];
-        float m10 = a->m[1][0], m11 = a->m[1][1], m12 = a->m[1][2], o1 = a->off[1];
-        float m20 = a->m[2][0], m21 = a->m[2][1], m22 = a->m[2][2], o2 = a->off[2];
-        for (int i = 0; i < n; i++) {
-            float yy = Y[i], uu = U[i], vv = V[i];
-            R[i] = fp_clamp01(m00 * yy + m01 * uu + m02 * vv + o0);
-            G[i] = fp_clamp01(m10 * yy + m11 * uu + m12 * vv + o1);
-            B[i] = fp_clamp01(m20 * yy + m21 * uu + m22 * vv + o2);
-        }
+        yuv_rgb_row(R, G, B, Y, U, V, n, a);
         if (c->nc == 4 && f->alpha) {
             load_samples(f, 3, x0, y, 1, n, out[3]);
             scale_row(out[3], n, a->inv_max);
@@ -319,34 +342,44 @@ static pre_row *get_row(const pre_ctx *c, pre_scratch *s, int sy)
     } else {
         r = s->rows[0].used <= s->rows[1].used ? &s->rows[0] : &s->rows[1];
         convert_row(c, s, sy, r->conv);
-        hpass(c, s, r->conv, r->h);
+        if (!c->xid)
+            hpass(c, s, r->conv, r->h);
         r->tag = sy;
     }
     r->used = ++s->clock;
     return r;
 }
 
-static void store_row(const pre_ctx *c, pre_scratch *s, int oy)
+static const float *row_h(const pre_ctx *c, const pre_row *r, int ch)
+{
+    return c->xid ? r->conv[ch] : r->h[ch];
+}
+
+/* Normalises and stores output row oy from src[ch] (dw floats per channel). */
+static void store_row(const pre_ctx *c, pre_scratch *s, int oy, const float *const src[4])
 {
     const fp_pre_args *a = c->a;
     const fp_tensor_desc *d = &a->d;
     int dw = d->w;
     float *restrict t = s->tmp;
     for (int ch = 0; ch < d->c; ch++) {
-        const float *restrict v = s->acc[ch];
+        const float *restrict v = src[ch];
         float *restrict o = t;
+        if (d->layout == FP_LAYOUT_NCHW && d->dtype == FP_DTYPE_F32) /* straight into the tensor */
+            o = (float *)d->data + ((size_t)ch * d->h + oy) * dw;
         if (ch < 3) {
             float mean = a->mean[ch], sd = a->std[ch];
             for (int x = 0; x < dw; x++)
                 o[x] = (v[x] - mean) / sd;
         } else {
-            o = s->acc[3];
+            if (o != t)
+                memcpy(o, v, (size_t)dw * sizeof(float));
+            else
+                o = (float *)v;
         }
         if (d->layout == FP_LAYOUT_NCHW) {
             size_t base = ((size_t)ch * d->h + oy) * dw;
-            if (d->dtype == FP_DTYPE_F32)
-                memcpy((float *)d->data + base, o, (size_t)dw * sizeof(float));
-            else
+            if (d->dtype == FP_DTYPE_F16)
                 f32_to_f16_row((uint16_t *)d->data + base, o, dw);
         } else {
             size_t base = (size_t)oy * dw * d->c + ch;
@@ -371,20 +404,21 @@ static void pre_rows(const pre_ctx *c, pre_scratch *s, int oy0, int oy1)
     int dw = a->d.w, nc = c->nc;
     for (int oy = oy0; oy < oy1; oy++) {
         fp_tap ty = c->yt[oy];
+        const float *src[4] = {s->acc[0], s->acc[1], s->acc[2], s->acc[3]};
         if (a->mode == FP_RESIZE_NEAREST) {
             pre_row *r = get_row(c, s, ty.i0);
             for (int ch = 0; ch < nc; ch++)
-                memcpy(s->acc[ch], r->h[ch], (size_t)dw * sizeof(float));
+                src[ch] = row_h(c, r, ch);
         } else if (a->mode == FP_RESIZE_BILINEAR) {
             pre_row *r0 = get_row(c, s, ty.i0);
             if (ty.w == 0.0f) { /* top + (bot - top) * 0 == top */
                 for (int ch = 0; ch < nc; ch++)
-                    memcpy(s->acc[ch], r0->h[ch], (size_t)dw * sizeof(float));
+                    src[ch] = row_h(c, r0, ch);
             } else {
                 pre_row *r1 = get_row(c, s, ty.i1);
                 float wy = ty.w;
                 for (int ch = 0; ch < nc; ch++) {
-                    const float *restrict t = r0->h[ch], *restrict b = r1->h[ch];
+                    const float *restrict t = row_h(c, r0, ch), *restrict b = row_h(c, r1, ch);
                     float *restrict o = s->acc[ch];
                     for (int x = 0; x < dw; x++)
                         o[x] = t[x] + (b[x] - t[x]) * wy;
@@ -429,7 +463,7 @@ static void pre_rows(const pre_ctx *c, pre_scratch *s, int oy0, int oy1)
                     o[x] = o[x] / ws[x];
             }
         }
-        store_row(c, s, oy);
+        store_row(c, s, oy, src);
     }
 }
 
@@ -504,7 +538,7 @@ static void load_tensor_row(const fp_tensor_desc *t, int y, int c, float *restri
         }
     }
     for (int x = 0; x < w; x++)
-        o[x] = fp_clamp01(o[x]);
+        o[x] = clamp01_row(o[x]);
 }
 
 /* fp_post_load for a whole row. */
@@ -539,17 +573,29 @@ static void store_codes(const fp_frame_desc *f, int plane, int x0, int step, int
 }
 
 /* Rounds m . (r, g, b) + off (or, with m NULL, r * scale) of n values into codes. */
+/* fp_round_code as selects (vectorisable): NaN and t < 1 -> 0, t >= maxv -> maxv, else trunc(t),
+ * the same code for every input. */
+static inline int round_code_row(float v, float maxf)
+{
+    float t = v + 0.5f;
+    t = t >= 1.0f ? t : 0.0f;
+    t = t < maxf ? t : maxf;
+    return (int)t;
+}
+
 static void codes_mat(int *restrict o, const float *restrict r, const float *restrict g, const float *restrict b,
                       int n, float m0, float m1, float m2, float off, int maxv)
 {
+    float maxf = (float)maxv;
     for (int i = 0; i < n; i++)
-        o[i] = fp_round_code(m0 * r[i] + m1 * g[i] + m2 * b[i] + off, maxv);
+        o[i] = round_code_row(m0 * r[i] + m1 * g[i] + m2 * b[i] + off, maxf);
 }
 
 static void codes_scale(int *restrict o, const float *restrict v, int n, float s, int maxv)
 {
+    float maxf = (float)maxv;
     for (int i = 0; i < n; i++)
-        o[i] = fp_round_code(v[i] * s, maxv);
+        o[i] = round_code_row(v[i] * s, maxf);
 }
 
 /* Block rows [by0, by1): the luma rows of each block row, then its chroma (fp_post_block per row). */
@@ -765,7 +811,7 @@ int fp_preprocess_cpu(const fp_image *src, const fp_preprocess *p, const fp_plan
         }
         xwoff[dw] = k;
     }
-    pre_ctx pc = {&a, xt, yt, xwoff, xw, xrsum, a.d.c};
+    pre_ctx pc = {&a, xt, yt, xwoff, xw, xrsum, a.d.c, a.mode != FP_RESIZE_AREA && dw == a.cw};
     band proto = {&a, &pc, NULL, NULL, NULL, 0, 0, dw};
     run_bands(&proto, scratch, per, n, dh);
     free(mem);
