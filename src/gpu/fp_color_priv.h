@@ -23,6 +23,11 @@ int fp_pre_setup(const fp_image *src, const fp_preprocess *p, const fp_planar *d
 int fp_post_setup(const fp_planar *rgb, const fp_planar *alpha, const fp_image *dst,
                   const fp_colorspace *cs, int on_device, fp_post_args *a, fp_err *e);
 
+/* 1: the CPU functions use the per-pixel reference loops (the code the CUDA kernels run) instead
+ * of the row path; both give the same bits (tests compare them, the CPU benchmark times both).
+ * Process-wide, not synchronised. */
+void fp_color_cpu_use_reference(int on);
+
 #ifdef FP_HAVE_CUDA
 /* 1: fp_preprocess_cuda* always use the generic kernel instead of the NV12/P010 specialisations
  * (tests compare both with the CPU; the benchmark times both). Process-wide, not synchronised. */
