@@ -65,11 +65,20 @@ do_bench() {
 
 do_export() {
   log "export $(date -u +%H:%M:%S)"
-  mkdir -p /tmp/fp-models
-  python3 bench/models/export.py "${EXPORT_MODE:-tiny}" /tmp/fp-models ${EXPORT_ONLY:-} >"$OUT/export.log" 2>&1
-  log "export rc=$?"
-  [ "${EXPORT_MODE:-tiny}" = tiny ] && tar czf "$OUT/tiny_models.tgz" -C /tmp/fp-models .
+  # tiny -> /tmp/fp-tiny (packed into $OUT/tiny_models.tgz for tests/models); full -> /tmp/fp-models
+  # (where scripts/gpu/*.sh look for the full-size models).
+  local mode=${EXPORT_MODE:-tiny} dir=/tmp/fp-models
+  [ "$mode" = tiny ] && dir=/tmp/fp-tiny
+  mkdir -p "$dir"
+  python3 bench/models/export.py "$mode" "$dir" ${EXPORT_ONLY:-} >"$OUT/export-$mode.log" 2>&1
+  log "export $mode rc=$? :: $(grep -E '^exported|FAILED' "$OUT/export-$mode.log" | tr '\n' ';')"
+  [ "$mode" = tiny ] && tar czf "$OUT/tiny_models.tgz" -C "$dir" .
+  return 0
 }
+
+# $OUT brings back at most 8 files: logs are packed into logs.tgz at the end (summary.txt stays).
+pack() { (cd "$OUT" && ls *.log >/dev/null 2>&1 && tar czf logs.tgz --remove-files *.log); }
+trap pack EXIT
 
 setup_env
 for s in $steps; do
