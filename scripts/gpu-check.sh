@@ -77,7 +77,12 @@ do_export() {
 }
 
 # $OUT brings back at most 8 files: logs are packed into logs.tgz at the end (summary.txt stays).
-pack() { (cd "$OUT" && ls *.log >/dev/null 2>&1 && tar czf logs.tgz --remove-files *.log); }
+pack() {
+  (cd "$OUT" || exit
+   files=$(ls -A | grep -vxE 'summary.txt|tiny_models.tgz|logs.tgz')
+   # shellcheck disable=SC2086
+   [ -n "$files" ] && tar czf logs.tgz --remove-files $files)
+}
 trap pack EXIT
 
 setup_env
