@@ -79,6 +79,14 @@ do_export() {
 # $OUT brings back at most 8 files: logs are packed into logs.tgz at the end (summary.txt stays).
 pack() {
   (cd "$OUT" || exit
+   # big logs keep their head and tail; other big files (videos) are listed, not sent
+   for f in $(find . -maxdepth 3 -type f -size +2M); do
+     case $f in
+       *.log|*.txt) { head -300 "$f"; echo "[... cut ...]"; tail -3000 "$f"; } >"$f.cut" && mv "$f.cut" "$f" ;;
+       ./tiny_models.tgz) ;;
+       *) ls -la "$f" >>big-files-not-sent.txt; rm -f "$f" ;;
+     esac
+   done
    files=$(ls -A | grep -vxE 'summary.txt|tiny_models.tgz|logs.tgz')
    # shellcheck disable=SC2086
    [ -n "$files" ] && tar czf logs.tgz --remove-files $files)
