@@ -104,7 +104,14 @@ def export_one(name, tiny, out):
     g = torch.Generator().manual_seed(42)
     ins, nin, nout = inputs_for(name, tiny, g)
     opset = 19 if name == "basicvsrpp" else 17
-    export(model, tuple(ins), nin, nout, os.path.join(d, "model.onnx"), opset)
+    dyn = None
+    if name.startswith("rvm"):  # as RVM's official export: any batch/size, states of any shape
+        dyn = {"src": {0: "batch", 2: "height", 3: "width"}, "fgr": {0: "batch", 2: "height", 3: "width"},
+               "pha": {0: "batch", 2: "height", 3: "width"}}
+        for k in range(1, 5):
+            dyn[f"r{k}i"] = {0: "batch", 1: f"r{k}c", 2: f"r{k}h", 3: f"r{k}w"}
+            dyn[f"r{k}o"] = {0: "batch", 1: f"r{k}oc", 2: f"r{k}oh", 3: f"r{k}ow"}
+    export(model, tuple(ins), nin, nout, os.path.join(d, "model.onnx"), opset, dyn)
     if tiny:
         # Reference in float64 from the same float32 weights: the runtime's fp32 error is then
         # measured against (nearly) exact values.
