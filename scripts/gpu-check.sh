@@ -15,10 +15,11 @@ log() { echo "== gpu-check: $*" | tee -a "$OUT/summary.txt"; }
 
 setup_env() {
   if [ ! -d /tmp/ffmin ]; then tar xJf .gpu-deps/ffmpeg-device.tar.xz -C /tmp; fi
-  if [ ! -d /tmp/devroot ]; then
-    mkdir -p /tmp/devroot
-    for d in .gpu-deps/debs/*.deb; do dpkg -x "$d" /tmp/devroot; done
-  fi
+  mkdir -p /tmp/devroot/.unpacked
+  for d in .gpu-deps/debs/*.deb; do   # each package once per machine
+    m=/tmp/devroot/.unpacked/$(basename "$d")
+    [ -f "$m" ] || { dpkg -x "$d" /tmp/devroot && touch "$m"; }
+  done
   # Debian's .pc files name /usr (prefix=/usr, some an absolute includedir): point them at the
   # unpacked tree. Idempotent: rewritten paths no longer match.
   find /tmp/devroot -name '*.pc' -exec sed -i -e 's#^prefix=/usr$#prefix=/tmp/devroot/usr#' -e 's#=/usr/#=/tmp/devroot/usr/#g' {} +
@@ -35,7 +36,9 @@ do_build() {
   log "build $(date -u +%H:%M:%S)"
   rm -f build-gpu/CMakeCache.txt   # pkg-config results are cached; the carried tree may move
   cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DFP_CUDA=ON -DFP_FFMPEG_STATIC=ON -DFP_JOBS=OFF \
-    -DFP_ONNX_PROTO=/tmp/devroot/usr/include/onnx/onnx.proto >"$OUT/build.log" 2>&1 &&
+    -DFP_ONNX_PROTO=/tmp/devroot/usr/include/onnx/onnx.proto \
+    -DFP_ONNX_TESTDATA=/tmp/devroot/usr/share/libonnx-testdata/data \
+    "-DCMAKE_BUILD_RPATH=/tmp/devroot/usr/lib/x86_64-linux-gnu;/tmp/ffmin/lib" >"$OUT/build.log" 2>&1 &&
   cmake --build build-gpu -j "$(nproc)" -- -k 0 >>"$OUT/build.log" 2>&1
   local rc=$?
   log "build rc=$rc"; [ $rc = 0 ] || tail -40 "$OUT/build.log"
@@ -49,7 +52,7 @@ do_test() {
   for s in scripts/gpu/*.sh; do
     [ -f "$s" ] || continue
     log "run $s"
-    timeout 900 bash "$s" test >"$OUT/$(basename "$s" .sh)-test.log" 2>&1
+    timeout 900 bash "$s" test "$FP_BUILD" >"$OUT/$(basename "$s" .sh)-test.log" 2>&1
     log "$s test rc=$? :: $(grep -E '[0-9]+ passed, [0-9]+ failed' "$OUT/$(basename "$s" .sh)-test.log" | tail -3 | tr '\n' ' ')"
   done
 }
@@ -58,7 +61,7 @@ do_bench() {
   log "bench $(date -u +%H:%M:%S)"
   for s in scripts/gpu/*.sh; do
     [ -f "$s" ] || continue
-    timeout 1200 bash "$s" bench >"$OUT/$(basename "$s" .sh)-bench.log" 2>&1
+    timeout 1200 bash "$s" bench "$FP_BUILD" >"$OUT/$(basename "$s" .sh)-bench.log" 2>&1
     log "$s bench rc=$?"; tail -30 "$OUT/$(basename "$s" .sh)-bench.log"
   done
 }
