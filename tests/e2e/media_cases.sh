@@ -332,9 +332,12 @@ nvdec)
   [ -e /dev/nvidiactl ] || [ -e /dev/nvidia0 ] || skip "no NVIDIA GPU"
   run_ok probe --json "$C/h264.mp4" > p.json || exit 1
   check "probe says nvdec" python3 -c 'import json; d=json.load(open("p.json"))["decode"]; assert d["path"]=="nvdec", d'
-  run_ok probe --json "$C/av1.mkv" > a.json || exit 1
-  echo "  av1: $(python3 -c 'import json; print(json.load(open("a.json"))["decode"])')"
+  if [ -f "$C/av1.mkv" ]; then
+    run_ok probe --json "$C/av1.mkv" > a.json || exit 1
+    echo "  av1: $(python3 -c 'import json; print(json.load(open("a.json"))["decode"])')"
+  fi
   for f in h264.mp4 hevc10.mkv vp9.webm; do
+    [ -f "$C/$f" ] || { echo "  ($f not made by this FFmpeg)"; continue; }
     run_ok transcode "$C/$f" -o "g_$f.mkv" -c:v ffv1 -an --decode gpu || continue
     run_ok transcode "$C/$f" -o "c_$f.mkv" -c:v ffv1 -an --decode cpu || continue
     check "$f: NVDEC frames" eq "$(nframes "g_$f.mkv")" "$(nframes "c_$f.mkv")"
