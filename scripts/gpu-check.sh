@@ -52,7 +52,7 @@ do_test() {
   for s in scripts/gpu/*.sh; do
     [ -f "$s" ] || continue
     log "run $s"
-    timeout 900 bash "$s" test "$FP_BUILD" >"$OUT/$(basename "$s" .sh)-test.log" 2>&1
+    timeout 900 bash "$s" test >"$OUT/$(basename "$s" .sh)-test.log" 2>&1
     log "$s test rc=$? :: $(grep -E '[0-9]+ passed, [0-9]+ failed' "$OUT/$(basename "$s" .sh)-test.log" | tail -3 | tr '\n' ' ')"
   done
 }
@@ -61,7 +61,7 @@ do_bench() {
   log "bench $(date -u +%H:%M:%S)"
   for s in scripts/gpu/*.sh; do
     [ -f "$s" ] || continue
-    timeout 1200 bash "$s" bench "$FP_BUILD" >"$OUT/$(basename "$s" .sh)-bench.log" 2>&1
+    timeout 1200 bash "$s" bench >"$OUT/$(basename "$s" .sh)-bench.log" 2>&1
     log "$s bench rc=$?"; tail -30 "$OUT/$(basename "$s" .sh)-bench.log"
   done
 }

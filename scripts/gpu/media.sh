@@ -1,13 +1,13 @@
 #!/bin/bash
 # GPU-side media checks and benchmarks, given a built tree (builds nothing). Called by the lead's
 # scripts/gpu-check.sh on the GPU machine.
-# Usage: scripts/gpu/media.sh test|bench BUILD_DIR [FFMPEG_BIN_DIR]
+# Usage: scripts/gpu/media.sh test|bench [BUILD_DIR (default $FP_BUILD)] [FFMPEG_BIN_DIR]
 #   test:  ctest -L gpu -R media (NVDEC unit test + e2e nvdec case: bit-exact vs CPU decode)
 #   bench: bench/media/*.sh with the static FFmpeg (default /tmp/ffmin/bin) as the baseline
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mode=${1:?test|bench}
-build=$(cd "${2:?build dir}" && pwd)
+build=$(cd "${2:-${FP_BUILD:-build-gpu}}" && pwd)
 ffbin=${3:-/tmp/ffmin/bin}
 export PATH="$ffbin:$PATH"
 [ -d /tmp/ffmin/lib ] && export LD_LIBRARY_PATH="/tmp/ffmin/lib:${LD_LIBRARY_PATH:-}"
