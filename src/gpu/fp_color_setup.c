@@ -37,6 +37,7 @@ static const fp_fmt_info fmt_table[FP_PIX_COUNT] = {
     [FP_PIX_GBRAP10]    = {"gbrap10le",     FP_KIND_GBR,   2, 0, 10, 0, 0, 0, 1, 0},
     [FP_PIX_RGB24]      = {"rgb24",         FP_KIND_PACKED,1, 0,  8, 0, 0, 0, 0, 3},
     [FP_PIX_RGBA]       = {"rgba",          FP_KIND_PACKED,1, 0,  8, 0, 0, 0, 1, 4},
+    [FP_PIX_YUV444P16]  = {"yuv444p16le",   FP_KIND_YUV,   2, 0, 16, 0, 0, 0, 0, 0},
 };
 
 static const fp_fmt_info *fmt_get(fp_pixfmt f)
@@ -265,6 +266,9 @@ int fp_post_setup(const fp_planar *rgb, const fp_planar *alpha, const fp_compose
         return ret;
     if ((ret = frame_check(stage, dst, on_device, &a->d, e)) < 0)
         return ret;
+    if (dst->fmt == FP_PIX_YUV444P16) /* float codes near 65535 are only good to ~0.005 */
+        return fp_errorf(e, FP_EINVAL, "%s: %s is an input-only format (16-bit codes cannot be rounded exactly "
+                         "in float)", stage, fp_pixfmt_name(dst->fmt));
     if (rgb->width != dst->width || rgb->height != dst->height)
         return fp_errorf(e, FP_EINVAL, "%s: rgb tensor is %dx%d but the %s frame is %dx%d", stage,
                          rgb->width, rgb->height, fp_pixfmt_name(dst->fmt), dst->width, dst->height);

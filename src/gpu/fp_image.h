@@ -38,6 +38,8 @@ typedef enum fp_pixfmt {
     FP_PIX_GBRAP10,
     FP_PIX_RGB24,       /* packed */
     FP_PIX_RGBA,        /* packed */
+    FP_PIX_YUV444P16,   /* 16-bit 4:4:4 (yuv444p16le), what NVDEC gives for 10/12-bit 4:4:4 (data in the
+                         * high bits): read as 16-bit codes, exact for limited range at any depth */
     FP_PIX_COUNT
 } fp_pixfmt;
 
@@ -110,7 +112,8 @@ typedef struct fp_preprocess {
  * - Postprocess (RGB -> YUV) writes 4:2:0 chroma with the same MPEG-2 siting: horizontal taps
  *   1/4, 1/2, 1/4 around the even column, vertical average of the two rows (edges replicate).
  *   Values are clamped to [0,1] (NaN -> 0) before conversion, results rounded to nearest.
- *   dst must have the size of rgb; every fp_pixfmt is accepted as source and as destination.
+ *   dst must have the size of rgb; every fp_pixfmt is accepted as source and as destination,
+ *   except yuv444p16le, a source only (refused as a destination with FP_EINVAL).
  * Changes from the first draft of this header (color helper): fp_preprocess_init(), 4-channel
  * preprocess output, fp_color_cpu_set_threads(), the batched CUDA entry point, C++ linkage guards,
  * postprocess compositing (fp_compose, fp_postprocess_compose_*).

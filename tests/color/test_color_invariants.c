@@ -17,7 +17,8 @@ static const fp_pixfmt YUV444[] = {FP_PIX_YUV444P, FP_PIX_YUV444P10, FP_PIX_YUVA
 static const fp_pixfmt ALL[] = {FP_PIX_YUV420P, FP_PIX_YUV420P10, FP_PIX_YUV422P, FP_PIX_YUV422P10,
                                 FP_PIX_YUV444P, FP_PIX_YUV444P10, FP_PIX_NV12, FP_PIX_P010,
                                 FP_PIX_YUVA420P, FP_PIX_YUVA444P10, FP_PIX_GBRP, FP_PIX_GBRAP,
-                                FP_PIX_GBRP10, FP_PIX_GBRAP10, FP_PIX_RGB24, FP_PIX_RGBA};
+                                FP_PIX_GBRP10, FP_PIX_GBRAP10, FP_PIX_RGB24, FP_PIX_RGBA,
+                                FP_PIX_YUV444P16};
 #define N(a) (int)(sizeof(a) / sizeof((a)[0]))
 
 static int pre(const fp_image *im, fp_colorspace cs, fp_rect crop, int mode, float *out, int dw, int dh, int nc,
@@ -445,6 +446,12 @@ static void test_bad_args(void)
     EXPECT_EINVAL(fp_postprocess_cpu(&small, NULL, &fr->img, &cs, e), "postprocess: rgb tensor is 8x8 but the nv12 frame is 16x8");
     EXPECT_EINVAL(fp_postprocess_cpu(&rgb, &small, &fr->img, &cs, e), "alpha tensor");
     EXPECT_EINVAL(fp_postprocess_cpu(&rgb, NULL, &fr->img, NULL, e), "colour space");
+    {
+        cu_frame *p16 = cu_frame_alloc(FP_PIX_YUV444P16, w, h, 0);
+        EXPECT_EINVAL(fp_postprocess_cpu(&rgb, NULL, &p16->img, &cs, e), "postprocess: yuv444p16le is an input-only format");
+        CHECK(cu_frame_guards_ok(p16));
+        cu_frame_free(&p16);
+    }
     CHECK(cu_frame_guards_ok(fr));
     CHECK(!strcmp(fp_pixfmt_name(FP_PIX_P010), "p010le"));
     CHECK(!strcmp(fp_pixfmt_name((fp_pixfmt)99), "none"));
