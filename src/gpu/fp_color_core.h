@@ -67,6 +67,9 @@ typedef struct fp_post_args {
     fp_frame_desc d;
     float m[3][3];      /* YUV: (Y, U, V) = m * rgb + off, in code values */
     float off[3];
+    int compose;        /* FP_COMPOSE_* */
+    float bgc[3];       /* COLOR: clamped background colour */
+    fp_tensor_desc bg;  /* IMAGE: background slot */
 } fp_post_args;
 
 /* ---- fp16 on the host (round to nearest even; the device uses __float2half_rn) ---- */
@@ -411,6 +414,16 @@ FP_HD void fp_post_load(const fp_post_args *a, int x, int y, float px[4])
         px[3] = fp_clamp01(fp_tensor_load(&a->rgb, x, y, 3));
     else
         px[3] = 1.0f;
+    if (a->compose == 1 || a->compose == 2) { /* over a background: f * a + b * (1 - a), opaque */
+        for (int c = 0; c < 3; c++) {
+            float b = a->compose == 1 ? a->bgc[c] : fp_clamp01(fp_tensor_load(&a->bg, x, y, c));
+            px[c] = px[c] * px[3] + b * (1.0f - px[3]);
+        }
+        px[3] = 1.0f;
+    } else if (a->compose == 3) { /* premultiplied */
+        for (int c = 0; c < 3; c++)
+            px[c] = px[c] * px[3];
+    }
 }
 
 /* Round to nearest (ties up) and clamp to [0, maxv]; NaN -> 0. Truncation equals floor once

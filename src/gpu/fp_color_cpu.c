@@ -512,6 +512,7 @@ typedef struct post_scratch {
     float *px[2][4];         /* two loaded rows (clamped R, G, B, A), w each */
     float *t;                /* w floats */
     float *cacc[3];          /* chroma accumulators, (w + 1) / 2 each */
+    float *bg;               /* one background channel row, w */
 } post_scratch;
 
 static void load_tensor_row(const fp_tensor_desc *t, int y, int c, float *restrict o, float *tmp)
@@ -554,6 +555,29 @@ static void post_load_row(const fp_post_args *a, post_scratch *s, int y, float *
     else
         for (int x = 0; x < w; x++)
             px[3][x] = 1.0f;
+    if (a->compose == FP_COMPOSE_COLOR || a->compose == FP_COMPOSE_IMAGE) {
+        float *restrict al = px[3];
+        for (int c = 0; c < 3; c++) {
+            float *restrict p = px[c], *restrict b = s->bg;
+            if (a->compose == FP_COMPOSE_IMAGE) {
+                load_tensor_row(&a->bg, y, c, b, s->t);
+            } else {
+                for (int x = 0; x < w; x++)
+                    b[x] = a->bgc[c];
+            }
+            for (int x = 0; x < w; x++)
+                p[x] = p[x] * al[x] + b[x] * (1.0f - al[x]);
+        }
+        for (int x = 0; x < w; x++)
+            al[x] = 1.0f;
+    } else if (a->compose == FP_COMPOSE_PREMULTIPLY) {
+        for (int c = 0; c < 3; c++) {
+            float *restrict p = px[c];
+            const float *restrict al = px[3];
+            for (int x = 0; x < w; x++)
+                p[x] = p[x] * al[x];
+        }
+    }
 }
 
 /* Writes code values v[0..n) to plane `plane` row y, columns x0 + i * step. */
@@ -714,6 +738,8 @@ static void *band_run(void *arg)
         m += w;
         for (int c = 0; c < 3; c++, m += w)
             s.cacc[c] = m;
+        s.bg = m;
+        m += w;
         post_rows(a, &s, (int *)m, b->y0, b->y1);
         return NULL;
     }
@@ -821,8 +847,14 @@ int fp_preprocess_cpu(const fp_image *src, const fp_preprocess *p, const fp_plan
 int fp_postprocess_cpu(const fp_planar *rgb, const fp_planar *alpha, fp_image *dst,
                        const fp_colorspace *cs, fp_err *e)
 {
+    return fp_postprocess_compose_cpu(rgb, alpha, NULL, dst, cs, e);
+}
+
+int fp_postprocess_compose_cpu(const fp_planar *rgb, const fp_planar *alpha, const fp_compose *comp,
+                               fp_image *dst, const fp_colorspace *cs, fp_err *e)
+{
     fp_post_args a;
-    int ret = fp_post_setup(rgb, alpha, dst, cs, 0, &a, e);
+    int ret = fp_post_setup(rgb, alpha, comp, dst, cs, 0, &a, e);
     if (ret < 0)
         return ret;
     int bw = (a.d.w + (1 << a.d.ssx) - 1) >> a.d.ssx, bh = (a.d.h + (1 << a.d.ssy) - 1) >> a.d.ssy;
@@ -832,8 +864,8 @@ int fp_postprocess_cpu(const fp_planar *rgb, const fp_planar *alpha, fp_image *d
         run_bands(&proto, NULL, 0, n, bh);
         return 0;
     }
-    /* per band: 2 rows x 4 channels, a tmp row, 3 chroma rows, an int code row */
-    size_t per = (size_t)a.d.w * 13 + 16;
+    /* per band: 2 rows x 4 channels, a tmp row, 3 chroma rows, an int code row, a background row */
+    size_t per = (size_t)a.d.w * 14 + 16;
     float *mem = malloc(per * n * sizeof(float));
     if (!mem)
         return fp_errorf(e, FP_ENOMEM, "postprocess: out of memory (%zu bytes of row scratch)",

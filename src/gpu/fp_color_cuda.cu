@@ -143,8 +143,14 @@ extern "C" int fp_preprocess_cuda(const fp_image *src, const fp_preprocess *p, c
 extern "C" int fp_postprocess_cuda(const fp_planar *rgb, const fp_planar *alpha, fp_image *dst,
                                    const fp_colorspace *cs, void *stream, fp_err *e)
 {
+    return fp_postprocess_compose_cuda(rgb, alpha, NULL, dst, cs, stream, e);
+}
+
+extern "C" int fp_postprocess_compose_cuda(const fp_planar *rgb, const fp_planar *alpha, const fp_compose *comp,
+                                           fp_image *dst, const fp_colorspace *cs, void *stream, fp_err *e)
+{
     fp_post_args a;
-    int ret = fp_post_setup(rgb, alpha, dst, cs, 1, &a, e);
+    int ret = fp_post_setup(rgb, alpha, comp, dst, cs, 1, &a, e);
     if (ret < 0)
         return ret;
     int bw = (a.d.w + (1 << a.d.ssx) - 1) >> a.d.ssx, bh = (a.d.h + (1 << a.d.ssy) - 1) >> a.d.ssy;

@@ -20,7 +20,7 @@ int fp_pre_setup(const fp_image *src, const fp_preprocess *p, const fp_planar *d
                  fp_pre_args *a, fp_err *e);
 
 /* Same for postprocess ("postprocess: ..."). */
-int fp_post_setup(const fp_planar *rgb, const fp_planar *alpha, const fp_image *dst,
+int fp_post_setup(const fp_planar *rgb, const fp_planar *alpha, const fp_compose *comp, const fp_image *dst,
                   const fp_colorspace *cs, int on_device, fp_post_args *a, fp_err *e);
 
 /* 1: the CPU functions use the per-pixel reference loops (the code the CUDA kernels run) instead

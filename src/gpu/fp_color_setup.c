@@ -37,6 +37,7 @@ static const fp_fmt_info fmt_table[FP_PIX_COUNT] = {
     [FP_PIX_GBRAP10]    = {"gbrap10le",     FP_KIND_GBR,   2, 0, 10, 0, 0, 0, 1, 0},
     [FP_PIX_RGB24]      = {"rgb24",         FP_KIND_PACKED,1, 0,  8, 0, 0, 0, 0, 3},
     [FP_PIX_RGBA]       = {"rgba",          FP_KIND_PACKED,1, 0,  8, 0, 0, 0, 1, 4},
+    [FP_PIX_YUV444P16]  = {"yuv444p16le",   FP_KIND_YUV,   2, 0, 16, 0, 0, 0, 0, 0},
 };
 
 static const fp_fmt_info *fmt_get(fp_pixfmt f)
@@ -253,7 +254,7 @@ int fp_pre_setup(const fp_image *src, const fp_preprocess *p, const fp_planar *d
     return 0;
 }
 
-int fp_post_setup(const fp_planar *rgb, const fp_planar *alpha, const fp_image *dst,
+int fp_post_setup(const fp_planar *rgb, const fp_planar *alpha, const fp_compose *comp, const fp_image *dst,
                   const fp_colorspace *cs, int on_device, fp_post_args *a, fp_err *e)
 {
     static const char *stage = "postprocess";
@@ -265,12 +266,40 @@ int fp_post_setup(const fp_planar *rgb, const fp_planar *alpha, const fp_image *
         return ret;
     if ((ret = frame_check(stage, dst, on_device, &a->d, e)) < 0)
         return ret;
+    if (dst->fmt == FP_PIX_YUV444P16) /* float codes near 65535 are only good to ~0.005 */
+        return fp_errorf(e, FP_EINVAL, "%s: %s is an input-only format (16-bit codes cannot be rounded exactly "
+                         "in float)", stage, fp_pixfmt_name(dst->fmt));
     if (rgb->width != dst->width || rgb->height != dst->height)
         return fp_errorf(e, FP_EINVAL, "%s: rgb tensor is %dx%d but the %s frame is %dx%d", stage,
                          rgb->width, rgb->height, fp_pixfmt_name(dst->fmt), dst->width, dst->height);
     if (alpha && (alpha->width != dst->width || alpha->height != dst->height))
         return fp_errorf(e, FP_EINVAL, "%s: alpha tensor is %dx%d but the frame is %dx%d", stage,
                          alpha->width, alpha->height, dst->width, dst->height);
+    if (comp) {
+        switch (comp->mode) {
+        case FP_COMPOSE_NONE:
+        case FP_COMPOSE_PREMULTIPLY:
+            break;
+        case FP_COMPOSE_COLOR:
+            for (int c = 0; c < 3; c++) {
+                if (!isfinite(comp->color[c]))
+                    return fp_errorf(e, FP_EINVAL, "%s: compose colour channel %d is %g (must be finite)", stage,
+                                     c, comp->color[c]);
+                a->bgc[c] = fp_clamp01(comp->color[c]);
+            }
+            break;
+        case FP_COMPOSE_IMAGE:
+            if ((ret = tensor_check(stage, "background", comp->background, on_device, 3, 4, &a->bg, e)) < 0)
+                return ret;
+            if (comp->background->width != dst->width || comp->background->height != dst->height)
+                return fp_errorf(e, FP_EINVAL, "%s: background tensor is %dx%d but the frame is %dx%d", stage,
+                                 comp->background->width, comp->background->height, dst->width, dst->height);
+            break;
+        default:
+            return fp_errorf(e, FP_EINVAL, "%s: unknown compose mode %d", stage, (int)comp->mode);
+        }
+        a->compose = comp->mode;
+    }
     if (a->d.kind == FP_KIND_YUV) {
         double kr, kb, kg, yo, yr, co, cr;
         if (!cs)

@@ -38,6 +38,8 @@ typedef enum fp_pixfmt {
     FP_PIX_GBRAP10,
     FP_PIX_RGB24,       /* packed */
     FP_PIX_RGBA,        /* packed */
+    FP_PIX_YUV444P16,   /* 16-bit 4:4:4 (yuv444p16le), what NVDEC gives for 10/12-bit 4:4:4 (data in the
+                         * high bits): read as 16-bit codes, exact for limited range at any depth */
     FP_PIX_COUNT
 } fp_pixfmt;
 
@@ -110,9 +112,11 @@ typedef struct fp_preprocess {
  * - Postprocess (RGB -> YUV) writes 4:2:0 chroma with the same MPEG-2 siting: horizontal taps
  *   1/4, 1/2, 1/4 around the even column, vertical average of the two rows (edges replicate).
  *   Values are clamped to [0,1] (NaN -> 0) before conversion, results rounded to nearest.
- *   dst must have the size of rgb; every fp_pixfmt is accepted as source and as destination.
+ *   dst must have the size of rgb; every fp_pixfmt is accepted as source and as destination,
+ *   except yuv444p16le, a source only (refused as a destination with FP_EINVAL).
  * Changes from the first draft of this header (color helper): fp_preprocess_init(), 4-channel
- * preprocess output, fp_color_cpu_set_threads(), the batched CUDA entry point, C++ linkage guards.
+ * preprocess output, fp_color_cpu_set_threads(), the batched CUDA entry point, C++ linkage guards,
+ * postprocess compositing (fp_compose, fp_postprocess_compose_*).
  */
 
 /* Identity defaults: BT.709 limited range, whole frame, bilinear, mean 0, std 1. */
@@ -135,6 +139,32 @@ int fp_preprocess_cpu(const fp_image *src, const fp_preprocess *p, const fp_plan
 int fp_postprocess_cpu(const fp_planar *rgb, const fp_planar *alpha, fp_image *dst,
                        const fp_colorspace *cs, fp_err *e);
 
+/* Compositing done by the postprocess before conversion (the matte task's output stage). All inputs
+ * are clamped to [0,1] first (NaN -> 0); with alpha a, foreground f and background b:
+ *   COLOR / IMAGE:  rgb = f * a + b * (1 - a), then alpha = 1 (the result is opaque; a format with
+ *                   alpha gets an opaque plane);
+ *   PREMULTIPLY:    rgb = f * a, alpha = a (premultiplied output for formats that carry alpha).
+ * Alpha is what fp_postprocess_cpu would write: the separate alpha tensor, else rgb channel 3,
+ * else 1. */
+typedef enum fp_compose_mode {
+    FP_COMPOSE_NONE = 0,        /* straight: same as fp_postprocess_cpu */
+    FP_COMPOSE_COLOR = 1,       /* over the flat colour `color` */
+    FP_COMPOSE_IMAGE = 2,       /* over `background`: an RGB tensor (3 channels; a 4th is ignored)
+                                 * of the frame's size, slot background->n, same memory as rgb */
+    FP_COMPOSE_PREMULTIPLY = 3,
+} fp_compose_mode;
+
+typedef struct fp_compose {
+    fp_compose_mode mode;
+    float color[3];             /* COLOR: R, G, B in [0,1] (clamped; must be finite) */
+    const fp_planar *background;/* IMAGE; borrowed for the call */
+} fp_compose;
+
+/* fp_postprocess_cpu with compositing (`comp` NULL: none). Same ownership and errors; a bad
+ * compose (unknown mode, non-finite colour, missing or mis-sized background) is FP_EINVAL. */
+int fp_postprocess_compose_cpu(const fp_planar *rgb, const fp_planar *alpha, const fp_compose *comp,
+                               fp_image *dst, const fp_colorspace *cs, fp_err *e);
+
 /* Threads the CPU functions use (default 1; clamped to 1..64). The output does not depend on it.
  * Set it once at start-up: it is a process-wide setting, not synchronised. */
 void fp_color_cpu_set_threads(int n);
@@ -154,6 +184,8 @@ int fp_preprocess_cuda_batch(const fp_image *src, int count, const fp_preprocess
                              const fp_planar *dst, void *stream, fp_err *e);
 int fp_postprocess_cuda(const fp_planar *rgb, const fp_planar *alpha, fp_image *dst,
                         const fp_colorspace *cs, void *stream, fp_err *e);
+int fp_postprocess_compose_cuda(const fp_planar *rgb, const fp_planar *alpha, const fp_compose *comp,
+                                fp_image *dst, const fp_colorspace *cs, void *stream, fp_err *e);
 #endif
 
 #ifdef __cplusplus

@@ -52,11 +52,15 @@ static inline enum AVPixelFormat cu_av_fmt(fp_pixfmt f)
     case FP_PIX_GBRAP10: return AV_PIX_FMT_GBRAP10LE;
     case FP_PIX_RGB24: return AV_PIX_FMT_RGB24;
     case FP_PIX_RGBA: return AV_PIX_FMT_RGBA;
+    case FP_PIX_YUV444P16: return AV_PIX_FMT_YUV444P16LE;
     default: return AV_PIX_FMT_NONE;
     }
 }
 
-static inline int cu_is_yuv(fp_pixfmt f) { return f >= FP_PIX_YUV420P && f <= FP_PIX_YUVA444P10; }
+static inline int cu_is_yuv(fp_pixfmt f)
+{
+    return (f >= FP_PIX_YUV420P && f <= FP_PIX_YUVA444P10) || f == FP_PIX_YUV444P16;
+}
 static inline int cu_is_nv(fp_pixfmt f) { return f == FP_PIX_NV12 || f == FP_PIX_P010; }
 static inline int cu_bytes(fp_pixfmt f) { return fp_pixfmt_bit_depth(f) > 8 ? 2 : 1; }
 static inline int cu_ssx(fp_pixfmt f)

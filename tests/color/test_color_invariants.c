@@ -7,6 +7,7 @@
  * - NCHW and NHWC hold the same values; batch slot n writes only its slot;
  * - bottom-up frames (negative linesize) read and write the same memory as top-down ones;
  * - 1 thread and N threads give byte-identical output (pre and post);
+ * - postprocess compositing equals postprocessing a hand-composited tensor, bit for bit;
  * - bad arguments fail with FP_EINVAL, a "preprocess:"/"postprocess:" message, and no write.
  */
 #include "color_util.h"
@@ -16,7 +17,8 @@ static const fp_pixfmt YUV444[] = {FP_PIX_YUV444P, FP_PIX_YUV444P10, FP_PIX_YUVA
 static const fp_pixfmt ALL[] = {FP_PIX_YUV420P, FP_PIX_YUV420P10, FP_PIX_YUV422P, FP_PIX_YUV422P10,
                                 FP_PIX_YUV444P, FP_PIX_YUV444P10, FP_PIX_NV12, FP_PIX_P010,
                                 FP_PIX_YUVA420P, FP_PIX_YUVA444P10, FP_PIX_GBRP, FP_PIX_GBRAP,
-                                FP_PIX_GBRP10, FP_PIX_GBRAP10, FP_PIX_RGB24, FP_PIX_RGBA};
+                                FP_PIX_GBRP10, FP_PIX_GBRAP10, FP_PIX_RGB24, FP_PIX_RGBA,
+                                FP_PIX_YUV444P16};
 #define N(a) (int)(sizeof(a) / sizeof((a)[0]))
 
 static int pre(const fp_image *im, fp_colorspace cs, fp_rect crop, int mode, float *out, int dw, int dh, int nc,
@@ -289,6 +291,100 @@ static void test_threads(void)
     cu_frame_free(&y4);
 }
 
+static float clamp01_t(float v) { return v > 0.0f ? (v < 1.0f ? v : 1.0f) : 0.0f; }
+
+/* Compositing equals postprocessing a tensor composited by hand (same float formula, so the same
+ * bits); a known colour lands on known codes; bad compose arguments are refused. */
+static void test_compose(void)
+{
+    int w = 37, h = 21;
+    size_t np = (size_t)w * h;
+    float *fg = malloc(np * 3 * sizeof(float)), *al = malloc(np * sizeof(float)), *bg = malloc(np * 3 * sizeof(float));
+    float *man = malloc(np * 3 * sizeof(float)), *alc = malloc(np * sizeof(float));
+    for (size_t i = 0; i < np * 3; i++) {
+        fg[i] = cu_randf() * 1.2f - 0.1f;
+        bg[i] = cu_rand() % 50 == 0 ? NAN : cu_randf() * 1.2f - 0.1f;
+    }
+    for (size_t i = 0; i < np; i++) {
+        al[i] = cu_rand() % 50 == 0 ? NAN : cu_randf() * 1.2f - 0.1f;
+        alc[i] = clamp01_t(al[i]);
+    }
+    fp_planar tf = {fg, FP_LAYOUT_NCHW, FP_DTYPE_F32, 3, w, h, 0, 0}, ta = tf, tb = tf, tm = tf, tac = tf;
+    ta.data = al;
+    ta.channels = 1;
+    tb.data = bg;
+    tm.data = man;
+    tac.data = alc;
+    tac.channels = 1;
+    fp_colorspace cs = {FP_MATRIX_BT709, 0};
+    static const fp_pixfmt fmts[] = {FP_PIX_YUVA420P, FP_PIX_NV12, FP_PIX_GBRAP10, FP_PIX_YUV444P10};
+    const float color[3] = {1.3f, 0.25f, -0.5f};
+    for (int mode = 1; mode <= 3; mode++) {
+        for (size_t i = 0; i < np; i++)
+            for (int c = 0; c < 3; c++) {
+                float f = clamp01_t(fg[c * np + i]), a = alc[i];
+                float b = mode == 1 ? clamp01_t(color[c]) : clamp01_t(bg[c * np + i]);
+                man[c * np + i] = mode == 3 ? f * a : f * a + b * (1.0f - a);
+            }
+        fp_compose comp = {(fp_compose_mode)mode, {color[0], color[1], color[2]}, &tb};
+        for (int k = 0; k < 4; k++) {
+            cu_frame *x = cu_frame_alloc(fmts[k], w, h, 3), *y = cu_frame_alloc(fmts[k], w, h, 3);
+            fp_err e = {0};
+            CHECK(fp_postprocess_compose_cpu(&tf, &ta, &comp, &x->img, &cs, &e) == 0);
+            /* premultiplied keeps alpha; composited output is opaque */
+            CHECK(fp_postprocess_cpu(&tm, mode == 3 ? &tac : NULL, &y->img, &cs, &e) == 0);
+            int same = cu_frame_guards_ok(x);
+            for (int pl = 0; pl < 4; pl++)
+                if (x->buf[pl] && memcmp(x->buf[pl], y->buf[pl], x->size[pl] + 2 * CU_GUARD))
+                    same = 0;
+            CHECK_MSG(same, "compose mode %d into %s differs from the hand-composited tensor", mode,
+                      fp_pixfmt_name(fmts[k]));
+            cu_frame_free(&x);
+            cu_frame_free(&y);
+        }
+    }
+    /* white at alpha 1/4 over black, BT.709 limited 8-bit 4:4:4: Y = 16 + 219 / 4 = 70.75 -> 71,
+     * U = V = 128; the same over white gives Y 235 */
+    for (size_t i = 0; i < np; i++) {
+        for (int c = 0; c < 3; c++)
+            fg[c * np + i] = 1.0f;
+        al[i] = 0.25f;
+    }
+    for (int over = 0; over < 2; over++) {
+        fp_compose comp = {FP_COMPOSE_COLOR, {(float)over, (float)over, (float)over}, NULL};
+        cu_frame *x = cu_frame_alloc(FP_PIX_YUV444P, w, h, 0);
+        fp_err e = {0};
+        CHECK(fp_postprocess_compose_cpu(&tf, &ta, &comp, &x->img, &cs, &e) == 0);
+        CHECK_EQ_INT(cu_get(&x->img, 0, 5, 7), over ? 235 : 71);
+        CHECK_EQ_INT(cu_get(&x->img, 1, 5, 7), 128);
+        CHECK_EQ_INT(cu_get(&x->img, 2, w - 1, h - 1), 128);
+        cu_frame_free(&x);
+    }
+    cu_frame *x = cu_frame_alloc(FP_PIX_NV12, w, h, 0);
+    fp_compose bad = {(fp_compose_mode)7, {0}, NULL};
+    fp_err e = {0};
+    CHECK(fp_postprocess_compose_cpu(&tf, &ta, &bad, &x->img, &cs, &e) == FP_EINVAL && strstr(e.msg, "compose mode"));
+    bad.mode = FP_COMPOSE_COLOR;
+    bad.color[1] = NAN;
+    e = (fp_err){0}; /* fp_err keeps the first message */
+    CHECK(fp_postprocess_compose_cpu(&tf, &ta, &bad, &x->img, &cs, &e) == FP_EINVAL && strstr(e.msg, "colour"));
+    bad.mode = FP_COMPOSE_IMAGE;
+    e = (fp_err){0};
+    CHECK(fp_postprocess_compose_cpu(&tf, &ta, &bad, &x->img, &cs, &e) == FP_EINVAL && strstr(e.msg, "background"));
+    fp_planar small = tb;
+    small.width = 8;
+    bad.background = &small;
+    e = (fp_err){0};
+    CHECK(fp_postprocess_compose_cpu(&tf, &ta, &bad, &x->img, &cs, &e) == FP_EINVAL &&
+          strstr(e.msg, "postprocess: background tensor is 8x21 but the frame is 37x21"));
+    cu_frame_free(&x);
+    free(fg);
+    free(al);
+    free(bg);
+    free(man);
+    free(alc);
+}
+
 #define EXPECT_EINVAL(call, word)                                                                     \
     do {                                                                                              \
         fp_err e_ = {0};                                                                              \
@@ -350,6 +446,12 @@ static void test_bad_args(void)
     EXPECT_EINVAL(fp_postprocess_cpu(&small, NULL, &fr->img, &cs, e), "postprocess: rgb tensor is 8x8 but the nv12 frame is 16x8");
     EXPECT_EINVAL(fp_postprocess_cpu(&rgb, &small, &fr->img, &cs, e), "alpha tensor");
     EXPECT_EINVAL(fp_postprocess_cpu(&rgb, NULL, &fr->img, NULL, e), "colour space");
+    {
+        cu_frame *p16 = cu_frame_alloc(FP_PIX_YUV444P16, w, h, 0);
+        EXPECT_EINVAL(fp_postprocess_cpu(&rgb, NULL, &p16->img, &cs, e), "postprocess: yuv444p16le is an input-only format");
+        CHECK(cu_frame_guards_ok(p16));
+        cu_frame_free(&p16);
+    }
     CHECK(cu_frame_guards_ok(fr));
     CHECK(!strcmp(fp_pixfmt_name(FP_PIX_P010), "p010le"));
     CHECK(!strcmp(fp_pixfmt_name((fp_pixfmt)99), "none"));
@@ -370,5 +472,6 @@ int main(void)
     test_negative_linesize();
     test_threads();
     test_bad_args();
+    test_compose();
     return fp_test_finish("test_color_invariants");
 }

@@ -2,7 +2,9 @@
  * test_color_cuda — the CUDA twins (fp_color_cuda.cu) against the CPU reference (fp_color_cpu.c),
  * checkasm/test-backend-ops style: random frames (fixed seed, printed) over awkward sizes (1, 3, 7,
  * 129, odd, 1080p) and pitched planes (NVDEC-like linesizes, separate plane allocations), every
- * source/destination format, modes, layouts, precisions, crops, batches. Device buffers carry guard
+ * source/destination format, modes, layouts, precisions, crops, batches, postprocess compositing
+ * (colour, background image, premultiplied). The CPU side is the default row path, itself checked
+ * bit-identical to the per-pixel code in tests/color/test_color_rowpath. Device buffers carry guard
  * bytes on both sides; a guard overwritten is a failure. NaN never passes a comparison.
  *
  * Tolerances. Both twins run the same per-pixel code (fp_color_core.h) built without FP
@@ -97,7 +99,8 @@ static void dframe_free(dframe *d)
 static const fp_pixfmt ALL[] = {FP_PIX_YUV420P, FP_PIX_YUV420P10, FP_PIX_YUV422P, FP_PIX_YUV422P10,
                                 FP_PIX_YUV444P, FP_PIX_YUV444P10, FP_PIX_NV12, FP_PIX_P010,
                                 FP_PIX_YUVA420P, FP_PIX_YUVA444P10, FP_PIX_GBRP, FP_PIX_GBRAP,
-                                FP_PIX_GBRP10, FP_PIX_GBRAP10, FP_PIX_RGB24, FP_PIX_RGBA};
+                                FP_PIX_GBRP10, FP_PIX_GBRAP10, FP_PIX_RGB24, FP_PIX_RGBA,
+                                FP_PIX_YUV444P16};
 #define N(a) (int)(sizeof(a) / sizeof((a)[0]))
 
 static long long n_values, n_exact;
@@ -201,8 +204,10 @@ static void run_pre(const pre_case *c)
     free(gpu);
 }
 
+/* compose: FP_COMPOSE_* (IMAGE: a 3-channel background of layout `lay` with a NaN; COLOR: a colour
+ * partly out of range). */
 static void run_post(fp_pixfmt f, int w, int h, int nc, int sep_alpha, fp_colorspace cs, fp_sample_type dt, fp_layout lay,
-                     int pad)
+                     int pad, int compose)
 {
     size_t np = (size_t)w * h, esz = dt == FP_DTYPE_F16 ? 2 : 4;
     size_t rbytes = np * nc * esz, abytes = np * esz;
@@ -223,19 +228,35 @@ static void run_post(fp_pixfmt f, int w, int h, int nc, int sep_alpha, fp_colors
         else
             ((uint16_t *)al)[i] = fp_f32_to_f16_host(v);
     }
+    size_t bbytes = np * 3 * esz;
+    uint8_t *bgh = malloc(bbytes);
+    for (size_t i = 0; i < np * 3; i++) {
+        float v = i == 7 ? NAN : cu_randf() * 1.2f - 0.1f;
+        if (dt == FP_DTYPE_F32)
+            ((float *)bgh)[i] = v;
+        else
+            ((uint16_t *)bgh)[i] = fp_f32_to_f16_host(v);
+    }
     fp_planar ht = {rgb, lay, dt, nc, w, h, 0, 0}, ha = {al, FP_LAYOUT_NCHW, dt, 1, w, h, 0, 0};
+    fp_planar hb = {bgh, lay, dt, 3, w, h, 0, 0};
+    fp_compose comp = {(fp_compose_mode)compose, {0.2f, 1.5f, -0.25f}, &hb};
     cu_frame *hf = cu_frame_alloc(f, w, h, pad), *back = cu_frame_alloc(f, w, h, pad);
     fp_err e = {0};
-    CHECK_MSG(fp_postprocess_cpu(&ht, sep_alpha ? &ha : NULL, &hf->img, &cs, &e) == 0, "cpu: %s", e.msg);
+    CHECK_MSG(fp_postprocess_compose_cpu(&ht, sep_alpha ? &ha : NULL, &comp, &hf->img, &cs, &e) == 0, "cpu: %s", e.msg);
 
-    dbuf drgb, dal;
-    void *dr = dbuf_alloc(&drgb, rbytes), *da = dbuf_alloc(&dal, abytes);
+    dbuf drgb, dal, dbg;
+    void *dr = dbuf_alloc(&drgb, rbytes), *da = dbuf_alloc(&dal, abytes), *db = dbuf_alloc(&dbg, bbytes);
+    CK(cudaMemcpy(db, bgh, bbytes, cudaMemcpyHostToDevice));
     CK(cudaMemcpy(dr, rgb, rbytes, cudaMemcpyHostToDevice));
     CK(cudaMemcpy(da, al, abytes, cudaMemcpyHostToDevice));
     dframe df;
     dframe_from(&df, back); /* zeroed planes, same pitch */
     fp_planar dt_ = {dr, lay, dt, nc, w, h, 0, 1}, da_ = {da, FP_LAYOUT_NCHW, dt, 1, w, h, 0, 1};
-    int ret = fp_postprocess_cuda(&dt_, sep_alpha ? &da_ : NULL, &df.img, &cs, NULL, &e);
+    fp_planar db_ = {db, lay, dt, 3, w, h, 0, 1};
+    fp_compose dcomp = comp;
+    dcomp.background = &db_;
+    int ret = compose ? fp_postprocess_compose_cuda(&dt_, sep_alpha ? &da_ : NULL, &dcomp, &df.img, &cs, NULL, &e)
+                      : fp_postprocess_cuda(&dt_, sep_alpha ? &da_ : NULL, &df.img, &cs, NULL, &e);
     CHECK_MSG(ret == 0, "cuda: %s", e.msg);
     CK(cudaDeviceSynchronize());
     CHECK(dframe_guards_ok(&df));
@@ -251,9 +272,11 @@ static void run_post(fp_pixfmt f, int w, int h, int nc, int sep_alpha, fp_colors
             bad += memcmp(back->img.data[i] + (size_t)y * back->img.linesize[i],
                           hf->img.data[i] + (size_t)y * hf->img.linesize[i], rb) != 0;
     }
-    CHECK_MSG(bad == 0, "post %s %dx%d c%d%s %s %s: %d rows differ", fp_pixfmt_name(f), w, h, nc,
-              sep_alpha ? "+alpha" : "", dt ? "f16" : "f32", lay ? "nhwc" : "nchw", bad);
+    CHECK_MSG(bad == 0, "post %s %dx%d c%d%s %s %s compose %d: %d rows differ", fp_pixfmt_name(f), w, h, nc,
+              sep_alpha ? "+alpha" : "", dt ? "f16" : "f32", lay ? "nhwc" : "nchw", compose, bad);
+    CHECK(dbuf_guards_ok(&dbg));
     dframe_free(&df);
+    dbuf_free(&dbg);
     dbuf_free(&drgb);
     dbuf_free(&dal);
     cu_frame_free(&hf);
@@ -340,14 +363,18 @@ int main(void)
     /* postprocess: every format, sizes, alpha sources, precisions, layouts */
     static const int psz[][3] = {{1, 1, 0}, {3, 3, 0}, {7, 5, 3}, {129, 67, 64}, {64, 48, 0}};
     int k = 0;
-    for (int i = 0; i < N(ALL); i++)
+    for (int i = 0; i < N(ALL) - 1; i++) /* the last, yuv444p16le, is a source-only format */
         for (int s = 0; s < N(psz); s++, k++) {
             fp_colorspace cs = {(fp_matrix)(k % 3), (k / 3) % 2};
             run_post(ALL[i], psz[s][0], psz[s][1], 3 + k % 2, (k / 2) % 2, cs, (fp_sample_type)(k % 2),
-                     (fp_layout)((k / 4) % 2), psz[s][2]);
+                     (fp_layout)((k / 4) % 2), psz[s][2], (k / 8) % 4);
         }
-    run_post(FP_PIX_YUVA420P, 1920, 1080, 4, 0, (fp_colorspace){FP_MATRIX_BT709, 0}, FP_DTYPE_F16, FP_LAYOUT_NCHW, 0);
-    run_post(FP_PIX_P010, 1919, 1079, 3, 0, (fp_colorspace){FP_MATRIX_BT2020, 0}, FP_DTYPE_F32, FP_LAYOUT_NHWC, 130);
+    run_post(FP_PIX_YUVA420P, 1920, 1080, 4, 0, (fp_colorspace){FP_MATRIX_BT709, 0}, FP_DTYPE_F16, FP_LAYOUT_NCHW, 0, 0);
+    run_post(FP_PIX_P010, 1919, 1079, 3, 0, (fp_colorspace){FP_MATRIX_BT2020, 0}, FP_DTYPE_F32, FP_LAYOUT_NHWC, 130, 0);
+    /* compose at full size: over an image, premultiplied, over a colour */
+    run_post(FP_PIX_NV12, 1920, 1080, 3, 1, (fp_colorspace){FP_MATRIX_BT709, 0}, FP_DTYPE_F16, FP_LAYOUT_NCHW, 0, 2);
+    run_post(FP_PIX_YUVA444P10, 1919, 1079, 4, 0, (fp_colorspace){FP_MATRIX_BT709, 1}, FP_DTYPE_F32, FP_LAYOUT_NHWC, 61, 3);
+    run_post(FP_PIX_YUV420P, 1919, 1079, 3, 1, (fp_colorspace){FP_MATRIX_BT601, 0}, FP_DTYPE_F32, FP_LAYOUT_NCHW, 0, 1);
 
     /* host memory handed to the CUDA twin is refused before any launch */
     {
