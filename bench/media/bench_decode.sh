@@ -14,7 +14,7 @@ gen h264_2160.mp4 3840x2160 libx264
 gen hevc_1080.mp4 1920x1080 hevc_nvenc 2>/dev/null || gen hevc_1080.mp4 1920x1080 libx265 || true
 gen hevc_2160.mp4 3840x2160 hevc_nvenc 2>/dev/null || gen hevc_2160.mp4 3840x2160 libx265 || true
 frames() { echo $(( SECS * 30 )); }
-secs() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null 2>&1 || { echo "FAILED: $*" >&2; echo nan; return; }; t1=$(date +%s.%N); echo "$t1 - $t0" | bc -l; }
+secs() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null 2>&1 || { echo "FAILED: $*" >&2; echo nan; return; }; t1=$(date +%s.%N); awk -v a="$t1" -v b="$t0" 'BEGIN { printf "%.6f", a - b }'; }
 printf "%-16s %10s %12s %12s %10s %10s\n" file fp_fps ff_gpu_fps ff_dl_fps ratio_gpu ratio_dl
 for f in h264_1080.mp4 h264_2160.mp4 hevc_1080.mp4 hevc_2160.mp4; do
   [ -f "$OUT/$f" ] || continue
@@ -29,8 +29,8 @@ for f in h264_1080.mp4 hevc_2160.mp4; do
   [ -f "$OUT/$f" ] || continue
   n=$(( $(frames) * PAR ))
   t0=$(date +%s.%N); for i in $(seq "$PAR"); do "$FP" -q transcode "$OUT/$f" -o null --decode gpu -an & done; wait; t1=$(date +%s.%N)
-  a=$(echo "$t1 - $t0" | bc -l)
+  a=$(awk -v a="$t1" -v b="$t0" 'BEGIN { printf "%.6f", a - b }')
   t0=$(date +%s.%N); for i in $(seq "$PAR"); do "$FF" -nostdin -v error -hwaccel cuda -hwaccel_output_format cuda -i "$OUT/$f" -f null - & done; wait; t1=$(date +%s.%N)
-  b=$(echo "$t1 - $t0" | bc -l)
+  b=$(awk -v a="$t1" -v b="$t0" 'BEGIN { printf "%.6f", a - b }')
   awk -v f="$f x$PAR" -v n="$n" -v a="$a" -v b="$b" 'BEGIN { printf "%-16s %10.1f %12.1f %12s %10.2f\n", f, n/a, n/b, "-", b/a }'
 done

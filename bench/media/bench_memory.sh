@@ -21,5 +21,5 @@ for m in $MINS; do
   kill $mon 2>/dev/null || true
   rss=$(( $(tail -1 "$OUT/rss_$m.txt") / 1024 ))
   gpu=$(sort -n "$gpu_log" | tail -1)
-  awk -v m="$m" -v r="$rss" -v g="${gpu:-n/a}" -v s="$(echo "$t1 - $t0" | bc -l)" 'BEGIN { printf "%-10s %12d %14s %10.1f\n", m, r, g, s }'
+  awk -v m="$m" -v r="$rss" -v g="${gpu:-n/a}" -v s="$(awk -v a="$t1" -v b="$t0" 'BEGIN { printf "%.6f", a - b }')" 'BEGIN { printf "%-10s %12d %14s %10.1f\n", m, r, g, s }'
 done

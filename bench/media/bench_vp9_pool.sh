@@ -15,13 +15,13 @@ cores=$(nproc)
 t0=$(date +%s.%N)
 "$FF" -nostdin -y -v error -i "$SRC" -c:v libvpx-vp9 -pix_fmt yuva420p $OPTS -threads "$cores" "$OUT/ff_one.webm"
 t1=$(date +%s.%N)
-base=$(echo "$t1 - $t0" | bc -l)
+base=$(awk -v a="$t1" -v b="$t0" 'BEGIN { printf "%.6f", a - b }')
 printf "%-22s %8s %8s %10s %8s\n" run seconds fps speedup eff
 awk -v s="$base" -v n="$n" 'BEGIN { printf "%-22s %8.1f %8.1f %10.2f %8s\n", "ffmpeg libvpx x1", s, n/s, 1, "-" }'
 for N in $NS; do
   t0=$(date +%s.%N)
   "$FP" -q transcode "$SRC" -o "$OUT/fp_$N.webm" -c:v libvpx-vp9 $OPTS --encoders "$N" --segment-frames 60
   t1=$(date +%s.%N)
-  s=$(echo "$t1 - $t0" | bc -l)
+  s=$(awk -v a="$t1" -v b="$t0" 'BEGIN { printf "%.6f", a - b }')
   awk -v N="$N" -v s="$s" -v b="$base" -v n="$n" 'BEGIN { printf "%-22s %8.1f %8.1f %10.2f %8.2f\n", "framepipe pool x" N, s, n/s, b/s, b/s/N }'
 done
