@@ -245,6 +245,8 @@ static int submit_once(fp_queue *q, const char *task, const char *input, const c
     }
     if (ret == 0 && *job_id <= 0)
         ret = fp_errorf(e, FP_EINTERNAL, "queue: submit: no job id returned");
+    if (ret == 0)
+        ret = fp_db_notify(q->db, FP_QUEUE_CHANNEL, e); /* delivered at commit */
     if (ret < 0) {
         fp_db_rollback(q->db);
         return ret;
@@ -521,6 +523,8 @@ static int complete_once(fp_queue *q, const fp_claim *c, const char *key, fp_err
             ret = fp_db_exec(q->db,
                              "INSERT INTO tasks (job_id, kind, idx, max_attempts) VALUES ($1, 'aggregate', 0, $2)",
                              (fp_dbv[]){ FP_DB_I(c->job_id), FP_DB_I(q->opts.max_attempts) }, 2, NULL, NULL, NULL, e);
+        if (ret == 0 && cp.got && cp.a == cp.b)
+            ret = fp_db_notify(q->db, FP_QUEUE_CHANNEL, e); /* delivered at commit */
     } else {
         ret = fp_db_exec(q->db,
                          "UPDATE jobs SET state = 'done', updated_at = fp_now(), finished_at = fp_now()"
@@ -612,6 +616,30 @@ int fp_queue_fail(fp_queue *q, const fp_claim *c, int permanent, const char *err
 {
     RETRYING(q, e, fail_once(q, c, permanent, error, e_));
 }
+
+static int release_once(fp_queue *q, const fp_claim *c, fp_err *e)
+{
+    int64_t changed = 0;
+    fp_dbv p[] = { FP_DB_I(c->task_id), FP_DB_I(c->attempt) };
+    /* tries goes back by one (a release is not a failure); attempt stays, it is the fence. */
+    int ret = fp_db_exec(q->db,
+                         "UPDATE tasks SET state = 'queued', tries = CASE WHEN tries > 0 THEN tries - 1 ELSE 0 END,"
+                         " not_before = 0, worker = NULL, lease_until = NULL, progress = 0"
+                         " WHERE id = $1 AND attempt = $2 AND state = 'running'",
+                         p, 2, NULL, NULL, &changed, e);
+    if (ret == 0 && changed != 1)
+        return fp_errorf(e, FP_ELOST, "job %lld chunk %d: lease lost before the release", (long long)c->job_id,
+                         c->idx);
+    if (ret == 0) {
+        fp_err ign = { 0 };
+        fp_db_notify(q->db, FP_QUEUE_CHANNEL, &ign); /* a hint: its failure changes nothing */
+    }
+    return ret;
+}
+
+int fp_queue_release(fp_queue *q, const fp_claim *c, fp_err *e) { RETRYING(q, e, release_once(q, c, e_)); }
+
+int fp_queue_wait(fp_queue *q, double timeout_s) { return fp_db_wait(q->db, FP_QUEUE_CHANNEL, timeout_s); }
 
 /* ---- cancel / redrive ---------------------------------------------------------------------------- */
 

@@ -85,6 +85,17 @@ int fp_queue_complete(fp_queue *q, const fp_claim *c, const char *result_key, fp
  * (permanent, or out of tries) and fails the job with "chunk N: error". FP_ELOST if superseded. */
 int fp_queue_fail(fp_queue *q, const fp_claim *c, int permanent, const char *error, fp_err *e);
 
+/* Give the task back unfinished (worker shutting down): queued again at once, runnable now, and
+ * the attempt is not counted against max_attempts. FP_ELOST if superseded. */
+int fp_queue_release(fp_queue *q, const fp_claim *c, fp_err *e);
+
+/* Wait up to timeout_s for a hint that work may be runnable (PostgreSQL NOTIFY on
+ * FP_QUEUE_CHANNEL, sent by submit, the last chunk's completion and release): 1 when woken early, 0
+ * otherwise. SQLite just sleeps. Never a substitute for polling: notifications are lost while a
+ * worker is disconnected, and backoff/lease expiry make tasks runnable without any. */
+#define FP_QUEUE_CHANNEL "framepipe_tasks"
+int fp_queue_wait(fp_queue *q, double timeout_s);
+
 /* Requeue expired leases; *n (may be NULL) receives how many were handled. */
 int fp_queue_reap(fp_queue *q, int *n, fp_err *e);
 
