@@ -180,6 +180,7 @@ static int run_task(fp_queue *q, fp_queue *hbq, const fp_worker_opts *o, const c
     char **keys = NULL, **locals = NULL;
     int nkeys = 0, permanent = 0, ret = 0, have_beat = 0;
     beat b;
+    fp_task_stats tstats = { 0 };
     memset(&b, 0, sizeof(b));
     out[0] = 0;
     key[0] = 0;
@@ -210,7 +211,7 @@ static int run_task(fp_queue *q, fp_queue *hbq, const fp_worker_opts *o, const c
     }
     have_beat = 1;
     fp_task_ctx ctx = { input, spec.params, c->kind == FP_TASK_CHUNK ? &c->chunk : NULL, &b.stop, &b.progress,
-                       o->has_gpu ? o->gpu : -1 };
+                       o->has_gpu ? o->gpu : -1, &tstats };
 
     if (c->kind == FP_TASK_CHUNK) {
         const char *cext = td->chunk_ext ? td->chunk_ext : ext_of(fp_store_local_path(c->output));
@@ -268,7 +269,7 @@ static int run_task(fp_queue *q, fp_queue *hbq, const fp_worker_opts *o, const c
         ret = FP_ELOST;
         goto lost;
     }
-    if ((ret = fp_queue_complete(q, c, key, &e)) < 0) {
+    if ((ret = fp_queue_complete_stats(q, c, key, c->kind == FP_TASK_CHUNK ? &tstats : NULL, &e)) < 0) {
         if (ret == FP_ELOST)
             goto lost;
         fp_log(FP_LOG_ERROR, "worker", "%s", e.msg);

@@ -193,6 +193,15 @@ static void test_transcode(const char *url, const char *clip)
         CHECK_MSG(!strcmp(j.state, "done"), "transcode job %d: %s %s", i, j.state, j.error);
         if (i == 0)
             CHECK_MSG(j.n_chunks == 8, "%d chunks", j.n_chunks);
+        /* per-stage throughput comes from the chunks' own stats: every frame counted once */
+        fp_task_stats ts;
+        CHECK_EQ_INT(fp_queue_stage_stats(q, id[i], &ts, &e), 0);
+        CHECK_MSG(ts.frames == 75, "stage stats count %lld frames", (long long)ts.frames);
+        CHECK(ts.decode_s > 0 && ts.wall_s >= ts.decode_s);
+        if (i == 0)
+            printf("test_e2e: transcode stage stats: %lld frames, decode %.1f fps, process %.1f fps, overall %.1f fps\n",
+                   (long long)ts.frames, ts.frames / ts.decode_s, ts.process_s > 0 ? ts.frames / ts.process_s : 0,
+                   ts.frames / ts.wall_s);
     }
     fp_queue_freep(&q);
     char *f[2], *pts[3];
