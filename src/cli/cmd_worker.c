@@ -2,8 +2,9 @@
  * framepipe worker — claim and run chunks until stopped.
  *
  * Owns: the worker command line, one worker thread per (GPU x --concurrency), and signal handling:
- * the first SIGTERM/SIGINT lets every thread finish its current task and exit 0; a second one exits
- * at once (the leases then expire and the chunks are re-run elsewhere). Does not own the loop itself
+ * the first SIGTERM/SIGINT lets every thread finish its current task if it is expected to end within
+ * --grace seconds, else gives it back to the queue at once (not counted as a failure), and exits 0;
+ * a second one exits at once (the leases then expire and the chunks are re-run elsewhere). Does not own the loop itself
  * (jobs_worker.c).
  */
 #include <dirent.h>
@@ -60,10 +61,10 @@ static int count_gpus(void)
 int fp_cmd_worker(int argc, char **argv)
 {
     const char *queue = NULL, *gpus = NULL, *conc = NULL, *lease = NULL, *beat = NULL, *poll = NULL, *attempts = NULL,
-               *workdir = NULL, *idle = NULL, *name = NULL;
+               *workdir = NULL, *idle = NULL, *name = NULL, *grace = NULL;
     const fp_cli_opt opts[] = {
         { "queue", "URL", "sqlite:PATH or postgres://... (default $FP_QUEUE or sqlite:framepipe-queue.db)", &queue },
-        { "gpus", "all|0,1", "one worker per listed GPU (tasks get the GPU index in their worker name)", &gpus },
+        { "gpus", "all|0,1", "one worker per listed GPU; tasks run on that GPU (matte: device id)", &gpus },
         { "concurrency", "N", "workers per GPU, or in total without --gpus (default 1)", &conc },
         { "lease", "S", "lease length in seconds (default 60)", &lease },
         { "beat", "S", "heartbeat interval in seconds (default 10)", &beat },
@@ -72,6 +73,8 @@ int fp_cmd_worker(int argc, char **argv)
         { "workdir", "DIR", "local scratch directory (default $TMPDIR or /tmp)", &workdir },
         { "exit-when-idle", NULL, "exit when no task is runnable", &idle },
         { "name", "NAME", "worker name prefix (default host:pid)", &name },
+        { "grace", "S", "on SIGTERM finish a task expected to end within S s, else release it (default 30;"
+                        " -1: always finish)", &grace },
         { NULL },
     };
     const char *pos[1];
@@ -123,7 +126,9 @@ int fp_cmd_worker(int argc, char **argv)
             snprintf(w[i].name, sizeof(w[i].name), "%s:%ld:%d", name ? name : host, (long)getpid(), i);
         w[i].o = (fp_worker_opts){ .queue_url = queue ? queue : fp_cli_default_queue(), .name = w[i].name,
                                    .workdir = workdir, .poll_s = poll ? atof(poll) : 1, .beat_s = beat ? atof(beat) : 10,
-                                   .qopts = qo, .exit_when_idle = idle != NULL, .stop = &stop_flag };
+                                   .qopts = qo, .exit_when_idle = idle != NULL, .stop = &stop_flag,
+                                   .grace_s = grace ? atof(grace) : 30, .has_gpu = ngpu > 0,
+                                   .gpu = ngpu ? gpu_ids[i / per] : -1 };
         w[i].started = pthread_create(&w[i].t, NULL, wmain, &w[i]) == 0;
     }
     int ret = 0;

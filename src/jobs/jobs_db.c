@@ -6,7 +6,9 @@
  */
 #include "jobs/jobs_db.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,7 @@ struct fp_db {
     PGconn *pg;
     int retryable;
     int in_txn;
+    char listening[64]; /* channel LISTENed on this connection ("" none; a reconnect forgets it) */
 };
 
 int fp_db_engine_of(const fp_db *db) { return db->engine; }
@@ -125,7 +128,47 @@ int fp_db_reconnect(fp_db *db, fp_err *e)
         return 0;
     if (db->pg && PQstatus(db->pg) == CONNECTION_OK && !db->in_txn)
         return 0;
+    db->listening[0] = 0;
     return pg_connect(db, e);
+}
+
+int fp_db_notify(fp_db *db, const char *channel, fp_err *e)
+{
+    if (db->engine != FP_DB_POSTGRES)
+        return 0;
+    fp_dbv p[] = { FP_DB_S(channel) };
+    return fp_db_exec(db, "SELECT pg_notify($1, '')", p, 1, NULL, NULL, NULL, e);
+}
+
+int fp_db_wait(fp_db *db, const char *channel, double timeout_s)
+{
+    if (db->engine != FP_DB_POSTGRES || !db->pg || PQstatus(db->pg) != CONNECTION_OK || db->in_txn) {
+        struct timespec ts = { (time_t)timeout_s, (long)((timeout_s - (time_t)timeout_s) * 1e9) };
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+            ;
+        return 0;
+    }
+    if (strcmp(db->listening, channel)) {
+        char sql[128];
+        fp_err e = { 0 };
+        snprintf(sql, sizeof(sql), "LISTEN %s", channel);
+        if (fp_db_exec(db, sql, NULL, 0, NULL, NULL, NULL, &e) == 0)
+            snprintf(db->listening, sizeof(db->listening), "%s", channel);
+    }
+    /* Notifications that arrived during earlier statements are already queued in libpq. */
+    int got = 0;
+    for (PGnotify *n; (n = PQnotifies(db->pg)); PQfreemem(n))
+        got = 1;
+    if (got)
+        return 1;
+    struct pollfd pfd = { PQsocket(db->pg), POLLIN, 0 };
+    if (pfd.fd < 0 || poll(&pfd, 1, (int)(timeout_s * 1000)) <= 0)
+        return 0;
+    if (!PQconsumeInput(db->pg))
+        return 0; /* broken: the next statement reports it and the queue reconnects */
+    for (PGnotify *n; (n = PQnotifies(db->pg)); PQfreemem(n))
+        got = 1;
+    return got;
 }
 
 static int lite_exec(fp_db *db, const char *sql, const fp_dbv *params, int nparams, fp_db_row_fn row,

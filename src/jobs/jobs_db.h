@@ -66,6 +66,13 @@ int fp_db_retryable(const fp_db *db);
 /* Re-establish a PostgreSQL connection (no-op for SQLite). Returns 0 or FP_EDB. */
 int fp_db_reconnect(fp_db *db, fp_err *e);
 
+/* Wake-up hints (PostgreSQL LISTEN/NOTIFY; SQLite has none). fp_db_notify sends a notification on
+ * channel (inside a transaction it is delivered at commit). fp_db_wait LISTENs on channel (once per
+ * connection) and waits up to timeout_s for a notification: 1 when one arrived, 0 on timeout; on
+ * SQLite or without a usable connection it just sleeps timeout_s. A hint only: callers still poll. */
+int fp_db_notify(fp_db *db, const char *channel, fp_err *e);
+int fp_db_wait(fp_db *db, const char *channel, double timeout_s);
+
 /* Convenience: first column of the first row as int64 (0 when no row). */
 int fp_db_scalar(fp_db *db, const char *sql, const fp_dbv *params, int nparams, int64_t *out, fp_err *e);
 

@@ -65,6 +65,14 @@ static const migration migrations[] = {
       " CREATE INDEX tasks_lease ON tasks (state, lease_until);",
       NULL,
       "DROP INDEX tasks_lease; DROP INDEX tasks_claim; CREATE INDEX tasks_runnable ON tasks (state, not_before);" },
+    /* Per-stage work of each completed chunk (from fp_transcode's stats), summed per job for the
+     * status page's throughput. Numeric columns so both engines can SUM them. */
+    { 4,
+      "ALTER TABLE tasks ADD COLUMN frames BIGINT; ALTER TABLE tasks ADD COLUMN decode_s DOUBLE PRECISION;"
+      " ALTER TABLE tasks ADD COLUMN process_s DOUBLE PRECISION; ALTER TABLE tasks ADD COLUMN wall_s DOUBLE PRECISION;",
+      NULL,
+      "ALTER TABLE tasks DROP COLUMN frames; ALTER TABLE tasks DROP COLUMN decode_s;"
+      " ALTER TABLE tasks DROP COLUMN process_s; ALTER TABLE tasks DROP COLUMN wall_s;" },
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == FP_QUEUE_SCHEMA_VERSION,
@@ -245,6 +253,8 @@ static int submit_once(fp_queue *q, const char *task, const char *input, const c
     }
     if (ret == 0 && *job_id <= 0)
         ret = fp_errorf(e, FP_EINTERNAL, "queue: submit: no job id returned");
+    if (ret == 0)
+        ret = fp_db_notify(q->db, FP_QUEUE_CHANNEL, e); /* delivered at commit */
     if (ret < 0) {
         fp_db_rollback(q->db);
         return ret;
@@ -483,19 +493,23 @@ static int pair_row(void *opaque, int n, const char *const *v)
     return 1;
 }
 
-static int complete_once(fp_queue *q, const fp_claim *c, const char *key, fp_err *e)
+static int complete_once(fp_queue *q, const fp_claim *c, const char *key, const fp_task_stats *st, fp_err *e)
 {
     int64_t changed = 0;
     int ret = fp_db_begin(q->db, e);
     if (ret < 0)
         return ret;
-    fp_dbv p[] = { FP_DB_I(c->task_id), FP_DB_I(c->attempt), FP_DB_S(key) };
+    int has = st && st->frames > 0;
+    fp_dbv p[] = { FP_DB_I(c->task_id), FP_DB_I(c->attempt), FP_DB_S(key),
+                   has ? FP_DB_I(st->frames) : FP_DB_S(NULL), has ? FP_DB_D(st->decode_s) : FP_DB_S(NULL),
+                   has ? FP_DB_D(st->process_s) : FP_DB_S(NULL), has ? FP_DB_D(st->wall_s) : FP_DB_S(NULL) };
     ret = fp_db_exec(q->db,
                      "UPDATE tasks SET state = 'done', result_key = $3, finished_at = fp_now(), lease_until = NULL,"
-                     " progress = 1 WHERE id = $1 AND attempt = $2 AND state = 'running'"
+                     " progress = 1, frames = $4, decode_s = $5, process_s = $6, wall_s = $7"
+                     " WHERE id = $1 AND attempt = $2 AND state = 'running'"
                      " AND EXISTS (SELECT 1 FROM jobs WHERE jobs.id = tasks.job_id"
                      " AND jobs.state IN ('queued', 'running'))",
-                     p, 3, NULL, NULL, &changed, e);
+                     p, 7, NULL, NULL, &changed, e);
     if (ret < 0)
         goto fail;
     if (changed != 1) {
@@ -521,6 +535,8 @@ static int complete_once(fp_queue *q, const fp_claim *c, const char *key, fp_err
             ret = fp_db_exec(q->db,
                              "INSERT INTO tasks (job_id, kind, idx, max_attempts) VALUES ($1, 'aggregate', 0, $2)",
                              (fp_dbv[]){ FP_DB_I(c->job_id), FP_DB_I(q->opts.max_attempts) }, 2, NULL, NULL, NULL, e);
+        if (ret == 0 && cp.got && cp.a == cp.b)
+            ret = fp_db_notify(q->db, FP_QUEUE_CHANNEL, e); /* delivered at commit */
     } else {
         ret = fp_db_exec(q->db,
                          "UPDATE jobs SET state = 'done', updated_at = fp_now(), finished_at = fp_now()"
@@ -544,9 +560,14 @@ static int done_by_us_row(void *opaque, int n, const char *const *v)
 
 int fp_queue_complete(fp_queue *q, const fp_claim *c, const char *key, fp_err *e)
 {
+    return fp_queue_complete_stats(q, c, key, NULL, e);
+}
+
+int fp_queue_complete_stats(fp_queue *q, const fp_claim *c, const char *key, const fp_task_stats *st, fp_err *e)
+{
     for (int t = 0;; t++) {
         fp_err te = { 0 };
-        int ret = complete_once(q, c, key, &te);
+        int ret = complete_once(q, c, key, st, &te);
         if (should_retry(q, ret, t))
             continue;
         if (ret == FP_ELOST && t > 0) {
@@ -612,6 +633,30 @@ int fp_queue_fail(fp_queue *q, const fp_claim *c, int permanent, const char *err
 {
     RETRYING(q, e, fail_once(q, c, permanent, error, e_));
 }
+
+static int release_once(fp_queue *q, const fp_claim *c, fp_err *e)
+{
+    int64_t changed = 0;
+    fp_dbv p[] = { FP_DB_I(c->task_id), FP_DB_I(c->attempt) };
+    /* tries goes back by one (a release is not a failure); attempt stays, it is the fence. */
+    int ret = fp_db_exec(q->db,
+                         "UPDATE tasks SET state = 'queued', tries = CASE WHEN tries > 0 THEN tries - 1 ELSE 0 END,"
+                         " not_before = 0, worker = NULL, lease_until = NULL, progress = 0"
+                         " WHERE id = $1 AND attempt = $2 AND state = 'running'",
+                         p, 2, NULL, NULL, &changed, e);
+    if (ret == 0 && changed != 1)
+        return fp_errorf(e, FP_ELOST, "job %lld chunk %d: lease lost before the release", (long long)c->job_id,
+                         c->idx);
+    if (ret == 0) {
+        fp_err ign = { 0 };
+        fp_db_notify(q->db, FP_QUEUE_CHANNEL, &ign); /* a hint: its failure changes nothing */
+    }
+    return ret;
+}
+
+int fp_queue_release(fp_queue *q, const fp_claim *c, fp_err *e) { RETRYING(q, e, release_once(q, c, e_)); }
+
+int fp_queue_wait(fp_queue *q, double timeout_s) { return fp_db_wait(q->db, FP_QUEUE_CHANNEL, timeout_s); }
 
 /* ---- cancel / redrive ---------------------------------------------------------------------------- */
 
@@ -899,4 +944,23 @@ int fp_queue_counts_get(fp_queue *q, fp_queue_counts *c, fp_err *e)
                       "SELECT sum(finished_at - started_at), count(*) FROM tasks WHERE state = 'done'"
                       " AND kind = 'chunk'",
                       NULL, 0, sum_row, c, NULL, e);
+}
+
+static int stage_row(void *opaque, int n, const char *const *v)
+{
+    fp_task_stats *st = opaque;
+    st->frames = v[0] ? strtoll(v[0], NULL, 10) : 0;
+    st->decode_s = v[1] ? atof(v[1]) : 0;
+    st->process_s = v[2] ? atof(v[2]) : 0;
+    st->wall_s = v[3] ? atof(v[3]) : 0;
+    return 1;
+}
+
+int fp_queue_stage_stats(fp_queue *q, int64_t job_id, fp_task_stats *st, fp_err *e)
+{
+    memset(st, 0, sizeof(*st));
+    return fp_db_exec(q->db,
+                      "SELECT SUM(frames), SUM(decode_s), SUM(process_s), SUM(wall_s) FROM tasks"
+                      " WHERE job_id = $1 AND kind = 'chunk' AND state = 'done' AND frames IS NOT NULL",
+                      (fp_dbv[]){ FP_DB_I(job_id) }, 1, stage_row, st, NULL, e);
 }

@@ -17,7 +17,7 @@
 #include "core/fp_error.h"
 #include "jobs/jobs_db.h"
 
-#define FP_QUEUE_SCHEMA_VERSION 3
+#define FP_QUEUE_SCHEMA_VERSION 4
 
 typedef struct fp_queue_opts {
     double lease_s;        /* lease length; a heartbeat renews it (default 60) */
@@ -81,9 +81,35 @@ int fp_queue_heartbeat(fp_queue *q, const fp_claim *c, double progress, fp_err *
  * aggregate task marks the job done. FP_ELOST when the attempt is superseded. */
 int fp_queue_complete(fp_queue *q, const fp_claim *c, const char *result_key, fp_err *e);
 
+/* Per-stage work of one chunk, reported by the task (0 frames: none), summed per job for throughput. */
+typedef struct fp_task_stats {
+    int64_t frames;                      /* frames written */
+    double decode_s, process_s; /* busy seconds of the decode and processing stages */
+    double wall_s;              /* the chunk's whole run (encode busy time is not reported alike by
+                                 * fp_transcode's serial and pipelined drivers, so none is claimed) */
+} fp_task_stats;
+
+/* fp_queue_complete that also records the chunk's stage stats (st may be NULL). */
+int fp_queue_complete_stats(fp_queue *q, const fp_claim *c, const char *result_key, const fp_task_stats *st,
+                            fp_err *e);
+
+/* Sum of the stage stats of job_id's completed chunks (zeros when none reported them). */
+int fp_queue_stage_stats(fp_queue *q, int64_t job_id, fp_task_stats *st, fp_err *e);
+
 /* Record a failure: the task is requeued with capped exponential backoff and jitter, or becomes dead
  * (permanent, or out of tries) and fails the job with "chunk N: error". FP_ELOST if superseded. */
 int fp_queue_fail(fp_queue *q, const fp_claim *c, int permanent, const char *error, fp_err *e);
+
+/* Give the task back unfinished (worker shutting down): queued again at once, runnable now, and
+ * the attempt is not counted against max_attempts. FP_ELOST if superseded. */
+int fp_queue_release(fp_queue *q, const fp_claim *c, fp_err *e);
+
+/* Wait up to timeout_s for a hint that work may be runnable (PostgreSQL NOTIFY on
+ * FP_QUEUE_CHANNEL, sent by submit, the last chunk's completion and release): 1 when woken early, 0
+ * otherwise. SQLite just sleeps. Never a substitute for polling: notifications are lost while a
+ * worker is disconnected, and backoff/lease expiry make tasks runnable without any. */
+#define FP_QUEUE_CHANNEL "framepipe_tasks"
+int fp_queue_wait(fp_queue *q, double timeout_s);
 
 /* Requeue expired leases; *n (may be NULL) receives how many were handled. */
 int fp_queue_reap(fp_queue *q, int *n, fp_err *e);

@@ -277,7 +277,7 @@ static enum MHD_Result page(fp_serve *s, struct MHD_Connection *c)
                "mean chunk time %.2fs</p>", (long long)qc.queued, (long long)qc.running, (long long)qc.done,
             (long long)qc.dead, (long long)qc.workers_alive, rate);
     fprintf(f, "<table><tr><th>job</th><th>task</th><th>state</th><th>chunks</th><th></th><th>input</th>"
-               "<th>output</th><th>error</th></tr>");
+               "<th>output</th><th>throughput (frames / busy s, per stage, summed over chunks)</th><th>error</th></tr>");
     for (int i = 0; i < n; i++) {
         int pct = v[i].n_chunks ? 100 * v[i].n_done / v[i].n_chunks : 0;
         fprintf(f, "<tr class=\"%s\"><td>%lld</td><td>", v[i].state, (long long)v[i].id);
@@ -287,6 +287,17 @@ static enum MHD_Result page(fp_serve *s, struct MHD_Connection *c)
         html_escape(f, v[i].input);
         fputs("</td><td>", f);
         html_escape(f, v[i].output);
+        fputs("</td><td>", f);
+        fp_task_stats ts;
+        fp_err se = { 0 };
+        if (fp_queue_stage_stats(s->q, v[i].id, &ts, &se) == 0 && ts.frames > 0) {
+            fprintf(f, "%lld frames", (long long)ts.frames);
+            const char *names[3] = { "decode", "process", "overall" };
+            double secs[3] = { ts.decode_s, ts.process_s, ts.wall_s };
+            for (int k = 0; k < 3; k++)
+                if (secs[k] > 0)
+                    fprintf(f, " &middot; %s %.1f fps", names[k], ts.frames / secs[k]);
+        }
         fputs("</td><td>", f);
         html_escape(f, v[i].error);
         fputs("</td></tr>", f);

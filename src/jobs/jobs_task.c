@@ -8,7 +8,10 @@
 
 extern const fp_task_desc fp_task_remux, fp_task_packetmd5;
 #ifdef FP_JOBS_HAVE_MEDIA
-extern const fp_task_desc fp_task_transcode;
+extern const fp_task_desc fp_task_transcode, fp_task_key;
+#endif
+#ifdef FP_JOBS_HAVE_TASKS
+extern const fp_task_desc fp_task_matte;
 #endif
 
 static const fp_task_desc *const tasks[] = {
@@ -16,6 +19,10 @@ static const fp_task_desc *const tasks[] = {
     &fp_task_packetmd5,
 #ifdef FP_JOBS_HAVE_MEDIA
     &fp_task_transcode,
+    &fp_task_key,
+#endif
+#ifdef FP_JOBS_HAVE_TASKS
+    &fp_task_matte,
 #endif
 };
 

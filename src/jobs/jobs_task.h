@@ -21,6 +21,8 @@ typedef struct fp_task_ctx {
     const fp_chunk *chunk;   /* NULL for aggregation */
     atomic_int *stop;        /* non-zero: stop now, return FP_EINTR */
     _Atomic double *progress; /* 0..1, read by the heartbeat */
+    int gpu;                 /* GPU index of this worker thread (worker --gpus), -1: none given */
+    fp_task_stats *stats;    /* run_chunk may fill it (stage seconds, frames); owned by the worker */
 } fp_task_ctx;
 
 typedef struct fp_task_desc {

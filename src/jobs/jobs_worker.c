@@ -59,22 +59,59 @@ typedef struct beat {
     double interval;
     atomic_int stop;  /* tells the task to stop */
     atomic_int lost;  /* the lease is gone */
+    atomic_int release; /* shutting down and the task would overrun the grace period: give it back */
     _Atomic double progress;
+    atomic_int *shutdown; /* the worker's stop flag (SIGTERM) */
+    double grace_s, started, shutdown_at;
 } beat;
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Shutdown policy, checked by the heartbeat thread: finish when the task's own progress says it
+ * ends within what is left of the grace period, else release. Without progress yet (0) the
+ * estimate is unknown, so the task gets the grace period and is released when it runs out. */
+static void check_shutdown(beat *b, double now)
+{
+    if (!b->shutdown || !atomic_load(b->shutdown) || atomic_load(&b->release) || b->grace_s < 0)
+        return;
+    if (b->shutdown_at == 0)
+        b->shutdown_at = now;
+    double left = b->grace_s - (now - b->shutdown_at), p = atomic_load(&b->progress);
+    double need = p > 0 && p < 1 ? (now - b->started) * (1 - p) / p : p >= 1 ? 0 : left + 1;
+    if (left <= 0 || (p > 0 && need > left)) {
+        fp_log(FP_LOG_INFO, "worker", "job %lld chunk %d: shutting down, %s; releasing it", (long long)b->c->job_id,
+               b->c->idx, left <= 0 ? "grace period over" : "it would not finish within the grace period");
+        atomic_store(&b->release, 1);
+        atomic_store(&b->stop, 1);
+    }
+}
 
 static void *beat_main(void *arg)
 {
     beat *b = arg;
+    double next = mono_now() + b->interval;
     pthread_mutex_lock(&b->lock);
     while (!b->quit) {
+        /* Wake at least every 100 ms to see a shutdown request; beat every interval. */
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        double t = ts.tv_sec + ts.tv_nsec / 1e9 + b->interval;
+        double wait = next - mono_now();
+        double t = ts.tv_sec + ts.tv_nsec / 1e9 + (wait < 0.1 ? (wait > 0 ? wait : 0) : 0.1);
         ts.tv_sec = (time_t)t;
         ts.tv_nsec = (long)((t - (time_t)t) * 1e9);
         pthread_cond_timedwait(&b->cond, &b->lock, &ts);
         if (b->quit)
             break;
+        double now = mono_now();
+        check_shutdown(b, now);
+        if (now < next)
+            continue;
+        next = now + b->interval;
         pthread_mutex_unlock(&b->lock);
         fp_err e = { 0 };
         int ret = fp_queue_heartbeat(b->q, b->c, atomic_load(&b->progress), &e);
@@ -93,12 +130,16 @@ static void *beat_main(void *arg)
     return NULL;
 }
 
-static int beat_start(beat *b, fp_queue *q, const fp_claim *c, double interval)
+static int beat_start(beat *b, fp_queue *q, const fp_claim *c, double interval, atomic_int *shutdown,
+                      double grace_s)
 {
     memset(b, 0, sizeof(*b));
     b->q = q;
     b->c = c;
     b->interval = interval;
+    b->shutdown = shutdown;
+    b->grace_s = grace_s;
+    b->started = mono_now();
     pthread_mutex_init(&b->lock, NULL);
     pthread_cond_init(&b->cond, NULL);
     if (pthread_create(&b->thread, NULL, beat_main, b)) {
@@ -139,6 +180,8 @@ static int run_task(fp_queue *q, fp_queue *hbq, const fp_worker_opts *o, const c
     char **keys = NULL, **locals = NULL;
     int nkeys = 0, permanent = 0, ret = 0, have_beat = 0;
     beat b;
+    fp_task_stats tstats = { 0 };
+    memset(&b, 0, sizeof(b));
     out[0] = 0;
     key[0] = 0;
 
@@ -162,12 +205,13 @@ static int run_task(fp_queue *q, fp_queue *hbq, const fp_worker_opts *o, const c
         permanent = ret == FP_EINVAL || ret == FP_EUNSUPPORTED;
         goto fail;
     }
-    if ((ret = beat_start(&b, hbq, c, o->beat_s)) < 0) {
+    if ((ret = beat_start(&b, hbq, c, o->beat_s, o->stop, o->grace_s)) < 0) {
         fp_errorf(&e, ret, "worker: cannot start heartbeat thread");
         goto fail;
     }
     have_beat = 1;
-    fp_task_ctx ctx = { input, spec.params, c->kind == FP_TASK_CHUNK ? &c->chunk : NULL, &b.stop, &b.progress };
+    fp_task_ctx ctx = { input, spec.params, c->kind == FP_TASK_CHUNK ? &c->chunk : NULL, &b.stop, &b.progress,
+                       o->has_gpu ? o->gpu : -1, &tstats };
 
     if (c->kind == FP_TASK_CHUNK) {
         const char *cext = td->chunk_ext ? td->chunk_ext : ext_of(fp_store_local_path(c->output));
@@ -225,7 +269,7 @@ static int run_task(fp_queue *q, fp_queue *hbq, const fp_worker_opts *o, const c
         ret = FP_ELOST;
         goto lost;
     }
-    if ((ret = fp_queue_complete(q, c, key, &e)) < 0) {
+    if ((ret = fp_queue_complete_stats(q, c, key, c->kind == FP_TASK_CHUNK ? &tstats : NULL, &e)) < 0) {
         if (ret == FP_ELOST)
             goto lost;
         fp_log(FP_LOG_ERROR, "worker", "%s", e.msg);
@@ -258,6 +302,19 @@ fail:
     if (c->kind == FP_TASK_CHUNK && store && key[0]) {
         fp_err ign = { 0 };
         fp_store_delete(store, key, &ign);
+    }
+    if (atomic_load(&b.release) && ret == FP_EINTR) {
+        fp_err re = { 0 };
+        int rr = fp_queue_release(q, c, &re);
+        if (rr < 0) {
+            /* Not released: the lease expires and the reaper requeues it, as after a kill. */
+            fp_log(FP_LOG_WARN, "worker", "%s", re.msg);
+        } else {
+            st->released++;
+            fp_log(FP_LOG_INFO, "worker", "job %lld %s %d attempt %d released", (long long)c->job_id,
+                   c->kind == FP_TASK_CHUNK ? "chunk" : "aggregate", c->idx, c->attempt);
+        }
+        goto cleanup;
     }
     {
         fp_err fe = { 0 };
@@ -307,6 +364,8 @@ int fp_worker_run(const fp_worker_opts *o, fp_worker_stats *stats, fp_err *e)
         opts.poll_s = 1;
     if (opts.beat_s <= 0)
         opts.beat_s = 10;
+    if (opts.grace_s == 0)
+        opts.grace_s = 30;
     const char *workdir = opts.workdir ? opts.workdir : getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     gethostname(host, sizeof(host) - 1);
     if (opts.name)
@@ -334,7 +393,10 @@ int fp_worker_run(const fp_worker_opts *o, fp_worker_stats *stats, fp_err *e)
                 break;
             fp_err ie = { 0 };
             fp_queue_worker_seen(q, name, 0, &ie);
-            sleep_s(opts.poll_s * (0.5 + rand_r(&seed) / (double)RAND_MAX));
+            /* Poll with jitter; on PostgreSQL a NOTIFY ends the wait early (plus a little jitter
+             * so woken workers do not all claim at the same instant). */
+            if (fp_queue_wait(q, opts.poll_s * (0.5 + rand_r(&seed) / (double)RAND_MAX)))
+                sleep_s(0.02 * rand_r(&seed) / (double)RAND_MAX);
             continue;
         }
         if (ret < 0) {

@@ -25,11 +25,15 @@ typedef struct fp_worker_opts {
     fp_queue_opts qopts;   /* lease, backoff, attempts (zero fields: defaults) */
     int exit_when_idle;    /* return when nothing is runnable */
     int64_t until_job;     /* > 0: return once this job is done, failed or cancelled */
-    atomic_int *stop;      /* set (e.g. by SIGTERM): finish the current task, then return */
+    atomic_int *stop;      /* set (e.g. by SIGTERM): finish the current task if it is expected to end
+                            * within grace_s, else release it (queued again, attempt not counted), then
+                            * return */
+    int has_gpu, gpu;      /* has_gpu: tasks get gpu as their device (fp_task_ctx.gpu), else -1 */
+    double grace_s;        /* shutdown grace period (default 30; < 0: always finish) */
 } fp_worker_opts;
 
 typedef struct fp_worker_stats {
-    int claimed, completed, failed, lost;
+    int claimed, completed, failed, lost, released;
 } fp_worker_stats;
 
 /* Run the loop until stopped (or idle/until_job). stats may be NULL. Returns 0, or a negative code

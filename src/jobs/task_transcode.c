@@ -64,6 +64,8 @@ static int transcode_chunk(const fp_task_ctx *ctx, const char *out, fp_err *e)
         if (ctx->chunk->nframes && st->frames_out != ctx->chunk->nframes)
             ret = fp_errorf(e, FP_EINPUT, "%s: transcode: chunk wrote %lld frames, the plan said %d", ctx->input,
                             (long long)st->frames_out, ctx->chunk->nframes);
+        if (ctx->stats)
+            *ctx->stats = (fp_task_stats){ st->frames_out, st->decode_s, st->process_s, st->seconds };
     }
     fp_transcode_freep(&t);
     tl_stop = NULL;

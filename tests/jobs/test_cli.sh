@@ -1,7 +1,7 @@
 #!/bin/sh
 # test_cli — the job commands through the framepipe binary: submit prints an id, worker drains the
 # queue, status/cancel/redrive, documented exit codes for bad input, and SIGTERM letting a worker
-# finish its current chunk before exiting 0. usage: test_cli.sh FRAMEPIPE
+# finish its current chunk before exiting 0, or release it when it would overrun --grace. usage: test_cli.sh FRAMEPIPE
 set -u
 fp=$1
 d=$(mktemp -d /tmp/fp-jobs-cli-XXXXXX)
@@ -55,5 +55,29 @@ check "later chunks still queued" grep -qE "chunk +4  queued" "$d/status2.txt"
 check "cancel" sh -c "'$fp' status '$id' --queue '$q' | grep -q 'cancelled'"
 "$fp" redrive "$id" --queue "$q" > "$d/redrive.txt"
 check "redrive of a job with no dead tasks requeues 0" grep -q "0 task(s) requeued" "$d/redrive.txt"
+# SIGTERM with a chunk that will not end within --grace: the worker gives it back (queued at once,
+# try not counted, attempt stays the fence) and exits 0 without waiting for it.
+ffmpeg -nostdin -v error -y -f lavfi -i testsrc=size=640x480:rate=25 -t 12 -c:v libx264 -preset ultrafast \
+  -g 25 "$d/big.mp4"
+id2=$("$fp" submit "$d/big.mp4" --task transcode -o "$d/big-out.mkv" --chunk-seconds 100 --queue "$q" \
+  --params '{"vcodec":"libx264","pix_fmt":"yuv420p"}')
+"$fp" -v worker --queue "$q" --poll 0.05 --grace 0.3 2>"$d/w2.txt" &
+w=$!
+i=0
+until "$fp" status "$id2" --queue "$q" | grep -q " running "; do
+  i=$((i + 1)); [ $i -gt 200 ] && break; sleep 0.05
+done
+t0=$(date +%s)
+kill -TERM $w
+wait $w
+rc=$?
+t1=$(date +%s)
+check "worker exits 0 after releasing" test $rc = 0
+check "release did not wait for the chunk" test $((t1 - t0)) -le 4
+"$fp" status "$id2" --queue "$q" > "$d/status3.txt"
+check "released chunk is queued again, try not counted" grep -qE "chunk +0  queued +try 0 \(attempt 1\)" "$d/status3.txt"
+check "worker says it released" grep -q "released" "$d/w2.txt"
+"$fp" cancel "$id2" --queue "$q" >/dev/null
+
 echo "test_cli: $pass passed, $fail failed"
 [ $fail = 0 ]

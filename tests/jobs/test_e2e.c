@@ -193,6 +193,15 @@ static void test_transcode(const char *url, const char *clip)
         CHECK_MSG(!strcmp(j.state, "done"), "transcode job %d: %s %s", i, j.state, j.error);
         if (i == 0)
             CHECK_MSG(j.n_chunks == 8, "%d chunks", j.n_chunks);
+        /* per-stage throughput comes from the chunks' own stats: every frame counted once */
+        fp_task_stats ts;
+        CHECK_EQ_INT(fp_queue_stage_stats(q, id[i], &ts, &e), 0);
+        CHECK_MSG(ts.frames == 75, "stage stats count %lld frames", (long long)ts.frames);
+        CHECK(ts.decode_s > 0 && ts.wall_s >= ts.decode_s);
+        if (i == 0)
+            printf("test_e2e: transcode stage stats: %lld frames, decode %.1f fps, process %.1f fps, overall %.1f fps\n",
+                   (long long)ts.frames, ts.frames / ts.decode_s, ts.process_s > 0 ? ts.frames / ts.process_s : 0,
+                   ts.frames / ts.wall_s);
     }
     fp_queue_freep(&q);
     char *f[2], *pts[3];
@@ -234,6 +243,99 @@ static void test_transcode(const char *url, const char *clip)
         free(f[i]);
     for (int i = 0; i < 3; i++)
         free(pts[i]);
+}
+
+/* Whole decoded video of a file as raw yuva444p planes, the outputs' own format, so no colour
+ * conversion widens a difference (ffmpeg), malloc'd; *n its size. */
+static unsigned char *rgba_frames(const char *path, size_t *n)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof(cmd), "ffmpeg -nostdin -v error -i '%s' -map 0:v -f rawvideo -pix_fmt yuva444p -", path);
+    FILE *p = popen(cmd, "r");
+    size_t cap = 1 << 20, len = 0, r;
+    unsigned char *out = malloc(cap);
+    if (!p || !out) {
+        free(out);
+        if (p)
+            pclose(p);
+        return NULL;
+    }
+    while ((r = fread(out + len, 1, cap - len, p)) > 0)
+        if ((len += r) == cap)
+            out = realloc(out, cap *= 2);
+    if (pclose(p) != 0) {
+        free(out);
+        return NULL;
+    }
+    *n = len;
+    return out;
+}
+
+/* key and matte as chunk tasks: chunked (cut every 0.4 s) vs single-chunk, both through workers.
+ * key is stateless: frames identical. matte carries recurrent state: each chunk warms up on the
+ * planner's warm-up frames (8 by default, not written); docs/matte.md's tolerance is one 8-bit code
+ * value against a sequential run; without warm-up it must be worse (so the test can fail). */
+static void test_key_matte(const char *url)
+{
+    if (!fp_task_find("key") || !fp_task_find("matte")) {
+        SKIP("key/matte tasks not built (no media/tasks module)");
+        return;
+    }
+    /* the small test model takes 96x72 only (fixed src shape) */
+    char clip[600], cmd[1400];
+    snprintf(clip, sizeof(clip), "%s/clip96.mp4", tu_tmpdir());
+    snprintf(cmd, sizeof(cmd), "ffmpeg -nostdin -v error -y -f lavfi -i testsrc=size=96x72:rate=25 -t 2 -c:v libx264 "
+             "-preset ultrafast -g 10 -keyint_min 10 -sc_threshold 0 -bf 2 '%s'", clip);
+    CHECK_MSG(system(cmd) == 0, "%s", cmd);
+    const size_t fsize = (size_t)96 * 72 * 4 * 50;
+    char store[600], o[5][600], params[1200];
+    snprintf(store, sizeof(store), "file://%s/store", tu_tmpdir());
+    snprintf(params, sizeof(params), "{\"model\":\"%s/rvm_mobilenetv3/model.onnx\",\"backend\":\"cpu\",\"threads\":1,"
+             "\"vcodec\":\"ffv1\",\"pix_fmt\":\"yuva444p\"}", FP_TEST_MODELS_DIR);
+    const char *names[5] = { "key-chunked.mkv", "key-single.mkv", "matte-chunked.mkv", "matte-single.mkv",
+                             "matte-nowarm.mkv" };
+    int64_t id[5];
+    for (int i = 0; i < 5; i++) {
+        snprintf(o[i], sizeof(o[i]), "%s/%s", tu_tmpdir(), names[i]);
+        fp_job_spec s = { (char *)(i < 2 ? "key" : "matte"), (char *)clip, o[i], store, i % 2 == 0 ? 0.4 : 1000,
+                          i == 4 ? 0 : -1,
+                          i < 2 ? (char *)"{\"color\":\"00ff00\",\"tolerance\":0.2,\"vcodec\":\"ffv1\",\"pix_fmt\":\"yuva444p\"}"
+                                : params };
+        if (i == 4)
+            s.chunk_seconds = 0.4;
+        fp_err e = { 0 };
+        CHECK_MSG(fp_jobs_submit(url, &s, NULL, &id[i], &e) == 0, "%s: %s", names[i], e.msg);
+    }
+    double t0 = tu_now();
+    run_workers(url, 2);
+    printf("test_e2e: key/matte jobs in %.2fs\n", tu_now() - t0);
+    fp_queue *q = NULL;
+    fp_err e = { 0 };
+    CHECK_EQ_INT(fp_queue_open(&q, url, NULL, &e), 0);
+    for (int i = 0; i < 5; i++)
+        job_state(q, id[i], "done", NULL);
+    fp_queue_freep(&q);
+    unsigned char *f[5];
+    size_t n[5] = { 0 };
+    for (int i = 0; i < 5; i++)
+        f[i] = rgba_frames(o[i], &n[i]);
+    CHECK_MSG(f[0] && f[1] && n[0] == fsize, "key output: %zu bytes of YUVA, expected %zu", n[0], fsize);
+    CHECK_MSG(f[0] && f[1] && n[0] == n[1] && !memcmp(f[0], f[1], n[0]), "chunked key differs from the single run");
+    int maxd[2] = { 0, 0 };
+    for (int k = 0; k < 2; k++) {
+        unsigned char *a = f[2 + 2 * k], *b = f[3];
+        CHECK(a && b && n[2 + 2 * k] == n[3] && n[3] == fsize);
+        for (size_t i = 0; a && b && n[2 + 2 * k] == n[3] && i < n[3]; i++) {
+            int d = abs((int)a[i] - (int)b[i]);
+            maxd[k] = d > maxd[k] ? d : maxd[k];
+        }
+    }
+    printf("test_e2e: matte chunked vs single, max |diff| (8-bit YUVA planes): %d with warm-up 8, %d without\n", maxd[0],
+           maxd[1]);
+    CHECK_MSG(maxd[0] <= 1, "chunked matte with warm-up differs by %d (> 1 code value)", maxd[0]);
+    CHECK_MSG(maxd[1] > maxd[0], "warm-up made no difference (%d vs %d): the test cannot tell", maxd[1], maxd[0]);
+    for (int i = 0; i < 5; i++)
+        free(f[i]);
 }
 
 int main(int argc, char **argv)
@@ -345,6 +447,8 @@ int main(int argc, char **argv)
     fp_queue_freep(&q);
 
     test_transcode(url, clip);
+    if (!strcmp(engine, "sqlite") && !strcmp(storage_kind, "file"))
+        test_key_matte(url);
 
     if (!strcmp(engine, "sqlite")) {
         /* the one-machine entry point: temporary queue and store, 2 workers, output published */

@@ -319,6 +319,50 @@ static void test_concurrent(const char *url)
     fp_queue_freep(&q);
 }
 
+/* LISTEN/NOTIFY as a hint (PostgreSQL): a waiting connection is woken by another's submit long
+ * before its timeout, and a plain wait with nothing sent runs to its timeout. SQLite only sleeps.
+ * Also release: a released task is runnable at once, its try not counted, its attempt kept. */
+static void test_notify_release(const char *url)
+{
+    fp_queue *w = open_q(url, 30, 0.05, 3), *s = open_q(url, 30, 0.05, 3);
+    if (!w || !s)
+        return;
+    fp_chunk ch[1] = { { 0, INT64_MAX, 0, 10 } };
+    double t0 = tu_now();
+    int r0 = fp_queue_wait(w, 0.3); /* LISTENs, nothing sent */
+    double quiet = tu_now() - t0;
+    CHECK_EQ_INT(r0, 0);
+    CHECK_MSG(quiet >= 0.25, "wait without notification returned after %.3fs", quiet);
+    submit(s, 1, ch);
+    t0 = tu_now();
+    int r1 = fp_queue_wait(w, 5);
+    double woke = tu_now() - t0;
+    if (!strcmp(engine, "postgres")) {
+        CHECK_EQ_INT(r1, 1);
+        CHECK_MSG(woke < 1, "NOTIFY did not shorten the wait (%.3fs)", woke);
+        printf("test_queue postgres: woken by NOTIFY after %.1f ms (timeout 5 s)\n", woke * 1000);
+    } else {
+        CHECK_EQ_INT(r1, 0);
+    }
+    fp_claim c;
+    fp_err e = { 0 };
+    CHECK_EQ_INT(fp_queue_claim(w, "w1", &c, &e), 0);
+    CHECK_EQ_INT(c.attempt, 1);
+    CHECK_EQ_INT(fp_queue_release(w, &c, &e), 0);
+    CHECK_EQ_INT(fp_queue_release(w, &c, &e), FP_ELOST); /* no longer ours */
+    fp_claim c2;
+    CHECK_EQ_INT(fp_queue_claim(s, "w2", &c2, &e), 0); /* runnable at once: no backoff */
+    CHECK_EQ_INT(c2.task_id, c.task_id);
+    CHECK_EQ_INT(c2.attempt, 2);
+    CHECK_EQ_INT(c2.tries, 1); /* the released try was not counted */
+    CHECK_EQ_INT(fp_queue_complete(w, &c, "k-old", &e), FP_ELOST); /* the fence holds */
+    CHECK_EQ_INT(fp_queue_complete(s, &c2, "k", &e), 0);
+    fp_claim_clear(&c);
+    fp_claim_clear(&c2);
+    fp_queue_freep(&w);
+    fp_queue_freep(&s);
+}
+
 int main(int argc, char **argv)
 {
     engine = argc > 1 ? argv[1] : "sqlite";
@@ -332,6 +376,7 @@ int main(int argc, char **argv)
     test_lease_expiry(tu_fresh_queue(engine, "lease"));
     test_cancel_and_permanent(tu_fresh_queue(engine, "cancel"));
     test_concurrent(tu_fresh_queue(engine, "conc"));
+    test_notify_release(tu_fresh_queue(engine, "notify"));
     tu_rmtmp();
     char name[64];
     snprintf(name, sizeof(name), "test_queue %s", engine);

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "fp_test.h"
+#include "jobs/jobs_queue.h"
 #include "jobs/jobs_serve.h"
 #include "jobs_testutil.h"
 
@@ -155,10 +156,22 @@ int main(void)
     r = http("GET", "/metrics", tok, NULL);
     CHECK_MSG(r->status == 200 && strstr(r->body, "framepipe_tasks{state=\"queued\"} 3") &&
                   strstr(r->body, "framepipe_jobs{state=\"queued\"} 1"), "%s", r->body);
+    /* per-stage throughput on the page, from a completed chunk's stats (10 frames; decode 0.5 s,
+     * process 1 s, whole chunk 2 s) */
+    fp_queue *qq = NULL;
+    CHECK_EQ_INT(fp_queue_open(&qq, url, NULL, &e), 0);
+    fp_claim cl;
+    CHECK_EQ_INT(fp_queue_claim(qq, "t", &cl, &e), 0);
+    fp_task_stats ts = { 10, 0.5, 1.0, 2.0 };
+    CHECK_EQ_INT(fp_queue_complete_stats(qq, &cl, "k", &ts, &e), 0);
+    fp_claim_clear(&cl);
+    fp_queue_freep(&qq);
     char q[128];
     snprintf(q, sizeof(q), "/?token=%s", tok);
     r = http("GET", q, NULL, NULL);
     CHECK_MSG(r->status == 200 && strstr(r->body, "<table>") && strstr(r->body, "packetmd5"), "%ld", r->status);
+    CHECK_MSG(strstr(r->body, "10 frames &middot; decode 20.0 fps &middot; process 10.0 fps &middot; overall 5.0 fps"),
+              "no stage throughput on the page: %s", r->body);
     CHECK_EQ_INT(http("GET", "/?token=nope", NULL, NULL)->status, 401);
     CHECK_EQ_INT(http("GET", "/api/jobs/1/cancel", tok, NULL)->status, 405);
     r = http("POST", "/api/jobs/1/cancel", tok, "");
