@@ -19,5 +19,9 @@ int nn_cpu_ctx_create(nn_cpu_ctx **ctx, int threads, fp_err *e);
 void nn_cpu_ctx_freep(nn_cpu_ctx **ctx);
 /* Mark scratch as free again (called by the backend after each kernel). */
 void nn_cpu_ctx_scratch_reset(nn_cpu_ctx *ctx);
+/* Make the BLAS library (OpenBLAS, process-global) use this context's thread count, so --threads /
+ * fp_model_opts.threads bounds GEMM too. Called by the CPU backend before each kernel; a no-op when
+ * the count is already set or when built without OpenBLAS. */
+void nn_cpu_ctx_bind_blas(const nn_cpu_ctx *ctx);
 
 #endif

@@ -16,6 +16,11 @@
 
 #include "nn/nn_cpu.h"
 
+#ifdef FP_HAVE_OPENBLAS
+/* OpenBLAS's own prototype (cblas.h also declares it, but pulling cblas.h in here is not needed). */
+void openblas_set_num_threads(int num_threads);
+#endif
+
 #define NN_CPU_MAX_THREADS 64
 #define NN_SCRATCH_SLOTS 16
 
@@ -165,6 +170,24 @@ void *nn_cpu_ctx_scratch(nn_cpu_ctx *c, size_t bytes)
     }
     c->slot_used++;
     return c->slot[i];
+}
+
+void nn_cpu_ctx_bind_blas(const nn_cpu_ctx *c)
+{
+#ifdef FP_HAVE_OPENBLAS
+    /* OpenBLAS's setting is global: remember what was set last so the common case (one model, one
+     * thread count) costs one atomic load per kernel. Two models with different counts running at
+     * once in different threads would race on the setting (a throughput issue, not a correctness one).
+     * Byte-identical results across thread counts, OpenBLAS included, are checked by nn.threads. */
+    static _Atomic int blas_threads;
+    int want = c ? c->nthreads : 1;
+    if (blas_threads != want) {
+        openblas_set_num_threads(want);
+        blas_threads = want;
+    }
+#else
+    (void)c;
+#endif
 }
 
 void nn_cpu_ctx_scratch_reset(nn_cpu_ctx *c)
