@@ -16,6 +16,11 @@
 
 #include "nn/nn_cpu.h"
 
+#ifdef FP_HAVE_OPENBLAS
+/* OpenBLAS's own prototype (cblas.h also declares it, but pulling cblas.h in here is not needed). */
+void openblas_set_num_threads(int num_threads);
+#endif
+
 #define NN_CPU_MAX_THREADS 64
 #define NN_SCRATCH_SLOTS 16
 
@@ -36,6 +41,7 @@ struct nn_cpu_ctx {
     void *slot[NN_SCRATCH_SLOTS];
     size_t slot_size[NN_SCRATCH_SLOTS];
     int slot_used;
+    int poison;                   /* tests: fill scratch with 0xff (nn_cpu_ctx_set_poison) */
 };
 
 /* Set while this thread runs a range: a nested parallel_for (a kernel calling a helper that is itself
@@ -116,6 +122,7 @@ int nn_cpu_ctx_create(nn_cpu_ctx **out, int threads, fp_err *e)
         pthread_mutex_unlock(&c->mu);
     }
     *out = c;
+    nn_cpu_ctx_bind_blas(c); /* kernels called without the backend (tests, folding) too */
     return 0;
 }
 
@@ -164,7 +171,33 @@ void *nn_cpu_ctx_scratch(nn_cpu_ctx *c, size_t bytes)
         c->slot_size[i] = need;
     }
     c->slot_used++;
+    if (c->poison)
+        memset(c->slot[i], 0xff, need);
     return c->slot[i];
+}
+
+void nn_cpu_ctx_set_poison(nn_cpu_ctx *c, int on)
+{
+    if (c)
+        c->poison = on;
+}
+
+void nn_cpu_ctx_bind_blas(const nn_cpu_ctx *c)
+{
+#ifdef FP_HAVE_OPENBLAS
+    /* OpenBLAS's setting is global and its own threading splits by its thread count, which changes
+     * the last bits of results (BasicVSR++ in nn.threads): one thread, and our pool splits by shape.
+     * Remembered so the common case costs one atomic load per kernel; something else in the process
+     * changing it behind our back is not detected. */
+    static _Atomic int blas_single;
+    (void)c;
+    if (!blas_single) {
+        openblas_set_num_threads(1);
+        blas_single = 1;
+    }
+#else
+    (void)c;
+#endif
 }
 
 void nn_cpu_ctx_scratch_reset(nn_cpu_ctx *c)

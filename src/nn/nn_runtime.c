@@ -36,6 +36,7 @@
 enum { VS_NONE = 0, VS_CONST = 1, VS_INPUT = 2, VS_ARENA = 3, VS_STAGED = 4 };
 
 #define NN_FOLD_MAX_BYTES ((size_t)256 << 20)
+#define NN_MAX_SPLITS 16 /* run-time-shaped nodes one after another in a run */
 #define NN_VALUE_INPUT_MAX 4096 /* elements of an input whose values join the plan key */
 
 typedef struct nn_step {
@@ -68,6 +69,7 @@ typedef struct nn_plan_s {
     int ncpu_steps;        /* fallback steps: a run with host round trips cannot be captured */
     uint64_t id;           /* unique per model, never reused (run capture key of backends without prepare) */
     uint64_t last_used;
+    int split;             /* first node whose shapes need values computed at run time; -1 if none */
 } nn_plan_s;
 
 struct fp_model {
@@ -189,6 +191,7 @@ static const char *dim_str(const nn_value *v, char *buf, size_t len)
 }
 
 static int get_plan(fp_model *m, const fp_tensor *in, int nin, struct nn_plan_s **out, fp_err *e);
+static int plan_nodes(fp_model *m, struct nn_plan_s *p, int start, struct nn_plan_s **out, fp_err *e);
 
 /* Shared by fp_model_load and nn_model_load_mem: takes ownership of g (freed on failure). */
 static int model_from_graph(nn_graph *g, const fp_model_opts *opts, fp_model **out, fp_err *e);
@@ -824,14 +827,19 @@ static int build_plan(fp_model *m, const fp_tensor *in, int nin, nn_plan_s **out
         t->ndim = in[i].ndim;
         memcpy(t->dims, in[i].dims, sizeof(t->dims));
         t->device = NN_DEV_HOST;
-        if (m->value_input[i] && nn_tensor_numel(t) > NN_VALUE_INPUT_MAX) {
+        int value_in = m->value_input[i];
+        /* Too large to key plans on: on a host backend it is an ordinary input, and the nodes whose
+         * shapes depend on it are planned at run time (plan_nodes' split). */
+        if (value_in && nn_tensor_numel(t) > NN_VALUE_INPUT_MAX && m->be->device == NN_DEV_HOST)
+            value_in = 0;
+        if (value_in && nn_tensor_numel(t) > NN_VALUE_INPUT_MAX) {
             ret = fp_errorf(e, FP_EUNSUPPORTED, "%s: plan: input '%s' decides output shapes through its values "
                             "but has %lld elements (at most %d: each distinct value makes a new plan)", g->path,
                             g->values[v].name, (long long)nn_tensor_numel(t), NN_VALUE_INPUT_MAX);
             plan_free(m, p);
             return ret;
         }
-        if (m->value_input[i]) {
+        if (value_in) {
             /* Its value shapes the plan: copy it so the plan's constants do not alias caller memory. */
             if (in[i].device != FP_DEVICE_HOST) {
                 plan_free(m, p);
@@ -851,8 +859,29 @@ static int build_plan(fp_model *m, const fp_tensor *in, int nin, nn_plan_s **out
         }
     }
 
+    return plan_nodes(m, p, 0, out, e);
+}
+
+/* True when infer() of n needs the value of an input that is computed at run time. */
+static int needs_runtime_value(const nn_plan_s *p, const nn_node *n)
+{
+    for (int k = 0; k < n->nin && k < 32; k++)
+        if ((n->def->value_inputs >> k & 1u) && n->inputs[k] >= 0 && p->vstate[n->inputs[k]] != VS_CONST)
+            return 1;
+    return 0;
+}
+
+/* Plan nodes [start, nnodes) of p (whose vals/vstate are initialised), place the arena, allocate it.
+ * On a host backend a node whose shapes need values computed at run time (NonMaxSuppression, NonZero
+ * on activations...) ends the plan there: p->split records it, values later nodes read stay live to
+ * the end, and fp_model_run plans the rest after running this part (plan_continue). Frees p on error. */
+static int plan_nodes(fp_model *m, nn_plan_s *p, int start, nn_plan_s **out, fp_err *e)
+{
+    nn_graph *g = m->g;
+    int nv = g->nvalues, ret = 0;
+    p->split = -1;
     nn_tensor *tin[256], *tout[256];
-    for (int i = 0; i < g->nnodes && ret >= 0; i++) {
+    for (int i = start; i < g->nnodes && ret >= 0; i++) {
         nn_node *n = &g->nodes[i];
         if (n->nin > 256 || n->nout > 256) {
             ret = nn_node_error(e, n, FP_EUNSUPPORTED, "more than 256 inputs or outputs");
@@ -870,6 +899,15 @@ static int build_plan(fp_model *m, const fp_tensor *in, int nin, nn_plan_s **out
         /* Inputs that are not constant must not expose data to infer(): their values are unknown. */
         int upcast = 0;
         ret = infer_node(n, tin, n->nin, tout, &upcast, e);
+        if (ret == FP_EUNSUPPORTED && m->be->device == NN_DEV_HOST && n->def && needs_runtime_value(p, n)) {
+            fp_err_clear(e);
+            for (int k = 0; k < n->nout; k++)
+                if (tout[k])
+                    memset(tout[k], 0, sizeof(*tout[k]));
+            ret = 0;
+            p->split = i;
+            break;
+        }
         if (ret < 0)
             break;
         size_t outbytes = 0;
@@ -957,6 +995,10 @@ static int build_plan(fp_model *m, const fp_tensor *in, int nin, nn_plan_s **out
     }
     for (int i = 0; i < g->noutputs; i++)
         last[g->outputs[i]] = p->nsteps; /* kept until copied out */
+    for (int j = p->split; j >= 0 && j < g->nnodes; j++) /* read after the split: live to the end */
+        for (int k = 0; k < g->nodes[j].nin; k++)
+            if (g->nodes[j].inputs[k] >= 0 && last[g->nodes[j].inputs[k]] >= 0)
+                last[g->nodes[j].inputs[k]] = p->nsteps;
     for (int v = 0; v < nv; v++) {
         if (p->vstate[v] != VS_ARENA && p->vstate[v] != VS_STAGED)
             continue;
@@ -1065,6 +1107,43 @@ static int build_plan(fp_model *m, const fp_tensor *in, int nin, nn_plan_s **out
     return 0;
 }
 
+/* The rest of the graph after prev ran up to prev->split: every value prev knows is borrowed (it stays
+ * valid until prev is freed or runs again), the split node's value inputs become constants (host
+ * memory: only host backends split), and planning resumes at the split node, which then has the
+ * values its infer() needs and usually folds. *out is owned by the caller (plan_free), not cached. */
+static int plan_continue(fp_model *m, nn_plan_s *prev, nn_plan_s **out, fp_err *e)
+{
+    nn_graph *g = m->g;
+    int nv = g->nvalues;
+    nn_plan_s *p = calloc(1, sizeof(*p));
+    *out = NULL;
+    if (!p)
+        return fp_errorf(e, FP_ENOMEM, "%s: plan: out of memory", g->path);
+    p->vals = calloc((size_t)nv + 1, sizeof(nn_tensor));
+    p->vstate = calloc((size_t)nv + 1, 1);
+    p->vowned = calloc((size_t)nv + 1, 1);
+    p->steps = calloc((size_t)g->nnodes + 1, sizeof(nn_step));
+    p->buf_of_value = malloc(((size_t)nv + 1) * sizeof(int));
+    if (!p->vals || !p->vstate || !p->vowned || !p->steps || !p->buf_of_value) {
+        plan_free(m, p);
+        return fp_errorf(e, FP_ENOMEM, "%s: plan: out of memory", g->path);
+    }
+    p->id = ++m->key_counter;
+    for (int v = 0; v < nv; v++) {
+        p->buf_of_value[v] = -1;
+        if (!prev->vstate[v])
+            continue;
+        p->vals[v] = prev->vals[v];
+        p->vals[v].owned = 0;
+        p->vstate[v] = prev->vstate[v] == VS_CONST ? VS_CONST : VS_INPUT;
+    }
+    const nn_node *n = &g->nodes[prev->split];
+    for (int k = 0; k < n->nin && k < 32; k++)
+        if ((n->def->value_inputs >> k & 1u) && n->inputs[k] >= 0 && p->vstate[n->inputs[k]])
+            p->vstate[n->inputs[k]] = VS_CONST;
+    return plan_nodes(m, p, prev->split, out, e);
+}
+
 static int get_plan(fp_model *m, const fp_tensor *in, int nin, nn_plan_s **out, fp_err *e)
 {
     unsigned char *key;
@@ -1117,6 +1196,10 @@ int fp_model_output_shapes(fp_model *m, const fp_tensor *in, int nin, fp_tensor 
     nn_plan_s *p;
     if ((ret = get_plan(m, in, nin, &p, e)) < 0)
         return ret;
+    if (p->split >= 0)
+        return fp_errorf(e, FP_EUNSUPPORTED, "%s: plan: output shapes depend on values computed at run time "
+                         "(node '%s' (%s)): run the model and read the outputs' shapes", m->g->path,
+                         m->g->nodes[p->split].name, m->g->nodes[p->split].op_type);
     for (int i = 0; i < nout && i < m->g->noutputs; i++) {
         const nn_tensor *t = &p->vals[m->g->outputs[i]];
         outs[i].dtype = (fp_dtype)t->dtype;
@@ -1238,7 +1321,7 @@ int fp_model_run(fp_model *m, const fp_tensor *in, int nin, fp_tensor *outs, int
             }
         }
     }
-    for (int i = 0; i < nout; i++) {
+    for (int i = 0; i < nout && p->split < 0; i++) {
         const nn_tensor *t = &p->vals[g->outputs[i]];
         if (outs[i].data) {
             nn_tensor have = { .dtype = (nn_dtype)outs[i].dtype, .ndim = outs[i].ndim };
@@ -1271,12 +1354,44 @@ int fp_model_run(fp_model *m, const fp_tensor *in, int nin, fp_tensor *outs, int
             m->prepared = NULL;
         }
     }
+    /* Nodes whose shapes needed run-time values: plan and run the rest, as often as it splits again.
+     * Continuations are per run (their key would be the values themselves) and freed below. */
+    nn_plan_s *cont[NN_MAX_SPLITS], *last = p;
+    int ncont = 0;
+    while (ret >= 0 && last->split >= 0) {
+        if (ncont == NN_MAX_SPLITS) {
+            ret = fp_errorf(e, FP_EUNSUPPORTED, "more than %d nodes whose shapes depend on run-time values "
+                            "in sequence", NN_MAX_SPLITS);
+            break;
+        }
+        if ((ret = plan_continue(m, last, &cont[ncont], e)) < 0)
+            break;
+        last = cont[ncont++];
+        for (int s = 0; ret >= 0 && s < last->nsteps; s++)
+            ret = run_step(m, last, &last->steps[s], e);
+    }
+    for (int i = 0; i < nout && ret >= 0 && last != p; i++) {
+        const nn_tensor *t = &last->vals[g->outputs[i]];
+        if (outs[i].data) {
+            nn_tensor have = { .dtype = (nn_dtype)outs[i].dtype, .ndim = outs[i].ndim };
+            memcpy(have.dims, outs[i].dims, sizeof(have.dims));
+            if (have.dtype != t->dtype || !nn_shape_equal(&have, t)) {
+                char a[160], b[160];
+                ret = fp_errorf(e, FP_EINVAL, "output '%s' is %s%s (sized at run time), the buffer given is %s%s",
+                                g->values[g->outputs[i]].name, nn_dtype_name(t->dtype),
+                                nn_shape_str(t, a, sizeof(a)), nn_dtype_name(have.dtype),
+                                nn_shape_str(&have, b, sizeof(b)));
+            }
+        }
+    }
     if (ret < 0) {
+        for (int c = 0; c < ncont; c++)
+            plan_free(m, cont[c]);
         fp_err_prefix(e, "%s: run: ", g->path);
         return ret;
     }
     for (int i = 0; i < nout && ret >= 0; i++) {
-        const nn_tensor *t = &p->vals[g->outputs[i]];
+        const nn_tensor *t = &last->vals[g->outputs[i]];
         size_t nb = nn_tensor_nbytes(t);
         if (!outs[i].data) {
             outs[i].dtype = (fp_dtype)t->dtype;
@@ -1296,6 +1411,8 @@ int fp_model_run(fp_model *m, const fp_tensor *in, int nin, fp_tensor *outs, int
     }
     if (ret >= 0 && m->be->sync)
         ret = m->be->sync(m->bctx, e);
+    for (int c = 0; c < ncont; c++)
+        plan_free(m, cont[c]);
     for (int i = 0; i < nout; i++) {
         if (outs[i].owned == 2) {
             if (ret < 0) {

@@ -155,5 +155,15 @@ int main(void)
         SKIP(e.msg);
     else
         run_faults("real_island.onnx", &rin, 1, 1);
+    /* run-time output shapes: prefix plan, continuation plan, NMS sized at run time */
+    static float feat[8 * 1024];
+    for (int i = 0; i < 8 * 1024; i++)
+        feat[i] = (float)((i * 7919) % 2003) / 500.0f - 2.0f;
+    fp_tensor fin = { .dtype = FP_DTYPE_FLOAT32, .ndim = 3, .dims = { 1, 8, 1024 }, .data = feat };
+    fp_err_clear(&e);
+    if (cycle("nms_dyn.onnx", &fin, 1, 2, &e) == FP_EUNSUPPORTED)
+        SKIP(e.msg);
+    else
+        run_faults("nms_dyn.onnx", &fin, 1, 2);
     return fp_test_finish("nn.faults");
 }

@@ -336,7 +336,7 @@ static int conv_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor *
             const float *wg = wt + gi * mg * cg * ksize;
             float *yg = y + (b * cout + gi * mg) * os;
             if (one_by_one) {
-                opsb_sgemm(0, 0, mg, os, cg, 1.0f, wg, cg, xg, os, 0.0f, yg, os);
+                opsb_sgemm(ctx, 0, 0, mg, os, cg, 1.0f, wg, cg, xg, os, 0.0f, yg, os);
             } else {
                 a.x = xg;
                 for (int64_t r0 = 0; r0 < orows; r0 += band) {
@@ -344,7 +344,7 @@ static int conv_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor *
                     a.row0 = r0;
                     a.row1 = r1;
                     nn_cpu_parallel_for(ctx, cg * ksize, im2col_rows, &a);
-                    opsb_sgemm(0, 0, mg, nc, cg * ksize, 1.0f, wg, cg * ksize, col, nc, 0.0f,
+                    opsb_sgemm(ctx, 0, 0, mg, nc, cg * ksize, 1.0f, wg, cg * ksize, col, nc, 0.0f,
                                yg + r0 * w.out[2], os);
                 }
             }

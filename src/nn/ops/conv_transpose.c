@@ -200,7 +200,7 @@ static int convt_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor 
             a.bias = bias ? bias + gi * mg : NULL;
             for (int64_t r0 = 0; r0 < irows; r0 += band) {
                 int64_t r1 = r0 + band < irows ? r0 + band : irows, nc = (r1 - r0) * gm.in[2];
-                opsb_sgemm(1, 0, mg * ksize, nc, cg, 1.0f, wg, mg * ksize, xg + r0 * gm.in[2], is, 0.0f, col, nc);
+                opsb_sgemm(ctx, 1, 0, mg * ksize, nc, cg, 1.0f, wg, mg * ksize, xg + r0 * gm.in[2], is, 0.0f, col, nc);
                 a.row0 = r0;
                 a.row1 = r1;
                 nn_cpu_parallel_for(ctx, mg, col2im_chans, &a);

@@ -222,7 +222,7 @@ static int dcn_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **
                 a.pix0 = p0;
                 a.pix1 = p1;
                 nn_cpu_parallel_for(ctx, ntasks, dcn_im2col_tasks, &a);
-                opsb_sgemm(0, 0, mg, p1 - p0, cg * ksize, 1.0f, (const float *)in[1]->data + gi * mg * cg * ksize,
+                opsb_sgemm(ctx, 0, 0, mg, p1 - p0, cg * ksize, 1.0f, (const float *)in[1]->data + gi * mg * cg * ksize,
                            cg * ksize, col, p1 - p0, 0.0f, yg + p0, osz);
             }
             if (bias)

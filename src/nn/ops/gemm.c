@@ -66,7 +66,7 @@ static int gemm_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor *
                 y[i * d.n + j] = beta * cv[(cm == 1 ? 0 : i) * cn + (cn == 1 ? 0 : j)];
         gb = 1.0f;
     }
-    opsb_sgemm(d.ta, d.tb, d.m, d.n, d.k, alpha, in[0]->data, in[0]->dims[1], in[1]->data, in[1]->dims[1], gb,
+    opsb_sgemm(ctx, d.ta, d.tb, d.m, d.n, d.k, alpha, in[0]->data, in[0]->dims[1], in[1]->data, in[1]->dims[1], gb,
                y, d.n);
     return 0;
 }

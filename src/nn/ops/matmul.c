@@ -95,7 +95,7 @@ static int mm_cpu(const nn_node *n, nn_tensor *const *in, int nin, nn_tensor **o
             ia += idx * s.astr[i];
             ib += idx * s.bstr[i];
         }
-        opsb_sgemm(0, 0, s.m, s.n, s.k, 1.0f, a + ia * s.m * s.k, s.k, b + ib * s.k * s.n, s.n, 0.0f,
+        opsb_sgemm(ctx, 0, 0, s.m, s.n, s.k, 1.0f, a + ia * s.m * s.k, s.k, b + ib * s.k * s.n, s.n, 0.0f,
                    y + t * s.m * s.n, s.n);
     }
     return 0;

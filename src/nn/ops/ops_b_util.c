@@ -7,6 +7,11 @@
 #include <cblas.h>
 #include <string.h>
 
+/* Band limits of the im2col/column matrices (see ops_b_util.h); variables rather than constants only
+ * so the op tests can shrink them and drive every conv through the banded path. */
+int64_t opsb_col_max = (int64_t)1 << 16;
+int64_t opsb_col_min_cols = 1024;
+
 static int64_t div_ceil(int64_t a, int64_t b)
 {
     return a >= 0 ? (a + b - 1) / b : -((-a) / b);
@@ -126,8 +131,41 @@ int opsb_require_inputs(const nn_node *n, nn_tensor *const *in, int nin, int nre
     return 0;
 }
 
-void opsb_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
-                int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+typedef struct sgemm_job {
+    int ta, tb;
+    int64_t m, n, k, lda, ldb, ldc, rows, cols, nbn;
+    float alpha, beta;
+    const float *a, *b;
+    float *c;
+} sgemm_job;
+
+/* One block of C: rows [i0, i0+rows) x columns [j0, j0+cols), a single-threaded OpenBLAS call. */
+static void sgemm_blocks(void *arg, int64_t begin, int64_t end)
+{
+    const sgemm_job *j = arg;
+    for (int64_t t = begin; t < end; t++) {
+        int64_t i0 = (t / j->nbn) * j->rows, j0 = (t % j->nbn) * j->cols;
+        int64_t mr = j->m - i0 < j->rows ? j->m - i0 : j->rows;
+        int64_t nc = j->n - j0 < j->cols ? j->n - j0 : j->cols;
+        const float *a = j->ta ? j->a + i0 : j->a + i0 * j->lda;
+        const float *b = j->tb ? j->b + j0 * j->ldb : j->b + j0;
+        cblas_sgemm(CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans,
+                    (blasint)mr, (blasint)nc, (blasint)j->k, j->alpha, a, (blasint)j->lda, b, (blasint)j->ldb,
+                    j->beta, j->c + i0 * j->ldc + j0, (blasint)j->ldc);
+    }
+}
+
+/* OpenBLAS runs single-threaded (nn_cpu_ctx_bind_blas) and the parallelism is ours: C is cut into
+ * blocks whose size depends only on the shape, never on the thread count, and the blocks are spread
+ * over the context's threads. OpenBLAS's own threading partitions by its thread count, which changed
+ * results in the last bits between 1 and 3 threads (nn.threads, BasicVSR++); this keeps them
+ * byte-identical while --threads bounds every thread the runtime uses. */
+#define SGEMM_BLOCK_COLS 256
+#define SGEMM_BLOCK_ROWS 64
+#define SGEMM_SPLIT_MIN_FLOPS ((int64_t)1 << 21)
+
+void opsb_sgemm(nn_cpu_ctx *ctx, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
 {
     if (m <= 0 || n <= 0)
         return;
@@ -138,9 +176,20 @@ void opsb_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float
                 c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
         return;
     }
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-                (blasint)m, (blasint)n, (blasint)k, alpha, a, (blasint)lda, b, (blasint)ldb, beta, c,
-                (blasint)ldc);
+    sgemm_job j = { .ta = trans_a, .tb = trans_b, .m = m, .n = n, .k = k, .lda = lda, .ldb = ldb, .ldc = ldc,
+                    .alpha = alpha, .beta = beta, .a = a, .b = b, .c = c, .rows = m, .cols = n };
+    if (m * n * k >= SGEMM_SPLIT_MIN_FLOPS) {
+        if (n > SGEMM_BLOCK_COLS)
+            j.cols = SGEMM_BLOCK_COLS;
+        if (m > SGEMM_BLOCK_ROWS && n <= SGEMM_BLOCK_COLS * 2)
+            j.rows = SGEMM_BLOCK_ROWS;
+    }
+    j.nbn = (n + j.cols - 1) / j.cols;
+    int64_t nblocks = ((m + j.rows - 1) / j.rows) * j.nbn;
+    if (nblocks == 1)
+        sgemm_blocks(&j, 0, 1);
+    else
+        nn_cpu_parallel_for(ctx, nblocks, sgemm_blocks, &j);
 }
 
 int64_t opsb_window_count(int64_t start, int64_t k, int64_t d, int64_t lo, int64_t hi)

@@ -20,16 +20,12 @@
 #define OPSB_MAX_SP 3
 
 /* im2col/column matrices are built in bands so they stay near L2 size: a band holds about
- * OPSB_COL_MAX floats (64 Ki floats = 256 KiB; measured 2x faster than whole-image im2col on a
- * 3->16 3x3 conv at 256x256), but never fewer than OPSB_COL_MIN_COLS columns so the GEMM on it stays
+ * opsb_col_max floats (64 Ki floats = 256 KiB; measured 2x faster than whole-image im2col on a
+ * 3->16 3x3 conv at 256x256), but never fewer than opsb_col_min_cols columns so the GEMM on it stays
  * efficient (and threads well in OpenBLAS). Bands depend only on the shape. The op tests build with
- * tiny values so the banded path is what they exercise. */
-#ifndef OPSB_COL_MAX
-#define OPSB_COL_MAX ((int64_t)1 << 16)
-#endif
-#ifndef OPSB_COL_MIN_COLS
-#define OPSB_COL_MIN_COLS ((int64_t)1024)
-#endif
+ * tiny values (they set these two variables) so the banded path is what they exercise. */
+extern int64_t opsb_col_max;      /* (int64_t)1 << 16 */
+extern int64_t opsb_col_min_cols; /* 1024 */
 
 typedef struct opsb_window {
     int nsp;                      /* spatial dims of the op (1..3) */
@@ -56,8 +52,10 @@ int opsb_require_float(const nn_node *n, nn_tensor *const *in, int nin, unsigned
 /* Return 0 if inputs below nreq are present, else FP_EMODEL naming the node. */
 int opsb_require_inputs(const nn_node *n, nn_tensor *const *in, int nin, int nreq, fp_err *e);
 
-/* C[m x n] = alpha * op(A) * op(B) + beta * C, row-major, through OpenBLAS. lda/ldb/ldc as cblas. */
-void opsb_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+/* C[m x n] = alpha * op(A) * op(B) + beta * C, row-major, through single-threaded OpenBLAS calls on
+ * blocks of C spread over ctx's threads (blocks depend on the shape only: results are identical at any
+ * thread count). lda/ldb/ldc as cblas. */
+void opsb_sgemm(nn_cpu_ctx *ctx, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
                 int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 
 /* Number of positions of a window (start at `start` in input coordinates, k taps dilated by d) that fall
@@ -87,9 +85,9 @@ static inline void opsb_axpy(float *restrict y, const float *restrict x, float a
 /* Band height in rows of row_len columns for a column matrix with col_rows rows, out of rows_total. */
 static inline int64_t opsb_band_rows(int64_t rows_total, int64_t row_len, int64_t col_rows)
 {
-    int64_t cols = OPSB_COL_MAX / (col_rows > 0 ? col_rows : 1), band;
-    if (cols < OPSB_COL_MIN_COLS)
-        cols = OPSB_COL_MIN_COLS;
+    int64_t cols = opsb_col_max / (col_rows > 0 ? col_rows : 1), band;
+    if (cols < opsb_col_min_cols)
+        cols = opsb_col_min_cols;
     band = cols / (row_len > 0 ? row_len : 1);
     return band < 1 ? 1 : band > rows_total ? rows_total : band;
 }

@@ -2,6 +2,8 @@
  * opsb_test — implementation of the shared test helpers (see opsb_test.h). Test-only code.
  */
 #include "opsb_test.h"
+#include "nn/nn_cpu.h"
+#include "nn/ops/ops_b_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,7 +79,9 @@ nn_tensor tb_tensor(nn_dtype dt, int ndim, const int64_t *dims, void *data)
 
 int tb_run(tb_node *t, nn_tensor **in, int nin, nn_tensor **out, int nout, nn_cpu_ctx *ctx, fp_err *e)
 {
-    const nn_op_def *def = t->node.def ? t->node.def : nn_op_find("", t->node.op_type);
+    const nn_op_def *def = t->node.def ? t->node.def : nn_op_find_opset("", t->node.op_type, t->node.opset);
+    if (!def)
+        def = nn_op_find("", t->node.op_type);
     int r;
     if (!def)
         return fp_errorf(e, FP_EUNSUPPORTED, "op %s is not registered", t->node.op_type);
@@ -88,7 +92,28 @@ int tb_run(tb_node *t, nn_tensor **in, int nin, nn_tensor **out, int nout, nn_cp
     for (int i = 0; i < nout; i++)
         if (out[i] && (r = nn_tensor_alloc(out[i])) < 0)
             return fp_errorf(e, r, "output %d: allocation failed", i);
-    return def->cpu(&t->node, in, nin, out, nout, ctx, e);
+    r = def->cpu(&t->node, in, nin, out, nout, ctx, e);
+    nn_cpu_ctx_scratch_reset(ctx); /* as the CPU backend does after each kernel */
+    return r;
+}
+
+nn_cpu_ctx *tb_ctx_new(int threads)
+{
+    nn_cpu_ctx *c = NULL;
+    fp_err e = { 0 };
+    /* Tiny im2col bands (4096 floats, no column minimum) so every conv test goes through the banded
+     * path; set here because every test creates a context before running an op. */
+    opsb_col_max = 4096;
+    opsb_col_min_cols = 1;
+    if (nn_cpu_ctx_create(&c, threads < 1 ? 1 : threads, &e) < 0)
+        return NULL;
+    nn_cpu_ctx_set_poison(c, 1);
+    return c;
+}
+
+void tb_ctx_freep(nn_cpu_ctx **pc)
+{
+    nn_cpu_ctx_freep(pc);
 }
 
 float tb_randf(uint64_t *s, float lo, float hi)

@@ -1,7 +1,8 @@
 /*
  * opsb_test — helpers the group-b op tests share: build a one-node graph by hand (node + attributes),
  * wrap tensors, and run an op's infer + cpu with outputs allocated in between. Also the CPU context
- * used by the tests (tb_ctx_new), which maps onto the stand-in or the real runtime.
+ * used by the tests (tb_ctx_new): the runtime's real nn_cpu_ctx with poisoned scratch (0xff bytes, so a
+ * kernel reading scratch before writing it fails) and tiny im2col bands (the banded conv path).
  *
  * Ownership: tb_run allocates output storage (nn_tensor_alloc); the caller frees it with
  * nn_tensor_free, also after an error. tb_node holds its attributes inline; nothing to free.

@@ -81,6 +81,7 @@ static int cpu_run_node(nn_backend_ctx *c, const nn_node *n, nn_tensor *const *i
 {
     if (!n->def || !n->def->cpu)
         return nn_node_error(e, n, FP_EUNSUPPORTED, "no CPU kernel");
+    nn_cpu_ctx_bind_blas(c->cpu);
     int ret = n->def->cpu(n, in, nin, out, nout, c->cpu, e);
     nn_cpu_ctx_scratch_reset(c->cpu);
     if (ret < 0 && e && !e->code)
