@@ -263,7 +263,8 @@ static int conv_prepare(nn_backend_ctx *ctx, nn_node *n, cu_node *cn, nn_tensor 
     for (int i = 2; i < out[0]->ndim; i++)
         c->inner *= out[0]->dims[i];
 
-    const int want = 8;
+    /* Ask for every algorithm: the filters below may reject the fastest few. */
+    const int want = transposed ? (int)CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT : (int)CUDNN_CONVOLUTION_FWD_ALGO_COUNT;
     int got = 0, chosen = -1;
     size_t ws = 0;
     /* The search times every candidate: do it once per process for a given problem (a second model
@@ -292,10 +293,10 @@ static int conv_prepare(nn_backend_ctx *ctx, nn_node *n, cu_node *cn, nn_tensor 
     }
     int chosen_math = 0;
     if (!transposed) {
-        cudnnConvolutionFwdAlgoPerf_t perf[8];
+        cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
         CUDNN_CHECK(e, n, cudnnFindConvolutionForwardAlgorithm(ctx->cudnn, c->x, c->w, c->conv, c->y, want, &got, perf));
         for (int i = 0; i < got && chosen < 0; i++) {
-            if (perf[i].status != CUDNN_STATUS_SUCCESS)
+            if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].determinism != CUDNN_DETERMINISTIC)
                 continue;
             if (dt == NN_DT_FLOAT && perf[i].mathType != CUDNN_FMA_MATH && perf[i].mathType != CUDNN_DEFAULT_MATH)
                 continue;
@@ -311,10 +312,13 @@ static int conv_prepare(nn_backend_ctx *ctx, nn_node *n, cu_node *cn, nn_tensor 
             CUDNN_CHECK(e, n, cudnnSetConvolutionMathType(c->conv, (cudnnMathType_t)chosen_math));
         }
     } else {
-        cudnnConvolutionBwdDataAlgoPerf_t perf[8];
+        cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
         CUDNN_CHECK(e, n, cudnnFindConvolutionBackwardDataAlgorithm(ctx->cudnn, c->w, c->x, c->conv, c->y, want, &got, perf));
         for (int i = 0; i < got && chosen < 0; i++) {
-            if (perf[i].status != CUDNN_STATUS_SUCCESS)
+            /* BWD_DATA_ALGO_0 accumulates with atomics: often the fastest for strided ConvTranspose, but
+             * its sums change order from run to run, so a replayed graph (or a second plain run) is not
+             * bit-identical. Only deterministic algorithms: same input, same bits. */
+            if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].determinism != CUDNN_DETERMINISTIC)
                 continue;
             if (dt == NN_DT_FLOAT && perf[i].mathType != CUDNN_FMA_MATH && perf[i].mathType != CUDNN_DEFAULT_MATH)
                 continue;
@@ -330,7 +334,7 @@ static int conv_prepare(nn_backend_ctx *ctx, nn_node *n, cu_node *cn, nn_tensor 
         }
     }
     if (chosen < 0)
-        return nn_node_error(e, n, FP_EUNSUPPORTED, "cuda: %s: cuDNN has no algorithm for this shape/dtype (%d tried)",
+        return nn_node_error(e, n, FP_EUNSUPPORTED, "cuda: %s: cuDNN has no deterministic algorithm for this shape/dtype (%d tried)",
                              n->op_type, got);
     c->fwd_algo = chosen;
     c->ws_bytes = ws;
