@@ -757,7 +757,11 @@ static void cases_conv(void)
     CASE("Conv", 11, "pads=is:1,1,1,1", 1, F(1, 3, 7, 9), F(8, 3, 3, 3), F(8));
     CASE("Conv", 11, "pads=is:2,2;strides=is:1", 1, F(2, 4, 129), FC(6, 4, 5), FC(6));
     CASE("Conv", 11, "auto_pad=s:SAME_UPPER", 1, F(1, 3, 7, 9), FC(8, 3, 3, 3));
-    CASE("Conv", 11, "pads=is:0,0,1,1", 1, F(1, 3, 7, 9), FC(8, 3, 3, 3)); /* asymmetric: skipped */
+    /* Asymmetric pads (TF-exported SAME convolutions): the input is padded explicitly. */
+    CASE("Conv", 11, "pads=is:0,0,1,1", 1, F(1, 3, 7, 9), FC(8, 3, 3, 3));
+    CASE("Conv", 11, "pads=is:2,0,1,3;strides=is:2,2", 1, F(2, 5, 9, 7), FC(4, 5, 3, 3), FC(4));
+    CASE("Conv", 11, "pads=is:0,2", 1, F(1, 4, 129), FC(3, 4, 3));
+    CASE("Conv", 11, "pads=is:1,0,0,1;group=i:3", 1, F(8, 3, 7, 9), FC(3, 1, 3, 3), FC(3));
     CASE("ConvTranspose", 11, "strides=is:2,2;pads=is:1,1,1,1;output_padding=is:1,1", 1, F(1, 8, 7, 9),
          FC(8, 4, 3, 3), FC(4));
     CASE("ConvTranspose", 11, "strides=is:2,2", 1, F(8, 6, 3, 5), FC(6, 4, 2, 2), FC(4));
