@@ -788,7 +788,11 @@ static void cases_gemm(void)
     CASE("MatMul", 13, "", 1, F(7), F(7, 3));
     CASE("MatMul", 13, "", 1, F(3, 7, 9), F(9));
     CASE("MatMul", 13, "", 1, F(1, 7, 9), F(8, 9, 5));
-    CASE("MatMul", 13, "", 1, F(2, 1, 4, 5), F(3, 5, 6)); /* cross batch broadcast: skipped */
+    /* Mixed batch broadcasting: an outer host loop around strided-batched GEMMs. */
+    CASE("MatMul", 13, "", 1, F(2, 1, 4, 5), F(3, 5, 6));
+    CASE("MatMul", 13, "", 1, F(3, 1, 2, 4, 5), F(2, 1, 5, 6));
+    CASE("MatMul", 13, "", 1, F(1, 3, 4, 5), F(2, 1, 5, 7));
+    CASE("MatMul", 13, "", 1, F(2, 3, 7), F(3, 1, 7, 4));
     CASE("Gemm", 13, "", 1, F(7, 129), FC(129, 3), FC(3));
     CASE("Gemm", 13, "transB=i:1;alpha=f:0.5;beta=f:2", 1, F(8, 129), FC(33, 129), FC(8, 33));
     CASE("Gemm", 13, "transA=i:1", 1, F(9, 7), F(9, 5), F(1, 5));
