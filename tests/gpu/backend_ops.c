@@ -253,16 +253,22 @@ static double host_get(const void *p, nn_dtype dt, int64_t i)
         }                                                                                           \
     } while (0)
 
-/* One run of a prepared node on a CUDA instance into freshly guarded outputs. graph: capture on
- * run_begin/run_end, then replay once more after clearing the outputs. Fills host copies (with
- * guards) in hout[]. Returns 0, or -1 with err set. */
+/* Runs of a prepared node on a CUDA instance into freshly guarded outputs. The output area is poisoned
+ * before every pass (NaN bytes 0xFF, then 0x00, alternating), so an element a kernel leaves unwritten
+ * shows as NaN in the first pass and as a difference between passes. Plain: two runs. graph: capture
+ * on run_begin/run_end, then three replays. Every pass must be bit-identical to the first: a kernel
+ * that reads its own output, accumulates with atomics in varying order, or replays a value baked in at
+ * capture fails here. Fills host copies of the first pass (with guards) in hout[]. Returns 0, or -1
+ * with err set. */
+#define GPU_PASSES_PLAIN 2
+#define GPU_PASSES_GRAPH 4
 static int gpu_run(const nn_backend *be, nn_backend_ctx *ctx, nn_node *n, nn_tensor **gin, int nin, nn_tensor *gout,
                    int nout, uint8_t **hout, int graph, char *err, size_t errlen)
 {
     fp_err e = {0};
     nn_tensor *outp[MAX_IO];
-    uint8_t *dev[MAX_IO] = {0};
-    int rc = -1;
+    uint8_t *dev[MAX_IO] = {0}, *tmp = NULL;
+    int rc = -1, npass = graph ? GPU_PASSES_GRAPH : GPU_PASSES_PLAIN;
     for (int k = 0; k < nout; k++) {
         size_t nb = nn_tensor_nbytes(&gout[k]);
         if (cudaMalloc((void **)&dev[k], nb + 2 * GUARD) != cudaSuccess ||
@@ -283,15 +289,14 @@ static int gpu_run(const nn_backend *be, nn_backend_ctx *ctx, nn_node *n, nn_ten
         snprintf(err, errlen, "prepare_node: %s", e.msg);
         goto out;
     }
-    for (int pass = 0; pass < (graph ? 2 : 1); pass++) {
-        if (pass == 1)
-            for (int k = 0; k < nout; k++)
-                if (cudaMemset(dev[k] + GUARD, 0, nn_tensor_nbytes(&gout[k])) != cudaSuccess) {
-                    snprintf(err, errlen, "cudaMemset failed");
-                    goto out;
-                }
-        if (pass == 1 && cudaDeviceSynchronize() != cudaSuccess) {
-            snprintf(err, errlen, "device error before the replay");
+    for (int pass = 0; pass < npass; pass++) {
+        for (int k = 0; k < nout; k++)
+            if (cudaMemset(dev[k] + GUARD, pass & 1 ? 0x00 : 0xFF, nn_tensor_nbytes(&gout[k])) != cudaSuccess) {
+                snprintf(err, errlen, "cudaMemset failed");
+                goto out;
+            }
+        if (cudaDeviceSynchronize() != cudaSuccess) {
+            snprintf(err, errlen, "device error before pass %d", pass);
             goto out;
         }
         int replayed = 0;
@@ -302,8 +307,8 @@ static int gpu_run(const nn_backend *be, nn_backend_ctx *ctx, nn_node *n, nn_ten
                 goto out;
             }
             replayed = r == 1;
-            if (pass == 1 && !replayed) {
-                snprintf(err, errlen, "run_begin did not replay the captured graph");
+            if (pass > 0 && !replayed) {
+                snprintf(err, errlen, "run_begin did not replay the captured graph (pass %d)", pass);
                 goto out;
             }
         }
@@ -321,18 +326,33 @@ static int gpu_run(const nn_backend *be, nn_backend_ctx *ctx, nn_node *n, nn_ten
             snprintf(err, errlen, "sync: %s", e.msg);
             goto out;
         }
-    }
-    for (int k = 0; k < nout; k++) {
-        size_t nb = nn_tensor_nbytes(&gout[k]);
-        hout[k] = malloc(nb + 2 * GUARD);
-        cudaError_t st = cudaMemcpy(hout[k], dev[k], nb + 2 * GUARD, cudaMemcpyDeviceToHost);
-        if (st != cudaSuccess) {
-            snprintf(err, errlen, "copy back: %s", cudaGetErrorString(st));
-            goto out;
+        for (int k = 0; k < nout; k++) {
+            size_t nb = nn_tensor_nbytes(&gout[k]);
+            uint8_t *dst = pass == 0 ? (hout[k] = malloc(nb + 2 * GUARD)) : (tmp = malloc(nb + 2 * GUARD));
+            if (!dst) {
+                snprintf(err, errlen, "out of memory");
+                goto out;
+            }
+            cudaError_t st = cudaMemcpy(dst, dev[k], nb + 2 * GUARD, cudaMemcpyDeviceToHost);
+            if (st != cudaSuccess) {
+                snprintf(err, errlen, "copy back: %s", cudaGetErrorString(st));
+                goto out;
+            }
+            if (pass > 0) {
+                int same = !memcmp(tmp + GUARD, hout[k] + GUARD, nb);
+                free(tmp);
+                tmp = NULL;
+                if (!same) {
+                    snprintf(err, errlen, "output %d of %s %d differs from the first run (nondeterministic, reads "
+                             "its output, or stale capture)", k, graph ? "replay" : "run", graph ? pass : pass + 1);
+                    goto out;
+                }
+            }
         }
     }
     rc = 0;
 out:
+    free(tmp);
     be->release_node(ctx, n);
     for (int k = 0; k < nout; k++) {
         cudaFree(dev[k]);
@@ -737,11 +757,18 @@ static void cases_conv(void)
     CASE("Conv", 11, "pads=is:1,1,1,1", 1, F(1, 3, 7, 9), F(8, 3, 3, 3), F(8));
     CASE("Conv", 11, "pads=is:2,2;strides=is:1", 1, F(2, 4, 129), FC(6, 4, 5), FC(6));
     CASE("Conv", 11, "auto_pad=s:SAME_UPPER", 1, F(1, 3, 7, 9), FC(8, 3, 3, 3));
-    CASE("Conv", 11, "pads=is:0,0,1,1", 1, F(1, 3, 7, 9), FC(8, 3, 3, 3)); /* asymmetric: skipped */
+    /* Asymmetric pads (TF-exported SAME convolutions): the input is padded explicitly. */
+    CASE("Conv", 11, "pads=is:0,0,1,1", 1, F(1, 3, 7, 9), FC(8, 3, 3, 3));
+    CASE("Conv", 11, "pads=is:2,0,1,3;strides=is:2,2", 1, F(2, 5, 9, 7), FC(4, 5, 3, 3), FC(4));
+    CASE("Conv", 11, "pads=is:0,2", 1, F(1, 4, 129), FC(3, 4, 3));
+    CASE("Conv", 11, "pads=is:1,0,0,1;group=i:3", 1, F(8, 3, 7, 9), FC(3, 1, 3, 3), FC(3));
     CASE("ConvTranspose", 11, "strides=is:2,2;pads=is:1,1,1,1;output_padding=is:1,1", 1, F(1, 8, 7, 9),
          FC(8, 4, 3, 3), FC(4));
     CASE("ConvTranspose", 11, "strides=is:2,2", 1, F(8, 6, 3, 5), FC(6, 4, 2, 2), FC(4));
     CASE("ConvTranspose", 11, "strides=is:2,2;group=i:2;pads=is:1,1,1,1", 1, F(1, 8, 7, 9), FC(8, 3, 4, 4));
+    /* A keypoint head's deconvolution (4x4, stride 2): big enough that cuDNN's fastest candidate can be
+     * the atomics-based BWD_DATA_ALGO_0, which the backend must not pick (the repeated runs catch it). */
+    CASE("ConvTranspose", 11, "strides=is:2,2;pads=is:1,1,1,1", 1, F(1, 64, 16, 12), FC(64, 64, 4, 4), FC(64));
     /* BasicVSR++'s alignment: 16 offset groups, 3x3, mask; offsets reach past the borders. */
     CASE("DeformConv", 19, "pads=is:1,1,1,1;offset_group=i:16", 1, F(1, 32, 7, 9), FC(16, 32, 3, 3),
          FR(-3, 3, 1, 16 * 18, 7, 9), FC(16), F(1, 16 * 9, 7, 9));
@@ -761,7 +788,11 @@ static void cases_gemm(void)
     CASE("MatMul", 13, "", 1, F(7), F(7, 3));
     CASE("MatMul", 13, "", 1, F(3, 7, 9), F(9));
     CASE("MatMul", 13, "", 1, F(1, 7, 9), F(8, 9, 5));
-    CASE("MatMul", 13, "", 1, F(2, 1, 4, 5), F(3, 5, 6)); /* cross batch broadcast: skipped */
+    /* Mixed batch broadcasting: an outer host loop around strided-batched GEMMs. */
+    CASE("MatMul", 13, "", 1, F(2, 1, 4, 5), F(3, 5, 6));
+    CASE("MatMul", 13, "", 1, F(3, 1, 2, 4, 5), F(2, 1, 5, 6));
+    CASE("MatMul", 13, "", 1, F(1, 3, 4, 5), F(2, 1, 5, 7));
+    CASE("MatMul", 13, "", 1, F(2, 3, 7), F(3, 1, 7, 4));
     CASE("Gemm", 13, "", 1, F(7, 129), FC(129, 3), FC(3));
     CASE("Gemm", 13, "transB=i:1;alpha=f:0.5;beta=f:2", 1, F(8, 129), FC(33, 129), FC(8, 33));
     CASE("Gemm", 13, "transA=i:1", 1, F(9, 7), F(9, 5), F(1, 5));

@@ -26,6 +26,12 @@ typedef struct conv_priv {
     int fwd_algo;          /* cudnnConvolutionFwdAlgo_t or cudnnConvolutionBwdDataAlgo_t */
     size_t ws_bytes;
     int64_t C_out, inner;  /* bias broadcast: channels and spatial size of the output */
+    /* Asymmetric pads (Conv only): cuDNN pads both sides alike, so the input is first copied into a
+     * zeroed buffer at the start of the workspace with the difference added explicitly; cuDNN's own
+     * workspace follows at xp_off. */
+    int xpad;
+    int64_t xp_dims[NN_MAX_DIMS], xp_off_elems; /* padded input dims; where the input starts in it */
+    size_t xp_bytes, xp_off;
 } conv_priv;
 
 static void conv_priv_free(nn_backend_ctx *ctx, void *p)
@@ -53,6 +59,7 @@ static cudnnDataType_t cudnn_dt(nn_dtype dt)
 typedef struct conv_geom {
     int nsp;
     int k[3], stride[3], dil[3], pad[3];
+    int xlo[3], xhi[3];     /* explicit extra padding before/after (asymmetric pads, Conv only) */
     int group;
 } conv_geom;
 
@@ -65,6 +72,7 @@ static int conv_geom_get(const nn_node *n, const nn_tensor *x, const nn_tensor *
     const int64_t *ks = nn_attr_ints(n, "kernel_shape", &nk), *st = nn_attr_ints(n, "strides", &ns);
     const int64_t *dl = nn_attr_ints(n, "dilations", &nd), *pd = nn_attr_ints(n, "pads", &np);
     const char *ap = nn_attr_str(n, "auto_pad", "NOTSET");
+    memset(g, 0, sizeof(*g));
     g->nsp = x->ndim - 2;
     if (g->nsp < 1 || g->nsp > 3 || w->ndim != x->ndim || y->ndim != x->ndim)
         return (*why = "rank (1-D to 3-D convolutions only)", 0);
@@ -97,9 +105,13 @@ static int conv_geom_get(const nn_node *n, const nn_tensor *x, const nn_tensor *
         } else {
             return (*why = "auto_pad on ConvTranspose", 0);
         }
-        if (lo != hi)
-            return (*why = "asymmetric padding", 0);
-        g->pad[i] = lo;
+        if (lo < 0 || hi < 0)
+            return (*why = "negative padding", 0);
+        if (lo != hi && transposed)
+            return (*why = "asymmetric padding on ConvTranspose", 0);
+        g->pad[i] = lo < hi ? lo : hi;
+        g->xlo[i] = lo - g->pad[i];
+        g->xhi[i] = hi - g->pad[i];
     }
     return 1;
 }
@@ -232,7 +244,23 @@ static int conv_prepare(nn_backend_ctx *ctx, nn_node *n, cu_node *cn, nn_tensor 
     CUDNN_CHECK(e, n, cudnnCreateFilterDescriptor(&c->w));
     CUDNN_CHECK(e, n, cudnnCreateConvolutionDescriptor(&c->conv));
     int rc;
-    if ((rc = set_nd_tensor(n, c->x, cdt, in[0], e)) < 0 || (rc = set_nd_tensor(n, c->y, cdt, out[0], e)) < 0)
+    nn_tensor xp = *in[0];
+    for (int i = 0; i < g.nsp; i++) {
+        if (g.xlo[i] || g.xhi[i])
+            c->xpad = 1;
+        xp.dims[2 + i] += g.xlo[i] + g.xhi[i];
+    }
+    if (c->xpad) {
+        int64_t st[NN_MAX_DIMS];
+        cu_strides(&xp, st);
+        memcpy(c->xp_dims, xp.dims, sizeof(c->xp_dims));
+        c->xp_off_elems = 0;
+        for (int i = 0; i < g.nsp; i++)
+            c->xp_off_elems += g.xlo[i] * st[2 + i];
+        c->xp_bytes = nn_tensor_nbytes(&xp);
+        c->xp_off = (c->xp_bytes + 255) & ~(size_t)255;
+    }
+    if ((rc = set_nd_tensor(n, c->x, cdt, &xp, e)) < 0 || (rc = set_nd_tensor(n, c->y, cdt, out[0], e)) < 0)
         return rc;
     int nsp = g.nsp == 1 ? 2 : g.nsp;
     int wd[5], pad[3], str[3], dil[3];
@@ -263,7 +291,8 @@ static int conv_prepare(nn_backend_ctx *ctx, nn_node *n, cu_node *cn, nn_tensor 
     for (int i = 2; i < out[0]->ndim; i++)
         c->inner *= out[0]->dims[i];
 
-    const int want = 8;
+    /* Ask for every algorithm: the filters below may reject the fastest few. */
+    const int want = transposed ? (int)CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT : (int)CUDNN_CONVOLUTION_FWD_ALGO_COUNT;
     int got = 0, chosen = -1;
     size_t ws = 0;
     /* The search times every candidate: do it once per process for a given problem (a second model
@@ -277,7 +306,7 @@ static int conv_prepare(nn_backend_ctx *ctx, nn_node *n, cu_node *cn, nn_tensor 
         for (int i = 0; i < in[0]->ndim; i++) KMIX(in[0]->dims[i]);
         for (int i = 0; i < in[1]->ndim; i++) KMIX(in[1]->dims[i]);
         for (int i = 0; i < out[0]->ndim; i++) KMIX(out[0]->dims[i]);
-        for (int i = 0; i < g.nsp; i++) { KMIX(g.pad[i]); KMIX(g.stride[i]); KMIX(g.dil[i]); }
+        for (int i = 0; i < g.nsp; i++) { KMIX(g.pad[i]); KMIX(g.stride[i]); KMIX(g.dil[i]); KMIX(g.xlo[i]); KMIX(g.xhi[i]); }
 #undef KMIX
     }
     {
@@ -287,15 +316,15 @@ static int conv_prepare(nn_backend_ctx *ctx, nn_node *n, cu_node *cn, nn_tensor 
             CUDNN_CHECK(e, n, cudnnSetConvolutionMathType(c->conv, (cudnnMathType_t)math));
             c->fwd_algo = algo;
             c->ws_bytes = cws;
-            return cu_ws_reserve(ctx, n, cws, e);
+            return cu_ws_reserve(ctx, n, c->xp_off + cws, e);
         }
     }
     int chosen_math = 0;
     if (!transposed) {
-        cudnnConvolutionFwdAlgoPerf_t perf[8];
+        cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
         CUDNN_CHECK(e, n, cudnnFindConvolutionForwardAlgorithm(ctx->cudnn, c->x, c->w, c->conv, c->y, want, &got, perf));
         for (int i = 0; i < got && chosen < 0; i++) {
-            if (perf[i].status != CUDNN_STATUS_SUCCESS)
+            if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].determinism != CUDNN_DETERMINISTIC)
                 continue;
             if (dt == NN_DT_FLOAT && perf[i].mathType != CUDNN_FMA_MATH && perf[i].mathType != CUDNN_DEFAULT_MATH)
                 continue;
@@ -311,10 +340,13 @@ static int conv_prepare(nn_backend_ctx *ctx, nn_node *n, cu_node *cn, nn_tensor 
             CUDNN_CHECK(e, n, cudnnSetConvolutionMathType(c->conv, (cudnnMathType_t)chosen_math));
         }
     } else {
-        cudnnConvolutionBwdDataAlgoPerf_t perf[8];
+        cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
         CUDNN_CHECK(e, n, cudnnFindConvolutionBackwardDataAlgorithm(ctx->cudnn, c->w, c->x, c->conv, c->y, want, &got, perf));
         for (int i = 0; i < got && chosen < 0; i++) {
-            if (perf[i].status != CUDNN_STATUS_SUCCESS)
+            /* BWD_DATA_ALGO_0 accumulates with atomics: often the fastest for strided ConvTranspose, but
+             * its sums change order from run to run, so a replayed graph (or a second plain run) is not
+             * bit-identical. Only deterministic algorithms: same input, same bits. */
+            if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].determinism != CUDNN_DETERMINISTIC)
                 continue;
             if (dt == NN_DT_FLOAT && perf[i].mathType != CUDNN_FMA_MATH && perf[i].mathType != CUDNN_DEFAULT_MATH)
                 continue;
@@ -330,12 +362,12 @@ static int conv_prepare(nn_backend_ctx *ctx, nn_node *n, cu_node *cn, nn_tensor 
         }
     }
     if (chosen < 0)
-        return nn_node_error(e, n, FP_EUNSUPPORTED, "cuda: %s: cuDNN has no algorithm for this shape/dtype (%d tried)",
+        return nn_node_error(e, n, FP_EUNSUPPORTED, "cuda: %s: cuDNN has no deterministic algorithm for this shape/dtype (%d tried)",
                              n->op_type, got);
     c->fwd_algo = chosen;
     c->ws_bytes = ws;
     conv_algo_cache_put(key, chosen, chosen_math, ws);
-    return cu_ws_reserve(ctx, n, ws, e);
+    return cu_ws_reserve(ctx, n, c->xp_off + ws, e);
 }
 
 template <typename T>
@@ -352,13 +384,29 @@ static int conv_run(nn_backend_ctx *ctx, const nn_node *n, cu_node *cn, nn_tenso
     const float one = 1.f, zero = 0.f;
     if (nn_tensor_numel(out[0]) == 0)
         return 0;
+    const void *x = cu_in(cn, in, 0);
+    void *ws = (char *)ctx->ws + c->xp_off;
+    if (c->xpad) {
+        /* Zero the padded buffer, then place the input inside it (the asymmetric remainder of the pads). */
+        int64_t dst_st[NN_MAX_DIMS], src_st[NN_MAX_DIMS];
+        nn_tensor xp = *in[0];
+        memcpy(xp.dims, c->xp_dims, sizeof(xp.dims));
+        cu_strides(&xp, dst_st);
+        cu_strides(in[0], src_st);
+        CU_CHECK(e, n, cudaMemsetAsync(ctx->ws, 0, c->xp_bytes, ctx->stream));
+        int rc = cu_strided_copy(ctx, n, ctx->ws, x, (int)nn_dtype_size(in[0]->dtype), in[0]->ndim, in[0]->dims,
+                                 dst_st, c->xp_off_elems, src_st, 0, e);
+        if (rc < 0)
+            return rc;
+        x = ctx->ws;
+    }
     if (!strcmp(n->op_type, "ConvTranspose"))
-        CUDNN_CHECK(e, n, cudnnConvolutionBackwardData(ctx->cudnn, &one, c->w, cu_in(cn, in, 1), c->x, cu_in(cn, in, 0),
-                                                       c->conv, (cudnnConvolutionBwdDataAlgo_t)c->fwd_algo, ctx->ws,
+        CUDNN_CHECK(e, n, cudnnConvolutionBackwardData(ctx->cudnn, &one, c->w, cu_in(cn, in, 1), c->x, x,
+                                                       c->conv, (cudnnConvolutionBwdDataAlgo_t)c->fwd_algo, ws,
                                                        c->ws_bytes, &zero, c->y, out[0]->data));
     else
-        CUDNN_CHECK(e, n, cudnnConvolutionForward(ctx->cudnn, &one, c->x, cu_in(cn, in, 0), c->w, cu_in(cn, in, 1), c->conv,
-                                                  (cudnnConvolutionFwdAlgo_t)c->fwd_algo, ctx->ws, c->ws_bytes, &zero, c->y,
+        CUDNN_CHECK(e, n, cudnnConvolutionForward(ctx->cudnn, &one, c->x, x, c->w, cu_in(cn, in, 1), c->conv,
+                                                  (cudnnConvolutionFwdAlgo_t)c->fwd_algo, ws, c->ws_bytes, &zero, c->y,
                                                   out[0]->data));
     if (nin > 2 && in[2]) {
         int64_t total = nn_tensor_numel(out[0]);

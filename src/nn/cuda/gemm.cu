@@ -4,8 +4,7 @@
  * Owns: cu_ops_gemm. Row-major ONNX matrices are handed to column-major cuBLAS as their transposes
  * (C^T = B^T A^T), so nothing is copied. float/half/bf16 storage, fp32 accumulation
  * (CUBLAS_COMPUTE_32F: tensor cores for half/bf16, plain FMA for float — no TF32, which would break
- * the fp32 1e-5 contract). MatMul batch broadcasting is supported when each side's batch is either
- * the full output batch or 1 (stride 0); other patterns are reported unsupported.
+ * the fp32 1e-5 contract). MatMul batch broadcasting: any ONNX pattern (see mm_geom).
  *
  * Does not own the cuBLAS handle or its workspace (nn_backend_cuda.cu), or fusing a following bias
  * add (Gemm's C does that).
@@ -23,12 +22,19 @@ static cudaDataType_t blas_dt(nn_dtype dt)
     }
 }
 
+/* The output's batch dims split in two: an inner group that both sides walk with one stride each
+ * (contiguous, or 0 where broadcast) — one strided-batched GEMM — and the outer dims before it, looped
+ * on the host (one GEMM call per outer index: mixed patterns such as [2,1]x[3] are rare and small). */
 typedef struct mm_geom {
-    int64_t M, N, K, batch, sa, sb;
+    int64_t M, N, K, batch, sa, sb;                                   /* inner group, element strides */
+    int nod;
+    int64_t nouter, od[NN_MAX_DIMS], oas[NN_MAX_DIMS], obs[NN_MAX_DIMS]; /* outer dims, element strides */
 } mm_geom;
 
 static int mm_geom_get(const nn_tensor *a, const nn_tensor *b, const nn_tensor *y, mm_geom *g, const char **why)
 {
+    memset(g, 0, sizeof(*g));
+    g->nouter = 1;
     if (a->ndim < 1 || b->ndim < 1)
         return (*why = "scalar operand", 0);
     g->K = a->dims[a->ndim - 1];
@@ -37,18 +43,50 @@ static int mm_geom_get(const nn_tensor *a, const nn_tensor *b, const nn_tensor *
         return (*why = "inner dimensions differ", 0);
     g->N = b->ndim >= 2 ? b->dims[b->ndim - 1] : 1;
     int64_t mn = g->M * g->N, yn = nn_tensor_numel(y);
-    int64_t an = nn_tensor_numel(a), bn = nn_tensor_numel(b);
-    if (mn == 0 || g->K == 0) {
-        g->batch = 0;
-        g->sa = g->sb = 0;
+    if (mn == 0 || g->K == 0)
         return 1;
+    int ra = a->ndim >= 2 ? a->ndim - 2 : 0, rb = b->ndim >= 2 ? b->ndim - 2 : 0, nb = ra > rb ? ra : rb;
+    int64_t od[NN_MAX_DIMS], as[NN_MAX_DIMS], bs[NN_MAX_DIMS], acca = g->M * g->K, accb = g->K * g->N, tot = 1;
+    int nd = 0;
+    /* Right-aligned broadcast of the batch dims; dims of output size 1 are dropped. */
+    for (int i = nb - 1; i >= 0; i--) {
+        int ia = i - (nb - ra), ib = i - (nb - rb);
+        int64_t da = ia >= 0 ? a->dims[ia] : 1, db = ib >= 0 ? b->dims[ib] : 1, o = da > db ? da : db;
+        if ((da != o && da != 1) || (db != o && db != 1))
+            return (*why = "batch dims do not broadcast", 0);
+        if (o != 1) {
+            od[nd] = o;
+            as[nd] = da == 1 ? 0 : acca;
+            bs[nd] = db == 1 ? 0 : accb;
+            nd++;
+        }
+        acca *= da;
+        accb *= db;
+        tot *= o;
     }
-    g->batch = yn / mn;
-    int64_t ab = an / (g->M * g->K), bb = bn / (g->K * g->N);
-    if ((ab != 1 && ab != g->batch) || (bb != 1 && bb != g->batch))
-        return (*why = "batch broadcast pattern (each side must be full or 1)", 0);
-    g->sa = ab == 1 ? 0 : g->M * g->K;
-    g->sb = bb == 1 ? 0 : g->K * g->N;
+    if (tot * mn != yn)
+        return (*why = "output size", 0);
+    /* od/as/bs are innermost first. Grow the inner group while both sides stay one stride. */
+    g->batch = 1;
+    int j = 0;
+    if (nd > 0) {
+        g->batch = od[0];
+        g->sa = as[0];
+        g->sb = bs[0];
+        for (j = 1; j < nd; j++) {
+            if (as[j] != as[j - 1] * od[j - 1] || bs[j] != bs[j - 1] * od[j - 1])
+                break;
+            g->batch *= od[j];
+        }
+    }
+    /* Outer dims, outermost first. */
+    for (int k = nd - 1; k >= j; k--) {
+        g->od[g->nod] = od[k];
+        g->oas[g->nod] = as[k];
+        g->obs[g->nod] = bs[k];
+        g->nod++;
+        g->nouter *= od[k];
+    }
     return 1;
 }
 
@@ -85,21 +123,32 @@ static int mm_run(nn_backend_ctx *ctx, const nn_node *n, cu_node *cn, nn_tensor 
     cudaDataType_t t = blas_dt(y->dtype);
     const float one = 1.f, zero = 0.f;
     const void *A = cu_in(cn, in, 0), *B = cu_in(cn, in, 1);
-    int64_t M = g.M, batch = g.batch;
-    /* Shared B: the batch folds into M, one bigger GEMM instead of many small ones. */
-    if (g.sb == 0 && g.sa != 0) {
-        M *= batch;
-        batch = 1;
+    size_t es = nn_dtype_size(y->dtype);
+    for (int64_t o = 0; o < g.nouter; o++) {
+        int64_t offa = 0, offb = 0, r = o;
+        for (int k = g.nod - 1; k >= 0; k--) {
+            offa += (r % g.od[k]) * g.oas[k];
+            offb += (r % g.od[k]) * g.obs[k];
+            r /= g.od[k];
+        }
+        const void *Ao = (const char *)A + offa * es, *Bo = (const char *)B + offb * es;
+        void *Yo = (char *)y->data + (size_t)(o * g.batch * g.M * g.N) * es;
+        int64_t M = g.M, batch = g.batch;
+        /* Shared B: the batch folds into M, one bigger GEMM instead of many small ones. */
+        if (g.sb == 0 && g.sa != 0) {
+            M *= batch;
+            batch = 1;
+        }
+        if (batch == 1)
+            CUBLAS_CHECK(e, n, cublasGemmEx(ctx->cublas, CUBLAS_OP_N, CUBLAS_OP_N, (int)g.N, (int)M, (int)g.K, &one, Bo,
+                                            t, (int)g.N, Ao, t, (int)g.K, &zero, Yo, t, (int)g.N, CUBLAS_COMPUTE_32F,
+                                            CUBLAS_GEMM_DEFAULT));
+        else
+            CUBLAS_CHECK(e, n, cublasGemmStridedBatchedEx(ctx->cublas, CUBLAS_OP_N, CUBLAS_OP_N, (int)g.N, (int)g.M,
+                                                          (int)g.K, &one, Bo, t, (int)g.N, g.sb, Ao, t, (int)g.K, g.sa,
+                                                          &zero, Yo, t, (int)g.N, g.M * g.N, (int)batch,
+                                                          CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
     }
-    if (batch == 1)
-        CUBLAS_CHECK(e, n, cublasGemmEx(ctx->cublas, CUBLAS_OP_N, CUBLAS_OP_N, (int)g.N, (int)M, (int)g.K, &one, B, t,
-                                        (int)g.N, A, t, (int)g.K, &zero, y->data, t, (int)g.N, CUBLAS_COMPUTE_32F,
-                                        CUBLAS_GEMM_DEFAULT));
-    else
-        CUBLAS_CHECK(e, n, cublasGemmStridedBatchedEx(ctx->cublas, CUBLAS_OP_N, CUBLAS_OP_N, (int)g.N, (int)g.M, (int)g.K,
-                                                      &one, B, t, (int)g.N, g.sb, A, t, (int)g.K, g.sa, &zero, y->data, t,
-                                                      (int)g.N, g.M * g.N, (int)batch, CUBLAS_COMPUTE_32F,
-                                                      CUBLAS_GEMM_DEFAULT));
     return 0;
 }
 
