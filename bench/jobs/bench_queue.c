@@ -33,10 +33,10 @@ typedef struct wstate {
 static void *run(void *arg)
 {
     wstate *w = arg;
-    fp_queue *q = NULL;
+    fp_jobq *q = NULL;
     fp_err e = { 0 };
-    fp_queue_opts o = { 60, 1, 10, 3 };
-    if (fp_queue_open(&q, url, &o, &e) < 0) {
+    fp_jobq_opts o = { 60, 1, 10, 3 };
+    if (fp_jobq_open(&q, url, &o, &e) < 0) {
         fprintf(stderr, "open: %s\n", e.msg);
         atomic_fetch_add(&errors, 1);
         return NULL;
@@ -47,7 +47,7 @@ static void *run(void *arg)
         fp_claim c;
         fp_err ce = { 0 };
         double t0 = now();
-        int ret = fp_queue_claim(q, name, &c, &ce);
+        int ret = fp_jobq_claim(q, name, &c, &ce);
         double t1 = now();
         if (ret == FP_EAGAIN)
             break; /* ran out of tasks: the bench submitted too few */
@@ -60,13 +60,13 @@ static void *run(void *arg)
             w->lat = realloc(w->lat, w->cap * sizeof(double));
         }
         w->lat[w->n++] = t1 - t0;
-        if (fp_queue_heartbeat(q, &c, 0.5, &ce) < 0 || fp_queue_complete(q, &c, "k", &ce) < 0)
+        if (fp_jobq_heartbeat(q, &c, 0.5, &ce) < 0 || fp_jobq_complete(q, &c, "k", &ce) < 0)
             atomic_fetch_add(&errors, 1);
         else
             atomic_fetch_add(&cycles, 1);
         fp_claim_clear(&c);
     }
-    fp_queue_freep(&q);
+    fp_jobq_freep(&q);
     return NULL;
 }
 
@@ -85,9 +85,9 @@ int main(int argc, char **argv)
     url = argv[1];
     int nw = atoi(argv[2]);
     double secs = atof(argv[3]);
-    fp_queue *q = NULL;
+    fp_jobq *q = NULL;
     fp_err e = { 0 };
-    if (fp_queue_open(&q, url, NULL, &e) < 0) {
+    if (fp_jobq_open(&q, url, NULL, &e) < 0) {
         fprintf(stderr, "%s\n", e.msg);
         return 1;
     }
@@ -97,7 +97,7 @@ int main(int argc, char **argv)
     int njobs = atoi(getenv("BENCH_JOBS") ? getenv("BENCH_JOBS") : "20"); /* x 1000 chunk tasks */
     for (int j = 0; j < njobs; j++) {
         int64_t id;
-        if (fp_queue_submit(q, "remux", "/bench", "/bench.out", "file:///tmp", "{}", ch, 1000, &id, &e) < 0) {
+        if (fp_jobq_submit(q, "remux", "/bench", "/bench.out", "file:///tmp", "{}", ch, 1000, &id, &e) < 0) {
             fprintf(stderr, "%s\n", e.msg);
             return 1;
         }
@@ -106,7 +106,7 @@ int main(int argc, char **argv)
      * statistics and plans the claim as a sort of every queued task (~800 ms with 20,000). */
     if (fp_db_engine_of(q->db) == FP_DB_POSTGRES && fp_db_exec(q->db, "ANALYZE", NULL, 0, NULL, NULL, NULL, &e) < 0)
         fprintf(stderr, "analyze: %s\n", e.msg);
-    fp_queue_freep(&q);
+    fp_jobq_freep(&q);
     wstate *w = calloc(nw, sizeof(*w));
     double t0 = now();
     deadline = t0 + secs;

@@ -26,12 +26,12 @@ int fp_cmd_redrive(int argc, char **argv)
         fprintf(stderr, "framepipe redrive: needs a job id (see framepipe status)\n");
         return FP_EXIT_USAGE;
     }
-    fp_queue *q = NULL;
+    fp_jobq *q = NULL;
     fp_err e = { 0 };
-    int n = 0, ret = fp_queue_open(&q, queue ? queue : fp_cli_default_queue(), NULL, &e);
+    int n = 0, ret = fp_jobq_open(&q, queue ? queue : fp_cli_default_queue(), NULL, &e);
     if (ret == 0)
-        ret = fp_queue_redrive(q, id, &n, &e);
-    fp_queue_freep(&q);
+        ret = fp_jobq_redrive(q, id, &n, &e);
+    fp_jobq_freep(&q);
     if (ret < 0) {
         fprintf(stderr, "framepipe: %s\n", e.msg);
         return fp_exit_code(ret == FP_EINVAL ? FP_EDB : ret);

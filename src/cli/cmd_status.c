@@ -25,10 +25,10 @@ static void print_task(void *opaque, const fp_task_info *t)
     printf("  %-9s %5d  %-9s try %d (attempt %d)  %s\n", t->kind, t->idx, t->state, t->tries, t->attempt, extra);
 }
 
-static int show_job(fp_queue *q, int64_t id, fp_err *e)
+static int show_job(fp_jobq *q, int64_t id, fp_err *e)
 {
     fp_job_info j;
-    int ret = fp_queue_job(q, id, &j, e);
+    int ret = fp_jobq_job(q, id, &j, e);
     if (ret < 0)
         return ret;
     printf("job %lld  %s  task %s  chunks %d/%d done  (%d queued, %d running, %d dead)\n", (long long)j.id, j.state,
@@ -41,13 +41,13 @@ static int show_job(fp_queue *q, int64_t id, fp_err *e)
         printf("  elapsed %.1fs\n", elapsed);
     if (j.error[0])
         printf("  error: %s\n", j.error);
-    return fp_queue_tasks(q, id, print_task, NULL, e);
+    return fp_jobq_tasks(q, id, print_task, NULL, e);
 }
 
-static int show_all(fp_queue *q, fp_err *e)
+static int show_all(fp_jobq *q, fp_err *e)
 {
     fp_job_info *v = NULL;
-    int n = 0, ret = fp_queue_jobs(q, 50, &v, &n, e);
+    int n = 0, ret = fp_jobq_jobs(q, 50, &v, &n, e);
     if (ret < 0)
         return ret;
     printf("%6s  %-10s %-10s %9s  %s\n", "JOB", "STATE", "TASK", "CHUNKS", "INPUT");
@@ -75,9 +75,9 @@ int fp_cmd_status(int argc, char **argv)
         fprintf(stderr, "framepipe status: '%s' is not a job id\n", pos[0]);
         return FP_EXIT_USAGE;
     }
-    fp_queue *q = NULL;
+    fp_jobq *q = NULL;
     fp_err e = { 0 };
-    int ret = fp_queue_open(&q, queue ? queue : fp_cli_default_queue(), NULL, &e);
+    int ret = fp_jobq_open(&q, queue ? queue : fp_cli_default_queue(), NULL, &e);
     while (ret == 0) {
         if (watch)
             printf("\033[H\033[2J");
@@ -87,12 +87,12 @@ int fp_cmd_status(int argc, char **argv)
             break;
         if (id) {
             fp_job_info j;
-            if (fp_queue_job(q, id, &j, &e) == 0 && strcmp(j.state, "queued") && strcmp(j.state, "running"))
+            if (fp_jobq_job(q, id, &j, &e) == 0 && strcmp(j.state, "queued") && strcmp(j.state, "running"))
                 break;
         }
         sleep(1);
     }
-    fp_queue_freep(&q);
+    fp_jobq_freep(&q);
     if (ret < 0) {
         fprintf(stderr, "framepipe: %s\n", e.msg);
         return fp_exit_code(ret == FP_EINVAL ? FP_EDB : ret);

@@ -121,7 +121,7 @@ int fp_cmd_submit(int argc, char **argv)
             snprintf(defstore, sizeof(defstore), "file://%s/framepipe-chunks", getcwd(cwd, sizeof(cwd)) ? cwd : "/tmp");
         spec.storage = strdup(defstore);
     }
-    fp_queue_opts qo = { 0 };
+    fp_jobq_opts qo = { 0 };
     if (attempts)
         qo.max_attempts = atoi(attempts);
     int64_t id = 0;

@@ -117,7 +117,7 @@ int fp_cmd_worker(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     char host[128] = "localhost";
     gethostname(host, sizeof(host) - 1);
-    fp_queue_opts qo = { lease ? atof(lease) : 0, 0, 0, attempts ? atoi(attempts) : 0 };
+    fp_jobq_opts qo = { lease ? atof(lease) : 0, 0, 0, attempts ? atoi(attempts) : 0 };
     for (int i = 0; i < n; i++) {
         if (ngpu)
             snprintf(w[i].name, sizeof(w[i].name), "%s:%ld:gpu%d:%d", name ? name : host, (long)getpid(),

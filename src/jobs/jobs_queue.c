@@ -78,12 +78,12 @@ static const migration migrations[] = {
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == FP_QUEUE_SCHEMA_VERSION,
                "one migration per schema version");
 
-static int exec0(fp_queue *q, const char *sql, fp_err *e)
+static int exec0(fp_jobq *q, const char *sql, fp_err *e)
 {
     return fp_db_exec(q->db, sql, NULL, 0, NULL, NULL, NULL, e);
 }
 
-int fp_queue_schema_version(fp_queue *q, int *version, fp_err *e)
+int fp_jobq_schema_version(fp_jobq *q, int *version, fp_err *e)
 {
     int64_t v = 0;
     int ret = exec0(q, "CREATE TABLE IF NOT EXISTS fp_schema (version INTEGER PRIMARY KEY,"
@@ -94,7 +94,7 @@ int fp_queue_schema_version(fp_queue *q, int *version, fp_err *e)
     return ret;
 }
 
-int fp_queue_migrate(fp_queue *q, int target, fp_err *e)
+int fp_jobq_migrate(fp_jobq *q, int target, fp_err *e)
 {
     int ret, cur;
     if (target < 0 || target > N_MIGRATIONS)
@@ -106,7 +106,7 @@ int fp_queue_migrate(fp_queue *q, int target, fp_err *e)
     if (fp_db_engine_of(q->db) == FP_DB_POSTGRES &&
         (ret = exec0(q, "SELECT pg_advisory_xact_lock(4242)", e)) < 0)
         goto fail;
-    if ((ret = fp_queue_schema_version(q, &cur, e)) < 0)
+    if ((ret = fp_jobq_schema_version(q, &cur, e)) < 0)
         goto fail;
     while (cur < target) {
         const migration *m = &migrations[cur];
@@ -136,13 +136,13 @@ fail:
 
 /* ---- open / retry ---------------------------------------------------------------------------- */
 
-int fp_queue_open(fp_queue **out, const char *url, const fp_queue_opts *opts, fp_err *e)
+int fp_jobq_open(fp_jobq **out, const char *url, const fp_jobq_opts *opts, fp_err *e)
 {
     *out = NULL;
-    fp_queue *q = calloc(1, sizeof(*q));
+    fp_jobq *q = calloc(1, sizeof(*q));
     if (!q)
         return fp_errorf(e, FP_ENOMEM, "queue: out of memory");
-    q->opts = (fp_queue_opts){ 60, 2, 300, 3 };
+    q->opts = (fp_jobq_opts){ 60, 2, 300, 3 };
     if (opts) {
         if (opts->lease_s > 0) q->opts.lease_s = opts->lease_s;
         if (opts->backoff_base_s > 0) q->opts.backoff_base_s = opts->backoff_base_s;
@@ -154,16 +154,16 @@ int fp_queue_open(fp_queue **out, const char *url, const fp_queue_opts *opts, fp
     q->seed = (unsigned)(ts.tv_nsec ^ getpid() * 2654435761u);
     int ret = fp_db_open(&q->db, url, e);
     if (ret == 0)
-        ret = fp_queue_migrate(q, FP_QUEUE_SCHEMA_VERSION, e);
+        ret = fp_jobq_migrate(q, FP_QUEUE_SCHEMA_VERSION, e);
     if (ret < 0) {
-        fp_queue_freep(&q);
+        fp_jobq_freep(&q);
         return ret;
     }
     *out = q;
     return 0;
 }
 
-void fp_queue_freep(fp_queue **pq)
+void fp_jobq_freep(fp_jobq **pq)
 {
     if (!pq || !*pq)
         return;
@@ -182,7 +182,7 @@ void fp_claim_clear(fp_claim *c)
     memset(c, 0, sizeof(*c));
 }
 
-static double jitter01(fp_queue *q) { return rand_r(&q->seed) / (double)RAND_MAX; }
+static double jitter01(fp_jobq *q) { return rand_r(&q->seed) / (double)RAND_MAX; }
 
 static void sleep_s(double s)
 {
@@ -193,7 +193,7 @@ static void sleep_s(double s)
 /* Decide whether a failed operation is retried: only database errors the engine marked retryable
  * (lost connection, admin shutdown, busy), for about a minute in total so a PostgreSQL restart is
  * ridden out. */
-static int should_retry(fp_queue *q, int ret, int attempt)
+static int should_retry(fp_jobq *q, int ret, int attempt)
 {
     if (ret != FP_EDB || !fp_db_retryable(q->db) || attempt >= 40)
         return 0;
@@ -231,7 +231,7 @@ static int id_row(void *opaque, int n, const char *const *v)
     return 1;
 }
 
-static int submit_once(fp_queue *q, const char *task, const char *input, const char *output, const char *storage,
+static int submit_once(fp_jobq *q, const char *task, const char *input, const char *output, const char *storage,
                        const char *spec, const fp_chunk *ch, int n, int64_t *job_id, fp_err *e)
 {
     int ret;
@@ -262,7 +262,7 @@ static int submit_once(fp_queue *q, const char *task, const char *input, const c
     return fp_db_commit(q->db, e);
 }
 
-int fp_queue_submit(fp_queue *q, const char *task, const char *input, const char *output, const char *storage,
+int fp_jobq_submit(fp_jobq *q, const char *task, const char *input, const char *output, const char *storage,
                     const char *spec, const fp_chunk *chunks, int nchunks, int64_t *job_id, fp_err *e)
 {
     if (nchunks < 1)
@@ -272,7 +272,7 @@ int fp_queue_submit(fp_queue *q, const char *task, const char *input, const char
 
 /* ---- reap ---------------------------------------------------------------------------------------- */
 
-static double backoff(fp_queue *q, int tries)
+static double backoff(fp_jobq *q, int tries)
 {
     double d = q->opts.backoff_base_s;
     for (int i = 1; i < tries && d < q->opts.backoff_max_s; i++)
@@ -302,7 +302,7 @@ static int expired_row(void *opaque, int n, const char *const *v)
     return 0;
 }
 
-static int fail_job(fp_queue *q, int64_t job_id, const char *why, fp_err *e)
+static int fail_job(fp_jobq *q, int64_t job_id, const char *why, fp_err *e)
 {
     return fp_db_exec(q->db,
                       "UPDATE jobs SET state = 'failed', error = $2, updated_at = fp_now(), finished_at = fp_now()"
@@ -311,7 +311,7 @@ static int fail_job(fp_queue *q, int64_t job_id, const char *why, fp_err *e)
 }
 
 /* Inside the caller's transaction. */
-static int reap_locked(fp_queue *q, int *count, fp_err *e)
+static int reap_locked(fp_jobq *q, int *count, fp_err *e)
 {
     expired_list l = { .n = 0 };
     int pg = fp_db_engine_of(q->db) == FP_DB_POSTGRES;
@@ -343,7 +343,7 @@ static int reap_locked(fp_queue *q, int *count, fp_err *e)
     return ret;
 }
 
-static int reap_once(fp_queue *q, int *n, fp_err *e)
+static int reap_once(fp_jobq *q, int *n, fp_err *e)
 {
     int ret = fp_db_begin(q->db, e);
     if (ret == 0)
@@ -355,7 +355,7 @@ static int reap_once(fp_queue *q, int *n, fp_err *e)
     return fp_db_commit(q->db, e);
 }
 
-int fp_queue_reap(fp_queue *q, int *n, fp_err *e) { RETRYING(q, e, reap_once(q, n, e_)); }
+int fp_jobq_reap(fp_jobq *q, int *n, fp_err *e) { RETRYING(q, e, reap_once(q, n, e_)); }
 
 /* ---- claim --------------------------------------------------------------------------------------- */
 
@@ -410,7 +410,7 @@ static const char claim_sql_lite[] =
     " RETURNING tasks.id, tasks.job_id, tasks.kind, tasks.idx, tasks.start_pts, tasks.end_pts, tasks.warmup_pts,"
     " tasks.nframes, tasks.attempt, tasks.tries";
 
-static int claim_once(fp_queue *q, const char *worker, fp_claim *c, fp_err *e)
+static int claim_once(fp_jobq *q, const char *worker, fp_claim *c, fp_err *e)
 {
     memset(c, 0, sizeof(*c));
     int ret = fp_db_begin(q->db, e);
@@ -451,14 +451,14 @@ fail_nr:
     return ret;
 }
 
-int fp_queue_claim(fp_queue *q, const char *worker, fp_claim *c, fp_err *e)
+int fp_jobq_claim(fp_jobq *q, const char *worker, fp_claim *c, fp_err *e)
 {
     RETRYING(q, e, claim_once(q, worker, c, e_));
 }
 
 /* ---- heartbeat / complete / fail ------------------------------------------------------------------ */
 
-static int heartbeat_once(fp_queue *q, const fp_claim *c, double progress, fp_err *e)
+static int heartbeat_once(fp_jobq *q, const fp_claim *c, double progress, fp_err *e)
 {
     int64_t changed = 0;
     fp_dbv p[] = { FP_DB_I(c->task_id), FP_DB_I(c->attempt), FP_DB_D(q->opts.lease_s), FP_DB_D(progress) };
@@ -474,7 +474,7 @@ static int heartbeat_once(fp_queue *q, const fp_claim *c, double progress, fp_er
     return ret;
 }
 
-int fp_queue_heartbeat(fp_queue *q, const fp_claim *c, double progress, fp_err *e)
+int fp_jobq_heartbeat(fp_jobq *q, const fp_claim *c, double progress, fp_err *e)
 {
     RETRYING(q, e, heartbeat_once(q, c, progress, e_));
 }
@@ -493,7 +493,7 @@ static int pair_row(void *opaque, int n, const char *const *v)
     return 1;
 }
 
-static int complete_once(fp_queue *q, const fp_claim *c, const char *key, const fp_task_stats *st, fp_err *e)
+static int complete_once(fp_jobq *q, const fp_claim *c, const char *key, const fp_task_stats *st, fp_err *e)
 {
     int64_t changed = 0;
     int ret = fp_db_begin(q->db, e);
@@ -558,12 +558,12 @@ static int done_by_us_row(void *opaque, int n, const char *const *v)
     return 1;
 }
 
-int fp_queue_complete(fp_queue *q, const fp_claim *c, const char *key, fp_err *e)
+int fp_jobq_complete(fp_jobq *q, const fp_claim *c, const char *key, fp_err *e)
 {
-    return fp_queue_complete_stats(q, c, key, NULL, e);
+    return fp_jobq_complete_stats(q, c, key, NULL, e);
 }
 
-int fp_queue_complete_stats(fp_queue *q, const fp_claim *c, const char *key, const fp_task_stats *st, fp_err *e)
+int fp_jobq_complete_stats(fp_jobq *q, const fp_claim *c, const char *key, const fp_task_stats *st, fp_err *e)
 {
     for (int t = 0;; t++) {
         fp_err te = { 0 };
@@ -594,7 +594,7 @@ static int state_row(void *opaque, int n, const char *const *v)
     return 1;
 }
 
-static int fail_once(fp_queue *q, const fp_claim *c, int permanent, const char *error, fp_err *e)
+static int fail_once(fp_jobq *q, const fp_claim *c, int permanent, const char *error, fp_err *e)
 {
     fail_result fr = { "" };
     int ret = fp_db_begin(q->db, e);
@@ -629,12 +629,12 @@ fail:
     return ret;
 }
 
-int fp_queue_fail(fp_queue *q, const fp_claim *c, int permanent, const char *error, fp_err *e)
+int fp_jobq_fail(fp_jobq *q, const fp_claim *c, int permanent, const char *error, fp_err *e)
 {
     RETRYING(q, e, fail_once(q, c, permanent, error, e_));
 }
 
-static int release_once(fp_queue *q, const fp_claim *c, fp_err *e)
+static int release_once(fp_jobq *q, const fp_claim *c, fp_err *e)
 {
     int64_t changed = 0;
     fp_dbv p[] = { FP_DB_I(c->task_id), FP_DB_I(c->attempt) };
@@ -654,13 +654,13 @@ static int release_once(fp_queue *q, const fp_claim *c, fp_err *e)
     return ret;
 }
 
-int fp_queue_release(fp_queue *q, const fp_claim *c, fp_err *e) { RETRYING(q, e, release_once(q, c, e_)); }
+int fp_jobq_release(fp_jobq *q, const fp_claim *c, fp_err *e) { RETRYING(q, e, release_once(q, c, e_)); }
 
-int fp_queue_wait(fp_queue *q, double timeout_s) { return fp_db_wait(q->db, FP_QUEUE_CHANNEL, timeout_s); }
+int fp_jobq_wait(fp_jobq *q, double timeout_s) { return fp_db_wait(q->db, FP_QUEUE_CHANNEL, timeout_s); }
 
 /* ---- cancel / redrive ---------------------------------------------------------------------------- */
 
-static int cancel_once(fp_queue *q, int64_t job_id, fp_err *e)
+static int cancel_once(fp_jobq *q, int64_t job_id, fp_err *e)
 {
     int64_t changed = 0, exists = 0;
     int ret = fp_db_begin(q->db, e);
@@ -686,9 +686,9 @@ static int cancel_once(fp_queue *q, int64_t job_id, fp_err *e)
     return fp_db_commit(q->db, e);
 }
 
-int fp_queue_cancel(fp_queue *q, int64_t job_id, fp_err *e) { RETRYING(q, e, cancel_once(q, job_id, e_)); }
+int fp_jobq_cancel(fp_jobq *q, int64_t job_id, fp_err *e) { RETRYING(q, e, cancel_once(q, job_id, e_)); }
 
-static int redrive_once(fp_queue *q, int64_t job_id, int *n, fp_err *e)
+static int redrive_once(fp_jobq *q, int64_t job_id, int *n, fp_err *e)
 {
     int64_t changed = 0, exists = 0;
     int ret = fp_db_begin(q->db, e);
@@ -717,12 +717,12 @@ static int redrive_once(fp_queue *q, int64_t job_id, int *n, fp_err *e)
     return fp_db_commit(q->db, e);
 }
 
-int fp_queue_redrive(fp_queue *q, int64_t job_id, int *n, fp_err *e)
+int fp_jobq_redrive(fp_jobq *q, int64_t job_id, int *n, fp_err *e)
 {
     RETRYING(q, e, redrive_once(q, job_id, n, e_));
 }
 
-static int seen_once(fp_queue *q, const char *worker, int64_t task_id, fp_err *e)
+static int seen_once(fp_jobq *q, const char *worker, int64_t task_id, fp_err *e)
 {
     return fp_db_exec(q->db,
                       "INSERT INTO workers (name, task_id, started_at, seen_at) VALUES ($1, $2, fp_now(), fp_now())"
@@ -730,7 +730,7 @@ static int seen_once(fp_queue *q, const char *worker, int64_t task_id, fp_err *e
                       (fp_dbv[]){ FP_DB_S(worker), FP_DB_I(task_id) }, 2, NULL, NULL, NULL, e);
 }
 
-int fp_queue_worker_seen(fp_queue *q, const char *worker, int64_t task_id, fp_err *e)
+int fp_jobq_worker_seen(fp_jobq *q, const char *worker, int64_t task_id, fp_err *e)
 {
     RETRYING(q, e, seen_once(q, worker, task_id, e_));
 }
@@ -774,7 +774,7 @@ static int job_info_row(void *opaque, int n, const char *const *v)
     return 0;
 }
 
-static int job_once(fp_queue *q, int64_t id, fp_job_info *info, fp_err *e)
+static int job_once(fp_jobq *q, int64_t id, fp_job_info *info, fp_err *e)
 {
     job_list l = { info, 0, 1 };
     int ret = fp_db_exec(q->db, JOB_SELECT " WHERE id = $1", (fp_dbv[]){ FP_DB_I(id) }, 1, job_info_row, &l, NULL, e);
@@ -783,9 +783,9 @@ static int job_once(fp_queue *q, int64_t id, fp_job_info *info, fp_err *e)
     return ret;
 }
 
-int fp_queue_job(fp_queue *q, int64_t id, fp_job_info *info, fp_err *e) { RETRYING(q, e, job_once(q, id, info, e_)); }
+int fp_jobq_job(fp_jobq *q, int64_t id, fp_job_info *info, fp_err *e) { RETRYING(q, e, job_once(q, id, info, e_)); }
 
-static int jobs_once(fp_queue *q, int max, fp_job_info **out, int *n, fp_err *e)
+static int jobs_once(fp_jobq *q, int max, fp_job_info **out, int *n, fp_err *e)
 {
     job_list l = { calloc(max > 0 ? max : 1, sizeof(fp_job_info)), 0, max };
     if (!l.v)
@@ -801,7 +801,7 @@ static int jobs_once(fp_queue *q, int max, fp_job_info **out, int *n, fp_err *e)
     return 0;
 }
 
-int fp_queue_jobs(fp_queue *q, int max, fp_job_info **out, int *n, fp_err *e)
+int fp_jobq_jobs(fp_jobq *q, int max, fp_job_info **out, int *n, fp_err *e)
 {
     *out = NULL;
     *n = 0;
@@ -828,7 +828,7 @@ static int key_row(void *opaque, int n, const char *const *v)
     return 0;
 }
 
-void fp_queue_keys_free(char ***keys, int n)
+void fp_jobq_keys_free(char ***keys, int n)
 {
     if (!keys || !*keys)
         return;
@@ -838,7 +838,7 @@ void fp_queue_keys_free(char ***keys, int n)
     *keys = NULL;
 }
 
-static int keys_once(fp_queue *q, int64_t job_id, char ***keys, int *n, fp_err *e)
+static int keys_once(fp_jobq *q, int64_t job_id, char ***keys, int *n, fp_err *e)
 {
     int64_t total = 0;
     int ret = fp_db_scalar(q->db, "SELECT n_chunks FROM jobs WHERE id = $1", (fp_dbv[]){ FP_DB_I(job_id) }, 1,
@@ -855,7 +855,7 @@ static int keys_once(fp_queue *q, int64_t job_id, char ***keys, int *n, fp_err *
         ret = fp_errorf(e, FP_EINTERNAL, "job %lld: aggregate: chunk results incomplete (%d of %lld)",
                         (long long)job_id, l.n, (long long)total);
     if (ret < 0) {
-        fp_queue_keys_free(&l.v, l.n);
+        fp_jobq_keys_free(&l.v, l.n);
         return ret;
     }
     *keys = l.v;
@@ -863,7 +863,7 @@ static int keys_once(fp_queue *q, int64_t job_id, char ***keys, int *n, fp_err *
     return 0;
 }
 
-int fp_queue_chunk_keys(fp_queue *q, int64_t job_id, char ***keys, int *n, fp_err *e)
+int fp_jobq_chunk_keys(fp_jobq *q, int64_t job_id, char ***keys, int *n, fp_err *e)
 {
     *keys = NULL;
     *n = 0;
@@ -895,7 +895,7 @@ static int task_row(void *opaque, int n, const char *const *v)
     return 0;
 }
 
-int fp_queue_tasks(fp_queue *q, int64_t job_id, void (*fn)(void *, const fp_task_info *), void *opaque, fp_err *e)
+int fp_jobq_tasks(fp_jobq *q, int64_t job_id, void (*fn)(void *, const fp_task_info *), void *opaque, fp_err *e)
 {
     task_cb cb = { fn, opaque };
     return fp_db_exec(q->db,
@@ -915,13 +915,13 @@ static int counts_row(void *opaque, int n, const char *const *v)
 
 static int sum_row(void *opaque, int n, const char *const *v)
 {
-    fp_queue_counts *c = opaque;
+    fp_jobq_counts *c = opaque;
     c->chunk_seconds_sum = v[0] ? atof(v[0]) : 0;
     c->chunk_seconds_count = v[1] ? strtoll(v[1], NULL, 10) : 0;
     return 1;
 }
 
-int fp_queue_counts_get(fp_queue *q, fp_queue_counts *c, fp_err *e)
+int fp_jobq_counts_get(fp_jobq *q, fp_jobq_counts *c, fp_err *e)
 {
     int64_t v[13] = { 0 };
     memset(c, 0, sizeof(*c));
@@ -956,7 +956,7 @@ static int stage_row(void *opaque, int n, const char *const *v)
     return 1;
 }
 
-int fp_queue_stage_stats(fp_queue *q, int64_t job_id, fp_task_stats *st, fp_err *e)
+int fp_jobq_stage_stats(fp_jobq *q, int64_t job_id, fp_task_stats *st, fp_err *e)
 {
     memset(st, 0, sizeof(*st));
     return fp_db_exec(q->db,

@@ -29,7 +29,7 @@
 struct fp_serve {
     struct MHD_Daemon *d;
     fp_serve_opts o;
-    fp_queue *q;
+    fp_jobq *q;
     int port;
 };
 
@@ -255,8 +255,8 @@ static enum MHD_Result page(fp_serve *s, struct MHD_Connection *c)
     fp_job_info *v = NULL;
     int n = 0;
     fp_err e = { 0 };
-    fp_queue_counts qc;
-    if (fp_queue_jobs(s->q, 100, &v, &n, &e) < 0 || fp_queue_counts_get(s->q, &qc, &e) < 0) {
+    fp_jobq_counts qc;
+    if (fp_jobq_jobs(s->q, 100, &v, &n, &e) < 0 || fp_jobq_counts_get(s->q, &qc, &e) < 0) {
         free(v);
         return reply_error(c, 503, "%s", e.msg);
     }
@@ -290,7 +290,7 @@ static enum MHD_Result page(fp_serve *s, struct MHD_Connection *c)
         fputs("</td><td>", f);
         fp_task_stats ts;
         fp_err se = { 0 };
-        if (fp_queue_stage_stats(s->q, v[i].id, &ts, &se) == 0 && ts.frames > 0) {
+        if (fp_jobq_stage_stats(s->q, v[i].id, &ts, &se) == 0 && ts.frames > 0) {
             fprintf(f, "%lld frames", (long long)ts.frames);
             const char *names[3] = { "decode", "process", "overall" };
             double secs[3] = { ts.decode_s, ts.process_s, ts.wall_s };
@@ -310,9 +310,9 @@ static enum MHD_Result page(fp_serve *s, struct MHD_Connection *c)
 
 static enum MHD_Result metrics(fp_serve *s, struct MHD_Connection *c)
 {
-    fp_queue_counts qc;
+    fp_jobq_counts qc;
     fp_err e = { 0 };
-    if (fp_queue_counts_get(s->q, &qc, &e) < 0)
+    if (fp_jobq_counts_get(s->q, &qc, &e) < 0)
         return reply_error(c, 503, "%s", e.msg);
     char *text = NULL;
     size_t len = 0;
@@ -386,7 +386,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         fp_job_info *v = NULL;
         int n = 0;
         fp_err e = { 0 };
-        if (fp_queue_jobs(s->q, 100, &v, &n, &e) < 0)
+        if (fp_jobq_jobs(s->q, 100, &v, &n, &e) < 0)
             return reply_error(c, 503, "%s", e.msg);
         cJSON *arr = cJSON_CreateArray();
         for (int i = 0; i < n; i++)
@@ -404,18 +404,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         if (cancel) {
             if (!is_post)
                 return reply_error(c, 405, "POST");
-            int r = fp_queue_cancel(s->q, id, &e);
+            int r = fp_jobq_cancel(s->q, id, &e);
             if (r < 0)
                 return reply_error(c, r == FP_EINVAL ? 404 : 503, "%s", e.msg);
         } else if (!is_get) {
             return reply_error(c, 405, "GET");
         }
         fp_job_info j;
-        int r = fp_queue_job(s->q, id, &j, &e);
+        int r = fp_jobq_job(s->q, id, &j, &e);
         if (r < 0)
             return reply_error(c, r == FP_EINVAL ? 404 : 503, "%s", e.msg);
         cJSON *o = job_json(&j), *tasks = cJSON_CreateArray();
-        fp_queue_tasks(s->q, id, task_json, tasks, &e);
+        fp_jobq_tasks(s->q, id, task_json, tasks, &e);
         cJSON_AddItemToObject(o, "tasks", tasks);
         return reply_json(c, 200, o);
     }
@@ -443,7 +443,7 @@ int fp_serve_start(fp_serve **out, const fp_serve_opts *o, fp_err *e)
     if (!s)
         return fp_errorf(e, FP_ENOMEM, "serve: out of memory");
     s->o = *o;
-    int ret = fp_queue_open(&s->q, o->queue_url, NULL, e);
+    int ret = fp_jobq_open(&s->q, o->queue_url, NULL, e);
     if (ret < 0) {
         free(s);
         return ret;
@@ -452,7 +452,7 @@ int fp_serve_start(fp_serve **out, const fp_serve_opts *o, fp_err *e)
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)o->port);
     if (inet_pton(AF_INET, o->address ? o->address : "127.0.0.1", &sa.sin_addr) != 1) {
-        fp_queue_freep(&s->q);
+        fp_jobq_freep(&s->q);
         free(s);
         return fp_errorf(e, FP_EINVAL, "serve: bad bind address %s", o->address);
     }
@@ -460,7 +460,7 @@ int fp_serve_start(fp_serve **out, const fp_serve_opts *o, fp_err *e)
                             MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_NOTIFY_COMPLETED, done_cb, NULL,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
     if (!s->d) {
-        fp_queue_freep(&s->q);
+        fp_jobq_freep(&s->q);
         free(s);
         return fp_errorf(e, FP_EIO, "serve: cannot listen on %s:%d", o->address ? o->address : "127.0.0.1", o->port);
     }
@@ -478,7 +478,7 @@ void fp_serve_stop(fp_serve **ps)
     if (!s)
         return;
     MHD_stop_daemon(s->d);
-    fp_queue_freep(&s->q);
+    fp_jobq_freep(&s->q);
     free(s);
     *ps = NULL;
 }

@@ -54,7 +54,7 @@ typedef struct beat {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     int quit;
-    fp_queue *q;
+    fp_jobq *q;
     const fp_claim *c;
     double interval;
     atomic_int stop;  /* tells the task to stop */
@@ -114,7 +114,7 @@ static void *beat_main(void *arg)
         next = now + b->interval;
         pthread_mutex_unlock(&b->lock);
         fp_err e = { 0 };
-        int ret = fp_queue_heartbeat(b->q, b->c, atomic_load(&b->progress), &e);
+        int ret = fp_jobq_heartbeat(b->q, b->c, atomic_load(&b->progress), &e);
         if (ret == FP_ELOST) {
             fp_log(FP_LOG_WARN, "worker", "%s; stopping this attempt", e.msg);
             atomic_store(&b->lost, 1);
@@ -130,7 +130,7 @@ static void *beat_main(void *arg)
     return NULL;
 }
 
-static int beat_start(beat *b, fp_queue *q, const fp_claim *c, double interval, atomic_int *shutdown,
+static int beat_start(beat *b, fp_jobq *q, const fp_claim *c, double interval, atomic_int *shutdown,
                       double grace_s)
 {
     memset(b, 0, sizeof(*b));
@@ -169,7 +169,7 @@ static const char *ext_of(const char *path)
 
 /* Run one claimed task. Returns 0 or the task's error (already recorded in the queue unless it is
  * FP_ELOST or the queue itself failed). */
-static int run_task(fp_queue *q, fp_queue *hbq, const fp_worker_opts *o, const char *workdir, fp_claim *c,
+static int run_task(fp_jobq *q, fp_jobq *hbq, const fp_worker_opts *o, const char *workdir, fp_claim *c,
                     fp_worker_stats *st, unsigned *seed)
 {
     fp_err e = { 0 };
@@ -225,7 +225,7 @@ static int run_task(fp_queue *q, fp_queue *hbq, const fp_worker_opts *o, const c
             goto fail;
         fault_sleep(seed);
     } else {
-        if ((ret = fp_queue_chunk_keys(q, c->job_id, &keys, &nkeys, &e)) < 0)
+        if ((ret = fp_jobq_chunk_keys(q, c->job_id, &keys, &nkeys, &e)) < 0)
             goto fail;
         if (!(locals = calloc(nkeys + 1, sizeof(char *)))) {
             ret = fp_errorf(&e, FP_ENOMEM, "worker: out of memory");
@@ -269,7 +269,7 @@ static int run_task(fp_queue *q, fp_queue *hbq, const fp_worker_opts *o, const c
         ret = FP_ELOST;
         goto lost;
     }
-    if ((ret = fp_queue_complete_stats(q, c, key, c->kind == FP_TASK_CHUNK ? &tstats : NULL, &e)) < 0) {
+    if ((ret = fp_jobq_complete_stats(q, c, key, c->kind == FP_TASK_CHUNK ? &tstats : NULL, &e)) < 0) {
         if (ret == FP_ELOST)
             goto lost;
         fp_log(FP_LOG_ERROR, "worker", "%s", e.msg);
@@ -305,7 +305,7 @@ fail:
     }
     if (atomic_load(&b.release) && ret == FP_EINTR) {
         fp_err re = { 0 };
-        int rr = fp_queue_release(q, c, &re);
+        int rr = fp_jobq_release(q, c, &re);
         if (rr < 0) {
             /* Not released: the lease expires and the reaper requeues it, as after a kill. */
             fp_log(FP_LOG_WARN, "worker", "%s", re.msg);
@@ -318,7 +318,7 @@ fail:
     }
     {
         fp_err fe = { 0 };
-        int fr = fp_queue_fail(q, c, permanent, e.msg[0] ? e.msg : fp_strerror(ret), &fe);
+        int fr = fp_jobq_fail(q, c, permanent, e.msg[0] ? e.msg : fp_strerror(ret), &fe);
         fp_log(FP_LOG_WARN, "worker", "job %lld %s %d attempt %d failed%s: %s", (long long)c->job_id,
                c->kind == FP_TASK_CHUNK ? "chunk" : "aggregate", c->idx, c->attempt, permanent ? " (permanent)" : "",
                e.msg);
@@ -336,17 +336,17 @@ cleanup:
             free(locals[i]);
         }
     free(locals);
-    fp_queue_keys_free(&keys, nkeys);
+    fp_jobq_keys_free(&keys, nkeys);
     fp_store_freep(&store);
     fp_job_spec_clear(&spec);
     return ret;
 }
 
-static int job_finished(fp_queue *q, int64_t id)
+static int job_finished(fp_jobq *q, int64_t id)
 {
     fp_job_info info;
     fp_err e = { 0 };
-    if (fp_queue_job(q, id, &info, &e) < 0)
+    if (fp_jobq_job(q, id, &info, &e) < 0)
         return 1;
     return strcmp(info.state, "queued") && strcmp(info.state, "running");
 }
@@ -356,7 +356,7 @@ int fp_worker_run(const fp_worker_opts *o, fp_worker_stats *stats, fp_err *e)
     static atomic_int counter;
     fp_worker_stats local = { 0 };
     fp_worker_stats *st = stats ? stats : &local;
-    fp_queue *q = NULL, *hbq = NULL;
+    fp_jobq *q = NULL, *hbq = NULL;
     fp_worker_opts opts = *o;
     char name[256], host[128] = "localhost";
     unsigned seed;
@@ -374,10 +374,10 @@ int fp_worker_run(const fp_worker_opts *o, fp_worker_stats *stats, fp_err *e)
         snprintf(name, sizeof(name), "%s:%ld:%d", host, (long)getpid(), atomic_fetch_add(&counter, 1));
     seed = (unsigned)time(NULL) ^ (unsigned)getpid() ^ (unsigned)(uintptr_t)&seed;
 
-    int ret = fp_queue_open(&q, opts.queue_url, &opts.qopts, e);
+    int ret = fp_jobq_open(&q, opts.queue_url, &opts.qopts, e);
     /* The heartbeat has its own connection: a libpq connection is not shared between threads. */
     if (ret == 0)
-        ret = fp_queue_open(&hbq, opts.queue_url, &opts.qopts, e);
+        ret = fp_jobq_open(&hbq, opts.queue_url, &opts.qopts, e);
     if (ret < 0)
         goto done;
     fp_log(FP_LOG_INFO, "worker", "%s: polling %s", name, opts.queue_url);
@@ -386,16 +386,16 @@ int fp_worker_run(const fp_worker_opts *o, fp_worker_stats *stats, fp_err *e)
         fp_err ce = { 0 };
         if (opts.until_job > 0 && job_finished(q, opts.until_job))
             break;
-        ret = fp_queue_claim(q, name, &c, &ce);
+        ret = fp_jobq_claim(q, name, &c, &ce);
         if (ret == FP_EAGAIN) {
             ret = 0;
             if (opts.exit_when_idle)
                 break;
             fp_err ie = { 0 };
-            fp_queue_worker_seen(q, name, 0, &ie);
+            fp_jobq_worker_seen(q, name, 0, &ie);
             /* Poll with jitter; on PostgreSQL a NOTIFY ends the wait early (plus a little jitter
              * so woken workers do not all claim at the same instant). */
-            if (fp_queue_wait(q, opts.poll_s * (0.5 + rand_r(&seed) / (double)RAND_MAX)))
+            if (fp_jobq_wait(q, opts.poll_s * (0.5 + rand_r(&seed) / (double)RAND_MAX)))
                 sleep_s(0.02 * rand_r(&seed) / (double)RAND_MAX);
             continue;
         }
@@ -406,14 +406,14 @@ int fp_worker_run(const fp_worker_opts *o, fp_worker_stats *stats, fp_err *e)
         }
         st->claimed++;
         fp_err ie = { 0 };
-        fp_queue_worker_seen(q, name, c.task_id, &ie);
+        fp_jobq_worker_seen(q, name, c.task_id, &ie);
         run_task(q, hbq, &opts, workdir, &c, st, &seed);
         fp_claim_clear(&c);
     }
     ret = 0;
 done:
-    fp_queue_freep(&hbq);
-    fp_queue_freep(&q);
+    fp_jobq_freep(&hbq);
+    fp_jobq_freep(&q);
     return ret;
 }
 
@@ -432,12 +432,12 @@ static char *abs_path(const char *p)
     return out;
 }
 
-int fp_jobs_submit(const char *queue_url, const fp_job_spec *in, const fp_queue_opts *qopts, int64_t *job_id,
+int fp_jobs_submit(const char *queue_url, const fp_job_spec *in, const fp_jobq_opts *qopts, int64_t *job_id,
                    fp_err *e)
 {
     fp_job_spec spec = *in;
     fp_plan plan = { 0 };
-    fp_queue *q = NULL;
+    fp_jobq *q = NULL;
     char *json = NULL, *input = NULL, *output = NULL, *storage = NULL;
     int ret;
     *job_id = 0;
@@ -465,14 +465,14 @@ int fp_jobs_submit(const char *queue_url, const fp_job_spec *in, const fp_queue_
         ret = fp_errorf(e, FP_ENOMEM, "submit: out of memory");
         goto done;
     }
-    if ((ret = fp_queue_open(&q, queue_url, qopts, e)) < 0)
+    if ((ret = fp_jobq_open(&q, queue_url, qopts, e)) < 0)
         goto done;
-    ret = fp_queue_submit(q, spec.task, input, output, storage, json, plan.chunks, plan.nchunks, job_id, e);
+    ret = fp_jobq_submit(q, spec.task, input, output, storage, json, plan.chunks, plan.nchunks, job_id, e);
     if (ret == 0)
         fp_log(FP_LOG_VERBOSE, "submit", "job %lld: %d chunks, %lld frames", (long long)*job_id, plan.nchunks,
                (long long)plan.nframes);
 done:
-    fp_queue_freep(&q);
+    fp_jobq_freep(&q);
     fp_plan_clear(&plan);
     free(json);
     free(input);
@@ -518,7 +518,7 @@ int fp_jobs_run_local(const fp_job_spec *in, int nworkers, fp_err *e)
     fp_job_spec spec = *in;
     spec.storage = store;
     int64_t job = 0;
-    fp_queue_opts qo = { .lease_s = 60, .max_attempts = 3, .backoff_base_s = 0.5, .backoff_max_s = 10 };
+    fp_jobq_opts qo = { .lease_s = 60, .max_attempts = 3, .backoff_base_s = 0.5, .backoff_max_s = 10 };
     int ret = fp_jobs_submit(url, &spec, &qo, &job, e);
     if (ret < 0)
         goto done;
@@ -550,12 +550,12 @@ int fp_jobs_run_local(const fp_job_spec *in, int nworkers, fp_err *e)
     if (ret == 0 && !started)
         ret = fp_errorf(e, FP_ENOMEM, "chunks: cannot start worker threads");
     if (ret == 0) {
-        fp_queue *q = NULL;
+        fp_jobq *q = NULL;
         fp_job_info info;
-        ret = fp_queue_open(&q, url, &qo, e);
+        ret = fp_jobq_open(&q, url, &qo, e);
         if (ret == 0)
-            ret = fp_queue_job(q, job, &info, e);
-        fp_queue_freep(&q);
+            ret = fp_jobq_job(q, job, &info, e);
+        fp_jobq_freep(&q);
         if (ret == 0 && strcmp(info.state, "done"))
             ret = fp_errorf(e, FP_EINPUT, "%s: chunks: job %s: %s", in->input, info.state, info.error);
     }

@@ -22,7 +22,7 @@ typedef struct fp_worker_opts {
     const char *workdir;   /* local scratch directory; NULL: $TMPDIR or /tmp */
     double poll_s;         /* idle poll interval, jittered (default 1) */
     double beat_s;         /* heartbeat interval (default 10) */
-    fp_queue_opts qopts;   /* lease, backoff, attempts (zero fields: defaults) */
+    fp_jobq_opts qopts;   /* lease, backoff, attempts (zero fields: defaults) */
     int exit_when_idle;    /* return when nothing is runnable */
     int64_t until_job;     /* > 0: return once this job is done, failed or cancelled */
     atomic_int *stop;      /* set (e.g. by SIGTERM): finish the current task if it is expected to end
@@ -44,7 +44,7 @@ int fp_worker_run(const fp_worker_opts *o, fp_worker_stats *stats, fp_err *e);
 /* Validate spec (task exists, input readable), plan it and insert the job. Relative local paths are
  * made absolute (workers may run elsewhere). *job_id receives the id. Errors: FP_EINVAL (unknown
  * task, bad field), FP_EINPUT (input), FP_EDB. */
-int fp_jobs_submit(const char *queue_url, const fp_job_spec *spec, const fp_queue_opts *qopts, int64_t *job_id,
+int fp_jobs_submit(const char *queue_url, const fp_job_spec *spec, const fp_jobq_opts *qopts, int64_t *job_id,
                    fp_err *e);
 
 /* One machine, one job: a temporary SQLite queue and file store, nworkers worker threads, wait for the

@@ -134,17 +134,17 @@ static void *worker(void *arg)
     many *m = a[0];
     int idx = (int)(intptr_t)a[1];
     const fp_matte_many_opts *o = m->o;
-    fp_queue_opts qo = { .lease_s = 86400, .max_attempts = 1 };
-    fp_queue *q = NULL;
+    fp_jobq_opts qo = { .lease_s = 86400, .max_attempts = 1 };
+    fp_jobq *q = NULL;
     fp_err e;
     char name[64];
     snprintf(name, sizeof(name), "matte-%d:%d", (int)getpid(), idx);
     fp_err_clear(&e);
-    if (fp_queue_open(&q, m->url, &qo, &e) < 0)
+    if (fp_jobq_open(&q, m->url, &qo, &e) < 0)
         goto fail;
     while (atomic_load(&m->finished) < o->n) {
         fp_claim c = { 0 };
-        int ret = fp_queue_claim(q, name, &c, &e);
+        int ret = fp_jobq_claim(q, name, &c, &e);
         if (ret == FP_EAGAIN) {
             struct timespec ts = { 0, 20 * 1000000 };
             fp_err_clear(&e);
@@ -156,7 +156,7 @@ static void *worker(void *arg)
         if (c.kind == FP_TASK_AGGREGATE) {
             /* the chunk published the file; the job is done once this completes */
             int i = row_of(m, c.job_id);
-            ret = fp_queue_complete(q, &c, c.output, &e);
+            ret = fp_jobq_complete(q, &c, c.output, &e);
             if (i >= 0) {
                 m->rows[i].ok = ret == 0;
                 if (ret < 0)
@@ -177,7 +177,7 @@ static void *worker(void *arg)
                                       &m->rows[i].r, &fe);
             if (ret < 0) {
                 /* permanent: a corrupt file or a refused combination does not improve on retry */
-                fp_queue_fail(q, &c, 1, fe.code ? fe.msg : fp_strerror(ret), &e);
+                fp_jobq_fail(q, &c, 1, fe.code ? fe.msg : fp_strerror(ret), &e);
                 fp_err_clear(&e);
                 if (i >= 0) {
                     m->rows[i].err = fe;
@@ -189,14 +189,14 @@ static void *worker(void *arg)
                     /* Ctrl-C: the remaining files are not started */
                     atomic_store(&m->finished, o->n);
                 }
-            } else if (fp_queue_complete(q, &c, c.output, &e) < 0) {
+            } else if (fp_jobq_complete(q, &c, c.output, &e) < 0) {
                 fp_claim_clear(&c);
                 goto fail;
             }
         }
         fp_claim_clear(&c);
     }
-    fp_queue_freep(&q);
+    fp_jobq_freep(&q);
     return NULL;
 fail:
     pthread_mutex_lock(&m->lock);
@@ -206,7 +206,7 @@ fail:
     }
     pthread_mutex_unlock(&m->lock);
     atomic_store(&m->finished, o->n);
-    fp_queue_freep(&q);
+    fp_jobq_freep(&q);
     return NULL;
 }
 
@@ -214,7 +214,7 @@ int fp_matte_many_run(const fp_matte_many_opts *o, fp_matte_many_stats *st, fp_e
 {
     char tmpl[] = "/tmp/fp-matte-queue-XXXXXX", dbp[1100];
     many m;
-    fp_queue *q = NULL;
+    fp_jobq *q = NULL;
     pthread_t *th = NULL;
     void *(*args)[2] = NULL;
     int ret = 0, started = 0;
@@ -239,8 +239,8 @@ int fp_matte_many_run(const fp_matte_many_opts *o, fp_matte_many_stats *st, fp_e
         goto end;
     }
     {
-        fp_queue_opts qo = { .lease_s = 86400, .max_attempts = 1 };
-        if ((ret = fp_queue_open(&q, m.url, &qo, e)) < 0)
+        fp_jobq_opts qo = { .lease_s = 86400, .max_attempts = 1 };
+        if ((ret = fp_jobq_open(&q, m.url, &qo, e)) < 0)
             goto end;
     }
     for (int i = 0; i < o->n; i++) {
@@ -255,11 +255,11 @@ int fp_matte_many_run(const fp_matte_many_opts *o, fp_matte_many_stats *st, fp_e
             goto end;
         }
         sprintf(m.rows[i].out, "%s/%.*s.%s", o->outdir, (int)len, base, o->ext);
-        if ((ret = fp_queue_submit(q, "matte", o->inputs[i], m.rows[i].out, "local", "{}", &whole, 1,
+        if ((ret = fp_jobq_submit(q, "matte", o->inputs[i], m.rows[i].out, "local", "{}", &whole, 1,
                                    &m.rows[i].job_id, e)) < 0)
             goto end;
     }
-    fp_queue_freep(&q);
+    fp_jobq_freep(&q);
     for (; started < o->workers; started++) {
         args[started][0] = &m;
         args[started][1] = (void *)(intptr_t)started;
@@ -293,7 +293,7 @@ int fp_matte_many_run(const fp_matte_many_opts *o, fp_matte_many_stats *st, fp_e
             o->n, st->ok, st->failed, (long long)st->frames, st->seconds,
             st->seconds > 0 ? st->frames / st->seconds : 0, o->workers);
 end:
-    fp_queue_freep(&q);
+    fp_jobq_freep(&q);
     if (m.rows)
         for (int i = 0; i < o->n; i++)
             free(m.rows[i].out);

@@ -44,12 +44,12 @@ static pid_t spawn_worker(double lease, double beat, const char *name)
 
 static int64_t scalar(const char *sql)
 {
-    fp_queue *q = NULL;
+    fp_jobq *q = NULL;
     fp_err e = { 0 };
     int64_t v = -1;
-    if (fp_queue_open(&q, url, NULL, &e) < 0 || fp_db_scalar(q->db, sql, NULL, 0, &v, &e) < 0)
+    if (fp_jobq_open(&q, url, NULL, &e) < 0 || fp_db_scalar(q->db, sql, NULL, 0, &v, &e) < 0)
         fprintf(stderr, "%s: %s\n", sql, e.msg);
-    fp_queue_freep(&q);
+    fp_jobq_freep(&q);
     return v;
 }
 
@@ -88,7 +88,7 @@ static int64_t submit(int t, const char *out, double chunk_s)
     fp_job_spec s = { (char *)tasks[t], clip, (char *)out, store, chunk_s, -1, (char *)"{}" };
     fp_err e = { 0 };
     int64_t id = 0;
-    fp_queue_opts qo = { 0, 0, 0, 1000 };
+    fp_jobq_opts qo = { 0, 0, 0, 1000 };
     int ret = fp_jobs_submit(url, &s, &qo, &id, &e);
     CHECK_MSG(ret == 0, "submit: %s", e.msg);
     return id;

@@ -125,11 +125,11 @@ static int64_t submit(const char *url, const char *task, const char *in, const c
     return id;
 }
 
-static void job_state(fp_queue *q, int64_t id, const char *state, const char *err_part)
+static void job_state(fp_jobq *q, int64_t id, const char *state, const char *err_part)
 {
     fp_job_info j;
     fp_err e = { 0 };
-    CHECK_EQ_INT(fp_queue_job(q, id, &j, &e), 0);
+    CHECK_EQ_INT(fp_jobq_job(q, id, &j, &e), 0);
     CHECK_MSG(!strcmp(j.state, state), "job %lld is %s (%s), expected %s", (long long)id, j.state, j.error, state);
     if (err_part)
         CHECK_MSG(strstr(j.error, err_part) != NULL, "job %lld error \"%s\" lacks \"%s\"", (long long)id, j.error,
@@ -184,18 +184,18 @@ static void test_transcode(const char *url, const char *clip)
         CHECK_MSG(fp_jobs_submit(url, &s, NULL, &id[i], &e) == 0, "%s", e.msg);
     }
     run_workers(url, 2);
-    fp_queue *q = NULL;
+    fp_jobq *q = NULL;
     fp_err e = { 0 };
-    CHECK_EQ_INT(fp_queue_open(&q, url, NULL, &e), 0);
+    CHECK_EQ_INT(fp_jobq_open(&q, url, NULL, &e), 0);
     for (int i = 0; i < 2; i++) {
         fp_job_info j;
-        CHECK_EQ_INT(fp_queue_job(q, id[i], &j, &e), 0);
+        CHECK_EQ_INT(fp_jobq_job(q, id[i], &j, &e), 0);
         CHECK_MSG(!strcmp(j.state, "done"), "transcode job %d: %s %s", i, j.state, j.error);
         if (i == 0)
             CHECK_MSG(j.n_chunks == 8, "%d chunks", j.n_chunks);
         /* per-stage throughput comes from the chunks' own stats: every frame counted once */
         fp_task_stats ts;
-        CHECK_EQ_INT(fp_queue_stage_stats(q, id[i], &ts, &e), 0);
+        CHECK_EQ_INT(fp_jobq_stage_stats(q, id[i], &ts, &e), 0);
         CHECK_MSG(ts.frames == 75, "stage stats count %lld frames", (long long)ts.frames);
         CHECK(ts.decode_s > 0 && ts.wall_s >= ts.decode_s);
         if (i == 0)
@@ -203,7 +203,7 @@ static void test_transcode(const char *url, const char *clip)
                    (long long)ts.frames, ts.frames / ts.decode_s, ts.process_s > 0 ? ts.frames / ts.process_s : 0,
                    ts.frames / ts.wall_s);
     }
-    fp_queue_freep(&q);
+    fp_jobq_freep(&q);
     char *f[2], *pts[3];
     for (int i = 0; i < 2; i++) {
         snprintf(cmd, sizeof(cmd), "ffmpeg -nostdin -v error -i '%s' -map 0:v -f framemd5 - | grep -v '^#'", o[i]);
@@ -309,12 +309,12 @@ static void test_key_matte(const char *url)
     double t0 = tu_now();
     run_workers(url, 2);
     printf("test_e2e: key/matte jobs in %.2fs\n", tu_now() - t0);
-    fp_queue *q = NULL;
+    fp_jobq *q = NULL;
     fp_err e = { 0 };
-    CHECK_EQ_INT(fp_queue_open(&q, url, NULL, &e), 0);
+    CHECK_EQ_INT(fp_jobq_open(&q, url, NULL, &e), 0);
     for (int i = 0; i < 5; i++)
         job_state(q, id[i], "done", NULL);
-    fp_queue_freep(&q);
+    fp_jobq_freep(&q);
     unsigned char *f[5];
     size_t n[5] = { 0 };
     for (int i = 0; i < 5; i++)
@@ -387,13 +387,13 @@ int main(int argc, char **argv)
     int64_t j5 = submit(url, "remux", gone, o[5], 0.4);
     unlink(gone); /* input missing at claim time */
 
-    fp_queue *q = NULL;
+    fp_jobq *q = NULL;
     fp_err e = { 0 };
-    CHECK_EQ_INT(fp_queue_open(&q, url, NULL, &e), 0);
+    CHECK_EQ_INT(fp_jobq_open(&q, url, NULL, &e), 0);
     /* a job whose task is unknown to the workers (submitted past the CLI's check) */
     fp_chunk ch = { 0, INT64_MAX, 0, 75 };
     int64_t j6 = 0;
-    CHECK_EQ_INT(fp_queue_submit(q, "nosuchtask", clip, o[0], "file:///tmp", "{\"task\":\"nosuchtask\",\"input\":\"x\","
+    CHECK_EQ_INT(fp_jobq_submit(q, "nosuchtask", clip, o[0], "file:///tmp", "{\"task\":\"nosuchtask\",\"input\":\"x\","
                                  "\"output\":\"y\"}", &ch, 1, &j6, &e), 0);
     /* fp_jobs_submit refuses an unknown task up front */
     fp_job_spec bad = { (char *)"nosuchtask", clip, o[0], (char *)"file:///tmp", 1, -1, (char *)"{}" };
@@ -414,7 +414,7 @@ int main(int argc, char **argv)
     job_state(q, j5, "failed", "input missing");
     job_state(q, j6, "failed", "unknown task \"nosuchtask\"");
     fp_job_info ji;
-    CHECK_EQ_INT(fp_queue_job(q, j0, &ji, &e), 0);
+    CHECK_EQ_INT(fp_jobq_job(q, j0, &ji, &e), 0);
     CHECK_MSG(ji.n_chunks == 8, "chunked job has %d chunks", ji.n_chunks);
 
     /* chunked == single-process, byte for byte */
@@ -444,7 +444,7 @@ int main(int argc, char **argv)
     free(jl);
     /* no output for the failed jobs */
     CHECK(access(o[5], F_OK) != 0);
-    fp_queue_freep(&q);
+    fp_jobq_freep(&q);
 
     test_transcode(url, clip);
     if (!strcmp(engine, "sqlite") && !strcmp(storage_kind, "file"))

@@ -158,14 +158,14 @@ int main(void)
                   strstr(r->body, "framepipe_jobs{state=\"queued\"} 1"), "%s", r->body);
     /* per-stage throughput on the page, from a completed chunk's stats (10 frames; decode 0.5 s,
      * process 1 s, whole chunk 2 s) */
-    fp_queue *qq = NULL;
-    CHECK_EQ_INT(fp_queue_open(&qq, url, NULL, &e), 0);
+    fp_jobq *qq = NULL;
+    CHECK_EQ_INT(fp_jobq_open(&qq, url, NULL, &e), 0);
     fp_claim cl;
-    CHECK_EQ_INT(fp_queue_claim(qq, "t", &cl, &e), 0);
+    CHECK_EQ_INT(fp_jobq_claim(qq, "t", &cl, &e), 0);
     fp_task_stats ts = { 10, 0.5, 1.0, 2.0 };
-    CHECK_EQ_INT(fp_queue_complete_stats(qq, &cl, "k", &ts, &e), 0);
+    CHECK_EQ_INT(fp_jobq_complete_stats(qq, &cl, "k", &ts, &e), 0);
     fp_claim_clear(&cl);
-    fp_queue_freep(&qq);
+    fp_jobq_freep(&qq);
     char q[128];
     snprintf(q, sizeof(q), "/?token=%s", tok);
     r = http("GET", q, NULL, NULL);
