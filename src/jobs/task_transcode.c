@@ -24,11 +24,9 @@
 
 int fp_task_join_chunks(const fp_task_ctx *ctx, const char *const *chunks, int n, const char *out, fp_err *e);
 
-/* fp_transcode's interrupt hook takes no argument: the stop flag of the task running on this thread
- * is reached through a thread-local pointer. */
-static _Thread_local atomic_int *tl_stop;
-
-static int stopped(void) { return tl_stop && atomic_load(tl_stop); }
+/* The task's stop flag, polled by fp_transcode's decode stage (which may run on its own thread, so
+ * the flag travels as the hook's argument, not through a thread-local). */
+static int stopped(void *arg) { atomic_int *stop = arg; return stop && atomic_load(stop); }
 
 static int transcode_chunk(const fp_task_ctx *ctx, const char *out, fp_err *e)
 {
@@ -54,8 +52,8 @@ static int transcode_chunk(const fp_task_ctx *ctx, const char *out, fp_err *e)
     o.encoders = 1; /* the workers are the parallelism */
     o.in.start_pts = ctx->chunk->start_pts;
     o.in.end_pts = ctx->chunk->end_pts == INT64_MAX ? AV_NOPTS_VALUE : ctx->chunk->end_pts;
-    o.interrupted = stopped;
-    tl_stop = ctx->stop;
+    o.interrupted_arg_fn = stopped;
+    o.interrupted_arg = ctx->stop;
     int ret = fp_transcode_open(&t, &o, e);
     if (ret == 0)
         ret = fp_transcode_run(t, e);
@@ -68,7 +66,6 @@ static int transcode_chunk(const fp_task_ctx *ctx, const char *out, fp_err *e)
             *ctx->stats = (fp_task_stats){ st->frames_out, st->decode_s, st->process_s, st->seconds };
     }
     fp_transcode_freep(&t);
-    tl_stop = NULL;
     return ret;
 }
 

@@ -828,7 +828,8 @@ static int process_flush(fp_transcode *t, fp_stage_t *st, fp_err *e)
 static int decode_one(fp_transcode *t, AVFrame *f, fp_err *e)
 {
     int ret;
-    if (t->o.interrupted && t->o.interrupted())
+    if ((t->o.interrupted && t->o.interrupted()) ||
+        (t->o.interrupted_arg_fn && t->o.interrupted_arg_fn(t->o.interrupted_arg)))
         return fp_errorf(e, FP_EINTR, "%s: interrupted; no output written", t->o.output);
     ret = fp_input_read_frame(t->in, f, e);
     if (ret == FP_EIO || ret == FP_EOUTPUT)

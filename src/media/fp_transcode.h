@@ -55,6 +55,10 @@ typedef struct fp_transcode_opts {
     fp_input_opts in;            /* decode mode, max errors, watchdog, frame range */
     int progress_json;           /* one JSON line per 0.5 s on stderr */
     int (*interrupted)(void);    /* polled once per frame; non-zero stops with FP_EINTR */
+    /* The same with an argument, for callers whose stop flag is per task (the jobs worker runs several
+     * chunks at once; decode may run on a stage thread, so a thread-local flag would not be seen). */
+    int (*interrupted_arg_fn)(void *arg);
+    void *interrupted_arg;
     int64_t emit_from_pts;       /* warm-up: frames before this pts (video stream time base) are decoded and
                                     run through the stage but not encoded; AV_NOPTS_VALUE (default): all */
     const AVDictionary *video_metadata; /* extra tags for the output video stream (borrowed), e.g. the

@@ -55,9 +55,10 @@ check "later chunks still queued" grep -qE "chunk +4  queued" "$d/status2.txt"
 check "cancel" sh -c "'$fp' status '$id' --queue '$q' | grep -q 'cancelled'"
 "$fp" redrive "$id" --queue "$q" > "$d/redrive.txt"
 check "redrive of a job with no dead tasks requeues 0" grep -q "0 task(s) requeued" "$d/redrive.txt"
-# SIGTERM with a chunk that will not end within --grace: the worker gives it back (queued at once,
+# SIGTERM with a chunk that will not end within --grace (20 s of 480p: long even with the threaded
+# media stages): the worker gives it back (queued at once,
 # try not counted, attempt stays the fence) and exits 0 without waiting for it.
-ffmpeg -nostdin -v error -y -f lavfi -i testsrc=size=640x480:rate=25 -t 12 -c:v libx264 -preset ultrafast \
+ffmpeg -nostdin -v error -y -f lavfi -i testsrc=size=640x480:rate=25 -t 20 -c:v libx264 -preset ultrafast \
   -g 25 "$d/big.mp4"
 id2=$("$fp" submit "$d/big.mp4" --task transcode -o "$d/big-out.mkv" --chunk-seconds 100 --queue "$q" \
   --params '{"vcodec":"libx264","pix_fmt":"yuv420p"}')
