@@ -48,6 +48,7 @@ typedef struct matte_args {
     double ratio;
     const char *composite;
     int alpha_only;
+    int no_audio, no_subs;
     const char *foreground;
     const char *alpha;
     const char *alpha_mode;
@@ -112,6 +113,9 @@ static const matte_opt matte_opts[] = {
       "many inputs: the outputs' container, OUTDIR/NAME.EXT" },
     { "threads", NULL, OPT_INT, OFF(threads), "0", 0, 1024, NULL, "CPU threads of the model; 0 = all cores" },
     { "encoders", NULL, OPT_INT, OFF(encoders), "0", 0, 64, NULL, "encoder pool size; 0 = automatic" },
+    { "no-audio", "an", OPT_FLAG, OFF(no_audio), "0", 0, 1, NULL,
+      "do not copy audio (e.g. AAC into .webm, which holds only Opus/Vorbis: refused otherwise)" },
+    { "no-subtitles", "sn", OPT_FLAG, OFF(no_subs), "0", 0, 1, NULL, "do not copy subtitles" },
     { "help", "h", OPT_FLAG, OFF(help), "0", 0, 1, NULL, "this help" },
 };
 #define N_OPTS (int)(sizeof(matte_opts) / sizeof(matte_opts[0]))
@@ -365,6 +369,8 @@ static int run_pass(const matte_args *a, fp_matte *m, const char *output, fp_mat
     o.vcodec = output == a->output ? a->vcodec : NULL;
     o.pix_fmt = output == a->output ? a->pix_fmt : NULL;
     o.encoders = a->encoders;
+    o.copy_audio = !a->no_audio;
+    o.copy_subs = !a->no_subs;
     o.stage = &stage;
     o.interrupted = interrupted;
     if (mode == FP_MATTE_MODE_RGBA)
@@ -778,6 +784,8 @@ int fp_cmd_matte(int argc, char **argv)
         co.vcodec = a.vcodec;
         co.pix_fmt = a.pix_fmt;
         co.chunks = a.chunks;
+        co.no_audio = a.no_audio;
+        co.no_subs = a.no_subs;
         co.warmup_frames = a.warmup;
         co.interrupted = interrupted;
         if (mode == FP_MATTE_MODE_COMPOSITE && fp_key_parse_color(a.composite, co.bg_rgb) < 0) {

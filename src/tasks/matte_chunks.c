@@ -228,6 +228,8 @@ static int join(const fp_matte_chunk_opts *o, chunk *c, int n, fp_err *e)
         }
         if ((t != AVMEDIA_TYPE_AUDIO && t != AVMEDIA_TYPE_SUBTITLE) || (is->disposition & AV_DISPOSITION_ATTACHED_PIC))
             continue;
+        if ((t == AVMEDIA_TYPE_AUDIO && o->no_audio) || (t == AVMEDIA_TYPE_SUBTITLE && o->no_subs))
+            continue;
         if (avformat_query_codec(out->oformat, is->codecpar->codec_id, FF_COMPLIANCE_NORMAL) != 1) {
             ret = fp_errorf(e, FP_EUNSUPPORTED, "%s: configure: the %s container cannot hold %s stream #%u (%s)",
                             o->output, out->oformat->name, av_get_media_type_string(t), i,

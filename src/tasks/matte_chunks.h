@@ -39,6 +39,7 @@ typedef struct fp_matte_chunk_opts {
     int parallel;                 /* chunks run at once; 0: all */
     int (*interrupted)(void);
     const AVDictionary *video_metadata;
+    int no_audio, no_subs;         /* the join leaves the source's audio / subtitles out */
 } fp_matte_chunk_opts;
 
 typedef struct fp_matte_chunk_stats {
