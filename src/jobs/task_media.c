@@ -35,8 +35,6 @@
 #include "tasks/matte_stage.h"
 #endif
 
-int fp_task_join_chunks(const fp_task_ctx *ctx, const char *const *chunks, int n, const char *out, fp_err *e);
-
 /* The task's stop flag, polled by fp_transcode's decode stage (which may run on its own thread, so
  * the flag travels as the hook's argument, not through a thread-local). */
 static int stopped(void *arg) { atomic_int *stop = arg; return stop && atomic_load(stop); }
@@ -61,9 +59,8 @@ static int pnum(const cJSON *p, const char *k, double lo, double hi, double *out
     return 0;
 }
 
-/* Run stage over ctx->chunk into out; decoding starts at from_pts (warm-up), writing at start_pts. */
-static int run_range(const fp_task_ctx *ctx, const char *out, const fp_process_stage *stage, const char *vcodec,
-                     const char *pix_fmt, int64_t from_pts, AVDictionary *meta, fp_err *e)
+int fp_task_run_range(const fp_task_ctx *ctx, const char *out, const fp_process_stage *stage,
+                      const char *vcodec, const char *pix_fmt, int64_t from_pts, AVDictionary *meta, fp_err *e)
 {
     fp_transcode_opts o;
     fp_transcode *t = NULL;
@@ -88,7 +85,7 @@ static int run_range(const fp_task_ctx *ctx, const char *out, const fp_process_s
         const fp_transcode_stats *st = fp_transcode_get_stats(t);
         if (ctx->chunk->nframes && st->frames_out != ctx->chunk->nframes)
             ret = fp_errorf(e, FP_EINPUT, "%s: %s: chunk wrote %lld frames, the plan said %d", ctx->input,
-                            stage->name, (long long)st->frames_out, ctx->chunk->nframes);
+                            stage ? stage->name : "transcode", (long long)st->frames_out, ctx->chunk->nframes);
         if (ctx->stats)
             *ctx->stats = (fp_task_stats){ st->frames_out, st->decode_s, st->process_s, st->seconds };
     }
@@ -123,7 +120,7 @@ static int key_chunk(const fp_task_ctx *ctx, const char *out, fp_err *e)
     k.softness = (float)soft;
     fp_process_stage stage = { "key", 1, key_stage, &k };
     /* The key is per pixel, stateless: no warm-up. */
-    return run_range(ctx, out, &stage, vcodec, pix_fmt, ctx->chunk->start_pts, NULL, e);
+    return fp_task_run_range(ctx, out, &stage, vcodec, pix_fmt, ctx->chunk->start_pts, NULL, e);
 }
 
 const fp_task_desc fp_task_key = {
@@ -186,7 +183,7 @@ static int matte_chunk(const fp_task_ctx *ctx, const char *out, fp_err *e)
     fp_process_stage stage = { "matte", s.mode == FP_MATTE_MODE_RGBA, fp_matte_stage_process, &s };
     /* The recurrent state starts from zero at warmup_pts: the frames before start_pts settle it and
      * are not written. */
-    ret = run_range(ctx, out, &stage, vcodec, pix_fmt, ctx->chunk->warmup_pts, meta, e);
+    ret = fp_task_run_range(ctx, out, &stage, vcodec, pix_fmt, ctx->chunk->warmup_pts, meta, e);
     av_dict_free(&meta);
     fp_matte_stage_uninit(&s);
     fp_matte_freep(&m);

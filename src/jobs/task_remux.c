@@ -416,7 +416,6 @@ static int remux_aggregate(const fp_task_ctx *ctx, const char *const *chunks, in
 
 /* The join of chunk media files (one video stream each) with the source's audio and subtitles; used
  * by task_transcode.c. */
-int fp_task_join_chunks(const fp_task_ctx *ctx, const char *const *chunks, int n, const char *out, fp_err *e);
 int fp_task_join_chunks(const fp_task_ctx *ctx, const char *const *chunks, int n, const char *out, fp_err *e)
 {
     return join(ctx, chunks, n, out, 1, e);
