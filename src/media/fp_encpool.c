@@ -6,23 +6,31 @@
  * the sink. Workers take the oldest unassigned segment, open a fresh encoder, encode its frames as
  * they arrive, flush, and park the packets on the segment until the producer drains them. One lock,
  * one condition variable: the traffic is a few events per frame, not worth finer locking.
+ *
+ * Why each segment can hold all its frames: the producer delivers frames in order, so segment k+1
+ * gets its first frame only after segment k got its last. If a segment's queue were short (it was 8
+ * frames), the producer would wait on segment k's encoder for the whole segment and the pool would run
+ * at one encoder's speed. With room for a whole segment, the producer fills segment k at decode speed
+ * and moves on while k's encoder works through its backlog: N encoders busy at once. The memory that
+ * costs (n x seg_frames frames at most) is bounded by the caller's plan (fp_encpool_plan_make).
  */
 #include "media/fp_encpool.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/fp_log.h"
 
 typedef struct seg {
     int index;
-    AVFrame *q[FP_ENCPOOL_QUEUE];
-    int head, count;
+    AVFrame **q;     /* ring of cap frames */
+    int cap, head, count;
     int frames;      /* frames appended so far */
     int closed;      /* no more frames will be appended */
     int assigned, done;
     AVPacket **pkts;
-    int npkts, cap;
+    int npkts, pcap;
     struct seg *next;
 } seg;
 
@@ -30,6 +38,7 @@ struct fp_encpool {
     fp_encoder_cfg cfg;
     AVDictionary *opts;
     int n, seg_frames;
+    int max_queued;   /* frames queued over all segments at most (the memory bound) */
     fp_encpool_sink sink;
     void *opaque;
 
@@ -44,6 +53,8 @@ struct fp_encpool {
     int err;
     fp_err werr;      /* first worker error */
 
+    int queued, peak_queued;
+
     int64_t last_dts;
     int64_t frames, packets;
 };
@@ -53,7 +64,8 @@ static void seg_free(seg *s)
     if (!s)
         return;
     for (int i = 0; i < s->count; i++)
-        av_frame_free(&s->q[(s->head + i) % FP_ENCPOOL_QUEUE]);
+        av_frame_free(&s->q[(s->head + i) % s->cap]);
+    av_free(s->q);
     for (int i = 0; i < s->npkts; i++)
         av_packet_free(&s->pkts[i]);
     av_free(s->pkts);
@@ -62,13 +74,13 @@ static void seg_free(seg *s)
 
 static int seg_add_packet(seg *s, AVPacket *pkt)
 {
-    if (s->npkts == s->cap) {
-        int cap = s->cap ? s->cap * 2 : 64;
+    if (s->npkts == s->pcap) {
+        int cap = s->pcap ? s->pcap * 2 : 64;
         AVPacket **n = av_realloc_array(s->pkts, cap, sizeof(*n));
         if (!n)
             return FP_ENOMEM;
         s->pkts = n;
-        s->cap = cap;
+        s->pcap = cap;
     }
     s->pkts[s->npkts] = av_packet_clone(pkt);
     if (!s->pkts[s->npkts])
@@ -135,8 +147,9 @@ static void *worker_main(void *arg)
             if (s->count && !p->stop) { /* stopping: queued frames are dropped, not encoded */
                 f = s->q[s->head];
                 s->q[s->head] = NULL;
-                s->head = (s->head + 1) % FP_ENCPOOL_QUEUE;
+                s->head = (s->head + 1) % s->cap;
                 s->count--;
+                p->queued--;
                 pthread_cond_broadcast(&p->cv);
             }
             pthread_mutex_unlock(&p->lk);
@@ -178,6 +191,7 @@ int fp_encpool_open(fp_encpool **pp, const fp_encoder_cfg *cfg, int n, int seg_f
     p->cfg.opts = p->opts;
     p->n = n;
     p->seg_frames = n > 1 ? seg_frames : 0;
+    p->max_queued = n > 1 ? n * seg_frames : FP_ENCPOOL_QUEUE;
     p->sink = sink;
     p->opaque = opaque;
     p->last_dts = AV_NOPTS_VALUE;
@@ -267,7 +281,12 @@ int fp_encpool_send(fp_encpool *p, const AVFrame *frame, fp_err *e)
                 pthread_cond_wait(&p->cv, &p->lk);
         }
         s = av_mallocz(sizeof(*s));
-        if (!s) {
+        if (s) {
+            s->cap = p->seg_frames ? p->seg_frames : FP_ENCPOOL_QUEUE;
+            s->q = av_calloc(s->cap, sizeof(*s->q));
+        }
+        if (!s || !s->q) {
+            seg_free(s);
             ret = fp_errorf(e, FP_ENOMEM, "encode: out of memory");
             goto out;
         }
@@ -283,14 +302,16 @@ int fp_encpool_send(fp_encpool *p, const AVFrame *frame, fp_err *e)
     for (;;) {
         if ((ret = drain_locked(p, e)) < 0)
             goto out;
-        if (p->tail->count < FP_ENCPOOL_QUEUE)
+        if (p->tail->count < p->tail->cap && p->queued < p->max_queued)
             break;
         pthread_cond_wait(&p->cv, &p->lk);
     }
     {
         seg *s = p->tail;
-        s->q[(s->head + s->count) % FP_ENCPOOL_QUEUE] = f;
+        s->q[(s->head + s->count) % s->cap] = f;
         s->count++;
+        if (++p->queued > p->peak_queued)
+            p->peak_queued = p->queued;
         s->frames++;
         f = NULL;
         p->frames++;
@@ -348,3 +369,47 @@ void fp_encpool_freep(fp_encpool **pp)
 
 int64_t fp_encpool_frames(const fp_encpool *p) { return p->frames; }
 int64_t fp_encpool_packets(const fp_encpool *p) { return p->packets; }
+int fp_encpool_peak_queued(const fp_encpool *p) { return p->peak_queued; }
+
+/* Frames a segment may take before its encoder sees them is the pool's whole point (see the top of
+ * this file); the plan keeps n x seg x frame_bytes inside the budget. Order of concessions: the
+ * segment length first (when the caller did not fix it), down to min_seg; then the number of
+ * encoders. Threads per instance: cores / n (at least 1), so the pool does not oversubscribe. */
+int fp_encpool_plan_make(fp_encpool_plan *pl, int cores, int n, int seg, int seg_fixed, int min_seg,
+                         int64_t frame_bytes, int64_t budget_bytes)
+{
+    int64_t fit;
+    memset(pl, 0, sizeof(*pl));
+    if (cores < 1)
+        cores = 1;
+    if (n < 1 || seg < 1 || frame_bytes < 1 || budget_bytes < 1)
+        return FP_EINVAL;
+    if (min_seg < 1)
+        min_seg = 1;
+    if (min_seg > seg)
+        min_seg = seg;
+    fit = budget_bytes / frame_bytes; /* frames the budget holds */
+    if (fit < 1)
+        fit = 1;
+    if (n > 1 && (int64_t)n * seg > fit) {
+        int n0 = n, seg0 = seg;
+        if (!seg_fixed && fit / n >= min_seg) {
+            seg = (int)(fit / n);
+        } else {
+            if (!seg_fixed)
+                seg = min_seg;
+            n = (int)(fit / seg);
+            if (n < 1)
+                n = 1;
+        }
+        snprintf(pl->note, sizeof(pl->note), "%d x %d-frame segments of %.1f MiB frames exceed the %.0f MiB "
+                 "buffer: %d x %d (raise --encode-buffer)", n0, seg0, frame_bytes / 1048576.0,
+                 budget_bytes / 1048576.0, n, seg);
+    }
+    pl->n = n;
+    pl->seg_frames = seg;
+    pl->threads = n > 1 ? (cores / n > 0 ? cores / n : 1) : cores;
+    pl->buffer_frames = n > 1 ? (int64_t)n * seg : FP_ENCPOOL_QUEUE;
+    pl->buffer_bytes = pl->buffer_frames * frame_bytes;
+    return 0;
+}

@@ -210,6 +210,55 @@ static int cores(void)
     return n > 0 ? (int)n : 1;
 }
 
+/* Encoders, segment length and threads per instance for the pool (fp_encpool_plan_make): the
+ * frames queued for the pool (encoders x segment) fit --encode-buffer, and encoders x threads is about
+ * the core count. Uses t->codec, t->cfg.framerate and t->o; sets t->nenc, t->seg_frames,
+ * t->cfg.threads. say: log the plan (once per configure; the fallback encoder re-plans silently). */
+static void plan_pool(fp_transcode *t, int w, int h, enum AVPixelFormat fmt, int say)
+{
+    const fp_transcode_opts *o = &t->o;
+    const fp_encoder_desc *d = fp_encoder_desc_find(t->codec->name);
+    AVDictionaryEntry *g = av_dict_get(o->enc_opts, "g", NULL, 0);
+    AVRational fr = t->cfg.framerate.num ? t->cfg.framerate : (AVRational){ 25, 1 };
+    int poolable = d && d->poolable, n, seg, ncores = cores();
+    int64_t frame_bytes = av_image_get_buffer_size(fmt, w, h, 64), budget;
+    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+    fp_encpool_plan pl;
+
+    seg = o->seg_frames > 0 ? o->seg_frames : g ? atoi(g->value) : (int)(2 * av_q2d(fr) + 0.5);
+    if (seg < 1)
+        seg = 1;
+    n = o->encoders > 0 ? o->encoders : poolable ? (ncores >= 4 ? ncores / 2 : 1) : 1;
+    if (!poolable && n > 1) {
+        if (say)
+            fp_log(FP_LOG_WARN, "encode", "%s: %s is not run as a pool; using one encoder", o->output,
+                   t->codec->name);
+        n = 1;
+    }
+    budget = (int64_t)(o->encode_buffer_mib > 0 ? o->encode_buffer_mib : FP_ENCPOOL_BUFFER_MIB) << 20;
+    /* The default must not be what exhausts a small machine; an explicit --encode-buffer is obeyed. */
+    if (o->encode_buffer_mib <= 0 && pages > 0 && psz > 0 && budget > (int64_t)pages * psz / 4)
+        budget = (int64_t)pages * psz / 4;
+    if (frame_bytes <= 0)
+        frame_bytes = (int64_t)w * h * 4;
+    /* Segments shorter than 1 s cost compression (a keyframe each) before fewer encoders cost speed. */
+    if (fp_encpool_plan_make(&pl, ncores, n, seg, o->seg_frames > 0 || g, (int)(av_q2d(fr) + 0.5), frame_bytes,
+                             budget) < 0) {
+        pl.n = 1;
+        pl.seg_frames = seg;
+        pl.threads = ncores;
+    }
+    t->nenc = pl.n;
+    t->seg_frames = pl.seg_frames;
+    t->cfg.threads = pl.threads; /* -threads N in enc_opts overrides (applied after, in fp_encoder_open) */
+    if (say && pl.note[0])
+        fp_log(FP_LOG_WARN, "encode", "%s: %s", o->output, pl.note);
+    if (say && pl.n > 1)
+        fp_log(FP_LOG_INFO, "encode", "%s: pool of %d x %s, %d threads each, %d-frame segments, up to %.0f MiB "
+               "of queued frames (--encode-buffer)", o->output, pl.n, t->codec->name, pl.threads, pl.seg_frames,
+               pl.buffer_bytes / 1048576.0);
+}
+
 static int open_output(fp_transcode *t, fp_err *e)
 {
     const char *path = t->o.output;
@@ -411,23 +460,7 @@ int fp_transcode_open(fp_transcode **pt, const fp_transcode_opts *o, fp_err *e)
         t->enc_tb = t->ist->time_base;
         t->cfg.framerate = t->ist->avg_frame_rate.num ? t->ist->avg_frame_rate : t->ist->r_frame_rate;
     }
-    {
-        AVDictionaryEntry *g = av_dict_get(o->enc_opts, "g", NULL, 0);
-        AVRational fr = t->cfg.framerate.num ? t->cfg.framerate : (AVRational){ 25, 1 };
-        t->seg_frames = o->seg_frames > 0 ? o->seg_frames : g ? atoi(g->value) : (int)(2 * av_q2d(fr) + 0.5);
-        if (t->seg_frames < 1)
-            t->seg_frames = 1;
-    }
-    {
-        const fp_encoder_desc *d = fp_encoder_desc_find(t->codec->name);
-        int poolable = d && d->poolable;
-        t->nenc = o->encoders > 0 ? o->encoders : poolable ? (cores() >= 4 ? cores() / 2 : 1) : 1;
-        if (!poolable && t->nenc > 1) {
-            fp_log(FP_LOG_WARN, "encode", "%s: %s is not run as a pool; using one encoder", o->output,
-                   t->codec->name);
-            t->nenc = 1;
-        }
-    }
+    plan_pool(t, w, h, enc_fmt, 1);
 
     t->cfg.codec = t->codec;
     t->cfg.width = w;
@@ -448,7 +481,6 @@ int fp_transcode_open(fp_transcode **pt, const fp_transcode_opts *o, fp_err *e)
     av_dict_copy(&t->opts, o->enc_opts, 0);
     t->cfg.opts = t->opts;
     t->cfg.global_header = !!(t->out->oformat->flags & AVFMT_GLOBALHEADER);
-    t->cfg.threads = (cores() + t->nenc - 1) / t->nenc; /* -threads N in enc_opts overrides */
     /* Same keyframe grid for one encoder and for the pool, so both runs are comparable frame for frame. */
     t->cfg.gop = av_dict_get(o->enc_opts, "g", NULL, 0) ? 0 : t->seg_frames;
 
@@ -466,14 +498,9 @@ int fp_transcode_open(fp_transcode **pt, const fp_transcode_opts *o, fp_err *e)
             if ((ret = fp_encoder_choose_format(fb, t->out->oformat, t->src_fmt, forced, o->output,
                                                 &t->cfg.pix_fmt, e)) < 0)
                 goto fail;
-            {
-                const fp_encoder_desc *fd = fp_encoder_desc_find(fb->name);
-                if (o->encoders <= 0 && fd && fd->poolable) {
-                    t->nenc = cores() >= 4 ? cores() / 2 : 1;
-                    t->cfg.threads = (cores() + t->nenc - 1) / t->nenc; /* -threads N in enc_opts overrides */
-                }
-            }
             enc_fmt = t->cfg.pix_fmt;
+            plan_pool(t, w, h, enc_fmt, 0);
+            t->cfg.gop = av_dict_get(o->enc_opts, "g", NULL, 0) ? 0 : t->seg_frames;
             ret = fp_encoder_open(&probe, &t->cfg, e);
         }
         if (ret < 0) {

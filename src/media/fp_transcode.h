@@ -51,6 +51,8 @@ typedef struct fp_transcode_opts {
     const fp_process_stage *stage; /* NULL: none */
     int encoders;                /* pool size; 0: from the core count for poolable encoders */
     int seg_frames;              /* segment length; 0: the -g option or 2 s of frames */
+    int encode_buffer_mib;       /* memory for frames queued in the pool; 0: FP_ENCPOOL_BUFFER_MIB, capped to
+                                    a quarter of the machine's memory. encoders x segment fit in it. */
     int copy_audio, copy_subs, copy_data; /* 1 by default */
     fp_input_opts in;            /* decode mode, max errors, watchdog, frame range */
     int progress_json;           /* one JSON line per 0.5 s on stderr */
