@@ -2,9 +2,10 @@
  * fp_encpool — segment-parallel encoding. See fp_encpool.h.
  *
  * Shape: segments form a list in output order. The caller's thread (producer) appends frames to the
- * newest segment and, while it waits for room, drains finished segments from the head of the list to
- * the sink. Workers take the oldest unassigned segment, open a fresh encoder, encode its frames as
- * they arrive, flush, and park the packets on the segment until the producer drains them. One lock,
+ * newest segment and, while it waits for room, hands packets from the head of the list to the sink.
+ * Workers take the oldest unassigned segment, open a fresh encoder, encode its frames as they arrive
+ * and flush. The head segment's packets go to the sink as they come; a later segment's wait on it
+ * until it becomes the head (at most a segment's worth of compressed data each). One lock,
  * one condition variable: the traffic is a few events per frame, not worth finer locking.
  *
  * Why each segment can hold all its frames: the producer delivers frames in order, so segment k+1
@@ -31,6 +32,7 @@ typedef struct seg {
     int assigned, done;
     AVPacket **pkts;
     int npkts, pcap;
+    int sent;        /* packets [0, sent) already went to the sink (head segment only) */
     struct seg *next;
 } seg;
 
@@ -66,12 +68,14 @@ static void seg_free(seg *s)
     for (int i = 0; i < s->count; i++)
         av_frame_free(&s->q[(s->head + i) % s->cap]);
     av_free(s->q);
-    for (int i = 0; i < s->npkts; i++)
+    for (int i = s->sent; i < s->npkts; i++)
         av_packet_free(&s->pkts[i]);
     av_free(s->pkts);
     av_free(s);
 }
 
+/* Parks a packet on its segment (the reference is moved; pkt is left blank). Called with the lock held:
+ * the producer takes packets off the head segment while its encoder is still adding to it. */
 static int seg_add_packet(seg *s, AVPacket *pkt)
 {
     if (s->npkts == s->pcap) {
@@ -82,15 +86,15 @@ static int seg_add_packet(seg *s, AVPacket *pkt)
         s->pkts = n;
         s->pcap = cap;
     }
-    s->pkts[s->npkts] = av_packet_clone(pkt);
-    if (!s->pkts[s->npkts])
+    if (!(s->pkts[s->npkts] = av_packet_alloc()))
         return FP_ENOMEM;
+    av_packet_move_ref(s->pkts[s->npkts], pkt);
     s->npkts++;
     return 0;
 }
 
 /* Encode one frame (or flush with NULL) and collect the packets. */
-static int encode_into(AVCodecContext *ctx, AVFrame *f, AVPacket *pkt, seg *s, fp_err *e)
+static int encode_into(fp_encpool *p, AVCodecContext *ctx, AVFrame *f, AVPacket *pkt, seg *s, fp_err *e)
 {
     int ret = avcodec_send_frame(ctx, f);
     if (ret < 0) {
@@ -108,7 +112,10 @@ static int encode_into(AVCodecContext *ctx, AVFrame *f, AVPacket *pkt, seg *s, f
             av_strerror(ret, buf, sizeof(buf));
             return fp_errorf(e, FP_EINTERNAL, "encode: %s: segment %d: %s", ctx->codec->name, s->index, buf);
         }
+        pthread_mutex_lock(&p->lk);
         ret = seg_add_packet(s, pkt);
+        pthread_cond_broadcast(&p->cv); /* the head segment's packets go out while it is encoding */
+        pthread_mutex_unlock(&p->lk);
         av_packet_unref(pkt);
         if (ret < 0)
             return fp_errorf(e, ret, "encode: out of memory");
@@ -156,11 +163,11 @@ static void *worker_main(void *arg)
             if (!f)
                 break; /* closed and empty, or stopping */
             if (ret >= 0)
-                ret = encode_into(ctx, f, pkt, s, &e);
+                ret = encode_into(p, ctx, f, pkt, s, &e);
             av_frame_free(&f);
         }
         if (ret >= 0 && !p->stop)
-            ret = encode_into(ctx, NULL, pkt, s, &e);
+            ret = encode_into(p, ctx, NULL, pkt, s, &e);
         fp_encoder_closep(&ctx, 1);
 
         pthread_mutex_lock(&p->lk);
@@ -213,44 +220,57 @@ int fp_encpool_open(fp_encpool **pp, const fp_encoder_cfg *cfg, int n, int seg_f
     return 0;
 }
 
-/* Hand finished head segments to the sink. Called with the lock held; releases it around the sink. */
+/* One packet to the sink, in order: the dts join. */
+static int deliver(fp_encpool *p, int index, AVPacket *pkt, fp_err *e)
+{
+    /* A B-frame encoder starts each segment with dts a few frames before its first pts; the join must
+     * still be strictly increasing, and dts may never pass pts. */
+    if (pkt->dts != AV_NOPTS_VALUE && p->last_dts != AV_NOPTS_VALUE && pkt->dts <= p->last_dts) {
+        pkt->dts = p->last_dts + 1;
+        if (pkt->pts != AV_NOPTS_VALUE && pkt->dts > pkt->pts)
+            return fp_errorf(e, FP_EINTERNAL,
+                             "encode: segment %d cannot be joined: dts %lld would pass pts %lld "
+                             "(use longer segments, fewer B-frames or --encoders 1)",
+                             index, (long long)pkt->dts, (long long)pkt->pts);
+    }
+    if (pkt->dts != AV_NOPTS_VALUE)
+        p->last_dts = pkt->dts;
+    p->packets++;
+    return p->sink(p->opaque, pkt);
+}
+
+/* Hands the head segment's packets to the sink as they are produced (a single encoder's whole output
+ * is one segment: parking it until the end would hold the whole file in memory), and drops head
+ * segments that are done and empty. Called with the lock held; releases it around the sink. */
 static int drain_locked(fp_encpool *p, fp_err *e)
 {
-    while (p->head && p->head->done && !p->err) {
+    while (p->head && !p->err) {
         seg *s = p->head;
-        int ret = 0;
+        if (s->sent < s->npkts) {
+            AVPacket *pkt = s->pkts[s->sent];
+            int index = s->index, ret;
+            s->pkts[s->sent++] = NULL;
+            if (s->sent == s->npkts)
+                s->sent = s->npkts = 0;
+            pthread_mutex_unlock(&p->lk);
+            ret = deliver(p, index, pkt, e);
+            av_packet_free(&pkt);
+            pthread_mutex_lock(&p->lk);
+            if (ret < 0) {
+                if (!p->err)
+                    p->err = ret;
+                return ret;
+            }
+            continue;
+        }
+        if (!s->done)
+            break;
         p->head = s->next;
         if (!p->head)
             p->tail = NULL;
         p->live--;
-        pthread_cond_broadcast(&p->cv);
-        pthread_mutex_unlock(&p->lk);
-        for (int i = 0; i < s->npkts && ret >= 0; i++) {
-            AVPacket *pkt = s->pkts[i];
-            /* A B-frame encoder starts each segment with dts a few frames before its first pts; the
-             * join must still be strictly increasing, and dts may never pass pts. */
-            if (pkt->dts != AV_NOPTS_VALUE && p->last_dts != AV_NOPTS_VALUE && pkt->dts <= p->last_dts) {
-                pkt->dts = p->last_dts + 1;
-                if (pkt->pts != AV_NOPTS_VALUE && pkt->dts > pkt->pts) {
-                    ret = fp_errorf(e, FP_EINTERNAL,
-                                    "encode: segment %d cannot be joined: dts %lld would pass pts %lld "
-                                    "(use longer segments, fewer B-frames or --encoders 1)",
-                                    s->index, (long long)pkt->dts, (long long)pkt->pts);
-                    break;
-                }
-            }
-            if (pkt->dts != AV_NOPTS_VALUE)
-                p->last_dts = pkt->dts;
-            ret = p->sink(p->opaque, pkt);
-            p->packets++;
-        }
         seg_free(s);
-        pthread_mutex_lock(&p->lk);
-        if (ret < 0) {
-            if (!p->err)
-                p->err = ret;
-            return ret;
-        }
+        pthread_cond_broadcast(&p->cv);
     }
     if (p->err) {
         if (e && !e->code && p->werr.code)

@@ -25,6 +25,7 @@ typedef struct got {
     int key[MAXP];
     uint8_t md5[MAXP][16];
     int peak_queued;
+    int before_finish; /* packets delivered before fp_encpool_finish */
     int fail_at; /* sink returns FP_EIO at this packet (0: never) */
 } got;
 
@@ -83,6 +84,7 @@ static int run(const char *enc, AVDictionary *opts, int n, int seg, got *g, fp_e
         ret = fp_encpool_send(p, f, e);
         av_frame_free(&f);
     }
+    g->before_finish = g->n;
     if (ret >= 0)
         ret = fp_encpool_finish(p, e);
     if (p)
@@ -111,6 +113,12 @@ static void compare(const char *enc, AVDictionary *opts, int seg, int intra)
     /* memory bound: never more than n x seg frames queued (1 encoder: its small queue) */
     CHECK_MSG(many.peak_queued >= 1 && many.peak_queued <= npool * seg, "%s: %d frames queued at once, bound %d",
               enc, many.peak_queued, npool * seg);
+    /* packets flow while encoding (a single encoder's output is one segment: holding it until the end
+     * would keep the whole file in memory). FFV1 makes a packet per frame at once, and the producer
+     * waits for the encoder every FP_ENCPOOL_QUEUE frames, so most packets are out before finish. */
+    if (intra)
+        CHECK_MSG(one.before_finish >= nframes - 2 * FP_ENCPOOL_QUEUE, "%s: only %d of %d packets delivered "
+                  "before finish", enc, one.before_finish, nframes);
     CHECK_MSG(one.peak_queued >= 1 && one.peak_queued <= FP_ENCPOOL_QUEUE, "%s: single encoder queued %d", enc,
               one.peak_queued);
     for (int i = 1; i < many.n; i++)
