@@ -16,7 +16,7 @@
 
 enum opt_id {
     O_OUT = 1, O_CROP, O_SCALE, O_FPS, O_CODEC, O_PIXFMT, O_ENCODERS, O_SEGMENT, O_ENCBUF, O_DECODE, O_MAXERR,
-    O_WATCHDOG, O_PROGRESS, O_AN, O_SN, O_DN, O_START, O_END, O_COLOR, O_TOL, O_SOFT, O_HELP,
+    O_WATCHDOG, O_PROGRESS, O_AN, O_SN, O_DN, O_START, O_END, O_ACODEC, O_ABITRATE, O_COLOR, O_TOL, O_SOFT, O_HELP,
 };
 
 static const struct cli_opt {
@@ -39,6 +39,8 @@ static const struct cli_opt {
     { "--progress",       "json",      "JSON progress lines on stderr", O_PROGRESS, 3 },
     { "--start",          "SECONDS",   "first frame at or after this time", O_START, 3 },
     { "--end",            "SECONDS",   "stop before the first frame at or after this time", O_END, 3 },
+    { "-c:a",             "copy|ENC",  "audio: default copies, and transcodes what the container cannot hold (WebM: Opus, MP4/MOV: AAC); copy refuses instead", O_ACODEC, 3 },
+    { "-b:a",             "RATE",      "audio bitrate when transcoding (e.g. 128k)", O_ABITRATE, 3 },
     { "-an",              NULL,        "do not copy audio", O_AN, 3 },
     { "-sn",              NULL,        "do not copy subtitles", O_SN, 3 },
     { "-dn",              NULL,        "do not copy data streams", O_DN, 3 },
@@ -140,6 +142,11 @@ int fp_cli_parse(int cmd, int argc, char **argv, fp_cli_parsed *p, fp_err *e)
         case O_SEGMENT:
             if (parse_int(v, &p->o.seg_frames) < 0 || p->o.seg_frames < 1)
                 return fp_errorf(e, FP_EINVAL, "--segment-frames '%s': expected a positive count", v);
+            break;
+        case O_ACODEC: p->o.audio.codec = v; break;
+        case O_ABITRATE:
+            if (fp_audio_parse_bitrate(v, &p->o.audio.bitrate) < 0)
+                return fp_errorf(e, FP_EINVAL, "-b:a '%s': expected a bitrate such as 128k", v);
             break;
         case O_ENCBUF:
             if (parse_int(v, &p->o.encode_buffer_mib) < 0 || p->o.encode_buffer_mib < 1)

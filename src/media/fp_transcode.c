@@ -48,6 +48,8 @@ struct fp_transcode {
     fp_output *outp;     /* the temporary file; NULL once published or aborted */
     int header_written;
     int *smap;        /* input stream index -> output stream index, -1: not copied */
+    fp_audio **aenc;  /* input stream index -> its audio transcoder; NULL: copied as it is */
+    fp_err aerr;      /* an audio transcoding error (raised inside the demuxer's packet callback) */
     int vout;
 
     const AVCodec *codec;
@@ -121,6 +123,20 @@ static int64_t range_us(const fp_transcode *t, int64_t pts)
     return pts == AV_NOPTS_VALUE ? AV_NOPTS_VALUE : av_rescale_q(pts, t->ist->time_base, AV_TIME_BASE_Q);
 }
 
+/* fp_audio's packets (already in the output stream's time base), muxed beside the video. */
+static int audio_write(void *opaque, AVPacket *pkt)
+{
+    fp_transcode *t = opaque;
+    int ret;
+    pthread_mutex_lock(&t->mux_lock);
+    ret = av_interleaved_write_frame(t->out, pkt);
+    pthread_mutex_unlock(&t->mux_lock);
+    if (ret < 0)
+        return fp_err_from_averror(ret) == FP_EINPUT ? FP_EOUTPUT : FP_EIO;
+    t->st.packets_copied++;
+    return 0;
+}
+
 static int copy_packet(void *opaque, AVPacket *pkt)
 {
     fp_transcode *t = opaque;
@@ -140,6 +156,10 @@ static int copy_packet(void *opaque, AVPacket *pkt)
         e = range_us(t, e);
         if ((s != AV_NOPTS_VALUE && us < s) || (e != AV_NOPTS_VALUE && us >= e))
             return 0;
+    }
+    if (t->aenc && t->aenc[pkt->stream_index]) {
+        ret = fp_audio_send(t->aenc[pkt->stream_index], pkt, audio_write, t, &t->aerr);
+        return ret < 0 && !t->aerr.code ? fp_errorf(&t->aerr, ret, "%s: output: write failed", t->o.output) : ret;
     }
     cp = av_packet_clone(pkt);
     if (!cp)
@@ -315,6 +335,19 @@ static int setup_copy_streams(fp_transcode *t, fp_err *e)
         }
         if (!want || (is->disposition & AV_DISPOSITION_ATTACHED_PIC))
             continue;
+        if (type == AVMEDIA_TYPE_AUDIO) {
+            fp_audio *a = NULL;
+            int r;
+            if (!t->aenc && !(t->aenc = av_calloc(ifmt->nb_streams, sizeof(*t->aenc))))
+                return fp_errorf(e, FP_ENOMEM, "%s: output: out of memory", t->o.output);
+            if ((r = fp_audio_open(&a, is, t->out, &t->o.audio, t->o.input, t->o.output, e)) < 0)
+                return r;
+            if (r > 0) {
+                t->aenc[i] = a;
+                t->smap[i] = fp_audio_stream_index(a);
+                continue;
+            }
+        }
         if (avformat_query_codec(t->out->oformat, is->codecpar->codec_id, FF_COMPLIANCE_NORMAL) == 0) {
             static const char *flag[] = { [AVMEDIA_TYPE_AUDIO] = "-an", [AVMEDIA_TYPE_SUBTITLE] = "-sn",
                                           [AVMEDIA_TYPE_DATA] = "-dn" };
@@ -1092,6 +1125,14 @@ int fp_transcode_run(fp_transcode *t, fp_err *e)
 #else
     ret = run_serial(t, e);
 #endif
+    /* the audio transcoders' last frames, before the trailer */
+    for (unsigned i = 0; ret >= 0 && t->aenc && i < fp_input_format(t->in)->nb_streams; i++)
+        if (t->aenc[i] && (ret = fp_audio_send(t->aenc[i], NULL, audio_write, t, &t->aerr)) < 0 && !t->aerr.code)
+            fp_errorf(&t->aerr, ret, "%s: output: write failed", t->o.output);
+    if (ret < 0 && t->aerr.code) {
+        fp_err_clear(e);
+        *e = t->aerr; /* the root cause, not the stage that carried it */
+    }
     if (ret < 0)
         goto end;
     ret = av_write_trailer(t->out);
@@ -1165,6 +1206,9 @@ void fp_transcode_freep(fp_transcode **pt)
         avformat_free_context(t->out);
     }
     fp_output_abort(&t->outp);
+    for (unsigned i = 0; t->aenc && t->in && i < fp_input_format(t->in)->nb_streams; i++)
+        fp_audio_freep(&t->aenc[i]);
+    av_free(t->aenc);
     fp_input_freep(&t->in);
     sws_freeContext(t->sws);
     av_frame_free(&t->sw);
