@@ -1,14 +1,14 @@
 /*
  * fp_transcode — configure-then-run of one file or frame range. See fp_transcode.h.
  *
- * Threads: decode, conversion/processing and muxing run on the caller's thread; encoding runs on the
- * pool's threads (fp_encpool.c), which is where the time goes for the CPU encoders. When the
- * pipeline module's stage threads and bounded queues land, decode and process become their own
- * stages; the order of operations here stays the same.
+ * Threads: three fp_pipeline stages (decode | process | encode) with bounded queues; the encode stage
+ * feeds the encoder pool, whose own threads (fp_encpool.c) are where the time goes for CPU encoders.
+ * Copied and transcoded audio (fp_audio.c) is muxed from the decode stage, under mux_lock. Progress
+ * lines and the per-stage table are the pipeline module's (fp_progress, fp_metrics).
  *
- * Output safety: everything is written to "<dir>/.<name>.part-<pid>" and renamed over the final name
- * only after the trailer is written and the file closed without error; on any failure, interruption or
- * watchdog stall the temporary file is removed.
+ * Output safety is fp_output's (pipeline module): everything is written under a temporary name beside
+ * the output and renamed over the final name only after the trailer is written and the file closed
+ * without error; on any failure, interruption or watchdog stall the temporary file is removed.
  */
 #include "media/fp_transcode.h"
 
@@ -30,13 +30,8 @@
 #include "core/fp_log.h"
 #include "media/fp_encoder.h"
 #include "pipeline/fp_output.h"
-#ifdef FP_MEDIA_PIPELINE
 #include "pipeline/fp_pipeline.h"
 #include "pipeline/fp_progress.h"
-typedef fp_stage fp_stage_t;
-#else
-typedef void fp_stage_t; /* the serial driver passes NULL */
-#endif
 #include "media/fp_encpool.h"
 
 struct fp_transcode {
@@ -58,10 +53,8 @@ struct fp_transcode {
     AVRational enc_tb;
     int nenc, seg_frames;
     fp_encpool *pool;
-#ifdef FP_MEDIA_PIPELINE
     fp_pipeline *pl;
     fp_queue *q_dec, *q_conv;
-#endif
     pthread_mutex_t mux_lock; /* the muxer is fed from the decode stage (copies) and the encode stage */
 
     enum AVPixelFormat src_fmt;   /* decoded software format */
@@ -76,15 +69,7 @@ struct fp_transcode {
 
     fp_transcode_stats st;
     struct timespec t_start;
-    double last_progress;
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 void fp_transcode_opts_default(fp_transcode_opts *o)
 {
@@ -792,28 +777,16 @@ static int convert(fp_transcode *t, AVFrame *dec, fp_err *e)
 }
 
 /*
- * The per-frame work, written once and driven two ways: by three pipeline stages (decode | process |
- * encode, on threads, bounded queues) or serially on the caller's thread (st == NULL). The serial
- * driver is the fallback while the pipeline module cannot be linked beside the jobs module (see
- * docs/media.md) and the reference for "1 thread equals N threads".
+ * The per-frame work, driven by three pipeline stages (decode | process | encode, on threads, bounded
+ * queues; fp_pipeline.h), which also give the progress line (fp_progress) and the per-stage table.
  */
 
-/* Hand a converted frame to the encoder side with its output pts: a new reference through the queue,
- * or straight into the pool (which takes its own reference). */
-static int emit(fp_transcode *t, fp_stage_t *st, AVFrame *f, int64_t pts, fp_err *e)
+/* Hand a converted frame to the encode stage with its output pts (a new reference through the queue). */
+static int emit(fp_transcode *t, fp_stage *st, AVFrame *f, int64_t pts, fp_err *e)
 {
-    AVFrame *c;
+    AVFrame *c = av_frame_clone(f);
     int ret;
-    if (!st) {
-        double t0 = now_s();
-        f->pts = pts;
-        f->pict_type = AV_PICTURE_TYPE_NONE;
-        ret = fp_encpool_send(t->pool, f, e);
-        t->st.encode_wait_s += now_s() - t0; /* blocked on a full pool = the encoders are behind */
-        return ret;
-    }
-#ifdef FP_MEDIA_PIPELINE
-    if (!(c = av_frame_clone(f)))
+    if (!c)
         return fp_errorf(e, FP_ENOMEM, "%s: process: out of memory", t->o.input);
     c->pts = pts;
     c->pict_type = AV_PICTURE_TYPE_NONE;
@@ -821,15 +794,10 @@ static int emit(fp_transcode *t, fp_stage_t *st, AVFrame *f, int64_t pts, fp_err
     if (ret < 0)
         av_frame_free(&c);
     return ret;
-#else
-    (void)c;
-    (void)ret;
-    return fp_errorf(e, FP_EINTERNAL, "transcode: built without the pipeline");
-#endif
 }
 
 /* --fps: emit the held frame for every output tick before `until_us`. */
-static int fps_emit_until(fp_transcode *t, fp_stage_t *st, int64_t until_us, fp_err *e)
+static int fps_emit_until(fp_transcode *t, fp_stage *st, int64_t until_us, fp_err *e)
 {
     int ret;
     if (!t->held)
@@ -845,7 +813,7 @@ static int fps_emit_until(fp_transcode *t, fp_stage_t *st, int64_t until_us, fp_
 }
 
 /* One decoded frame: download (NVDEC), convert / float processing, frame-rate conversion. */
-static int process_one(fp_transcode *t, fp_stage_t *st, AVFrame *f, fp_err *e)
+static int process_one(fp_transcode *t, fp_stage *st, AVFrame *f, fp_err *e)
 {
     int ret = convert(t, f, e);
     if (ret < 0)
@@ -873,7 +841,7 @@ static int process_one(fp_transcode *t, fp_stage_t *st, AVFrame *f, fp_err *e)
 }
 
 /* End of input: the last held frame lasts its duration (--fps). */
-static int process_flush(fp_transcode *t, fp_stage_t *st, fp_err *e)
+static int process_flush(fp_transcode *t, fp_stage *st, fp_err *e)
 {
     int64_t dur;
     if (!t->held)
@@ -907,63 +875,6 @@ static int pool_finish(fp_transcode *t, fp_err *e)
     return ret;
 }
 
-/* --progress json for the serial driver, in fp_progress's field names (fp_progress itself needs the
- * pipeline module, see run_serial). */
-static void serial_progress(fp_transcode *t, int done)
-{
-    double now = now_s(), el = now - (t->t_start.tv_sec + t->t_start.tv_nsec * 1e-9);
-    AVFormatContext *f = fp_input_format(t->in);
-    AVRational fr = t->ist->avg_frame_rate;
-    double total = f->duration > 0 && fr.num ? f->duration / (double)AV_TIME_BASE * av_q2d(fr) : 0;
-    double fps = el > 0 ? t->st.frames_in / el : 0;
-    if (!t->o.progress_json || (!done && now - t->last_progress < 1.0))
-        return;
-    t->last_progress = now;
-    if (total > 0 && fps > 0 && !done)
-        fprintf(stderr, "{\"event\":\"progress\",\"frames\":%lld,\"total\":%.0f,\"fps\":%.2f,\"eta_s\":%.1f,"
-                "\"elapsed_s\":%.2f,\"corrupt\":%d}\n", (long long)t->st.frames_in, total, fps,
-                (total - t->st.frames_in) / fps, el, fp_input_errors(t->in));
-    else
-        fprintf(stderr, "{\"event\":\"%s\",\"frames\":%lld,\"total\":%s,\"fps\":%.2f,\"eta_s\":null,"
-                "\"elapsed_s\":%.2f,\"corrupt\":%d}\n", done ? "done" : "progress",
-                (long long)(done ? t->st.frames_out : t->st.frames_in), total > 0 ? "null" : "null", fps, el,
-                fp_input_errors(t->in));
-}
-
-static __attribute__((unused)) int run_serial(fp_transcode *t, fp_err *e)
-{
-    AVFrame *f = av_frame_alloc();
-    int ret;
-    double t0;
-    if (!f)
-        return fp_errorf(e, FP_ENOMEM, "transcode: out of memory");
-    for (;;) {
-        t0 = now_s();
-        ret = decode_one(t, f, e);
-        t->st.decode_s += now_s() - t0;
-        if (ret == FP_EOF)
-            break;
-        if (ret < 0)
-            goto end;
-        t0 = now_s();
-        ret = process_one(t, NULL, f, e);
-        t->st.process_s += now_s() - t0;
-        av_frame_unref(f);
-        if (ret < 0)
-            goto end;
-        serial_progress(t, 0);
-    }
-    if ((ret = process_flush(t, NULL, e)) < 0)
-        goto end;
-    ret = pool_finish(t, e);
-    if (ret >= 0)
-        serial_progress(t, 1);
-end:
-    av_frame_free(&f);
-    return ret;
-}
-
-#ifdef FP_MEDIA_PIPELINE
 static void frame_free_cb(void *p)
 {
     AVFrame *f = p;
@@ -1098,7 +1009,6 @@ static int run_pipeline(fp_transcode *t, fp_err *e)
     }
     return ret;
 }
-#endif
 
 int fp_transcode_run(fp_transcode *t, fp_err *e)
 {
@@ -1120,11 +1030,7 @@ int fp_transcode_run(fp_transcode *t, fp_err *e)
     fp_log(FP_LOG_INFO, "transcode", "%s -> %s: %s %s, %d encoder(s), %d-frame segments, decode %s", t->o.input,
            t->o.output, t->codec->name, t->st.pix_fmt, t->nenc, t->seg_frames, t->st.gpu_decode ? "NVDEC" : "CPU");
 
-#ifdef FP_MEDIA_PIPELINE
     ret = run_pipeline(t, e);
-#else
-    ret = run_serial(t, e);
-#endif
     /* the audio transcoders' last frames, before the trailer */
     for (unsigned i = 0; ret >= 0 && t->aenc && i < fp_input_format(t->in)->nb_streams; i++)
         if (t->aenc[i] && (ret = fp_audio_send(t->aenc[i], NULL, audio_write, t, &t->aerr)) < 0 && !t->aerr.code)
@@ -1166,25 +1072,8 @@ end:
 
 void fp_transcode_print_metrics(const fp_transcode *t, FILE *f)
 {
-#ifdef FP_MEDIA_PIPELINE
     if (t->pl)
         fp_metrics_table_print(t->pl, f);
-#else
-    const fp_transcode_stats *s = &t->st;
-    double proc = s->process_s - s->encode_wait_s; /* process time includes handing frames to the pool */
-    double enc = s->seconds - s->decode_s - proc;   /* everything the pool cost the caller's thread */
-    const char *name[3] = { "decode", "process", "encode" };
-    const char *hint[3] = { "--decode gpu where a GPU is present", "a smaller --scale, or the GPU path",
-                            "raise --encoders, or a faster preset / -cpu-used" };
-    double v[3] = { s->decode_s, proc < 0 ? 0 : proc, enc < 0 ? 0 : enc };
-    int b = v[1] > v[0] ? 1 : 0;
-    b = v[2] > v[b] ? 2 : b;
-    fprintf(f, "  stage     busy_s   (serial driver: decode and process share one thread; %d encoder thread(s))\n",
-            s->encoders);
-    for (int i = 0; i < 3; i++)
-        fprintf(f, "  %-8s %7.2f  %5.1f%%\n", name[i], v[i], s->seconds > 0 ? 100 * v[i] / s->seconds : 0);
-    fprintf(f, "  bottleneck: %s (%s)\n", name[b], hint[b]);
-#endif
 }
 
 const fp_transcode_stats *fp_transcode_get_stats(const fp_transcode *t) { return &t->st; }
@@ -1196,9 +1085,7 @@ void fp_transcode_freep(fp_transcode **pt)
     if (!t)
         return;
     /* Stages first (they use the pool and the muxer), then the pool. */
-#ifdef FP_MEDIA_PIPELINE
     fp_pipeline_freep(&t->pl);
-#endif
     fp_encpool_freep(&t->pool);
     if (t->out) {
         if (t->out->pb && !(t->out->oformat->flags & AVFMT_NOFILE))
