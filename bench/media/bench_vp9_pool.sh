@@ -1,8 +1,9 @@
 #!/bin/bash
 # VP9-alpha encode (1080p by default): framepipe's pool of N encoders vs one libvpx-vp9 instance
 # (ffmpeg) at the same settings. Target (issue 2): speed-up >= 0.7 x N up to the core count.
-# Usage: bench_vp9_pool.sh FRAMEPIPE FFMPEG OUTDIR [SECONDS=10] ["N list"="1 2 4 8"]
-# env: SIZE=WxH (a smaller size for a quick check), SEG=frames per segment (default 60),
+# Usage: bench_vp9_pool.sh FRAMEPIPE FFMPEG OUTDIR [SECONDS=20] ["N list"="1 2 4 8 16"]
+# env: SIZE=WxH (a smaller size for a quick check), SEG=frames per segment (default 20: a pool of N
+#      needs many more than N segments, or the last round leaves encoders idle; 600 frames = 30),
 #      BUF=--encode-buffer MiB (default: enough for N x SEG frames of the largest N, plus a quarter).
 #
 # Two baselines, because "one libvpx instance" is read two ways:
@@ -11,14 +12,14 @@
 # Each framepipe run prints its peak RSS (GNU time) next to the speed-up; the load average before
 # the runs is printed because on a shared machine other processes take cores from both sides.
 set -euo pipefail
-FP=$1; FF=$2; OUT=$3; SECS=${4:-10}; NS=${5:-"1 2 4 8"}
+FP=$1; FF=$2; OUT=$3; SECS=${4:-20}; NS=${5:-"1 2 4 8 16"}
 mkdir -p "$OUT"
 SIZE=${SIZE:-1920x1080}
-SEG=${SEG:-60}
+SEG=${SEG:-20}
 SRC=$OUT/alpha_${SIZE}_$SECS.mov
 [ -f "$SRC" ] || "$FF" -nostdin -y -v error -f lavfi -i "testsrc2=size=$SIZE:rate=30:duration=$SECS" \
   -vf "format=yuva444p10le" -c:v prores_ks -profile:v 4444 "$SRC"
-OPTS="-deadline good -cpu-used 4 -row-mt 1 -b:v 4M"
+OPTS="-deadline good -cpu-used 4 -row-mt 1 -b:v 4M -g $SEG"   # the same keyframe grid for every run
 n=$(( SECS * 30 ))
 cores=$(nproc)
 w=${SIZE%x*}; h=${SIZE#*x}
