@@ -365,8 +365,8 @@ static int decoded(fp_audio *a, fp_audio_write_fn write, void *opaque, fp_err *e
         if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
             return 0;
         if (ret < 0) {
-            a->skipped++;
-            continue;
+            a->skipped++; /* a frame the decoder could not make; the next packet may */
+            return 0;
         }
         if (a->next_pts == AV_NOPTS_VALUE) {
             /* The first sample keeps its source time; the rest follow by count, so the output lasts
