@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/fp_log.h"
 
@@ -43,6 +44,8 @@ struct fp_encpool {
     int max_queued;   /* frames queued over all segments at most (the memory bound) */
     fp_encpool_sink sink;
     void *opaque;
+    int (*stop_fn)(void *);
+    void *stop_arg;
 
     pthread_mutex_t lk;
     pthread_cond_t cv;
@@ -220,6 +223,30 @@ int fp_encpool_open(fp_encpool **pp, const fp_encoder_cfg *cfg, int n, int seg_f
     return 0;
 }
 
+void fp_encpool_set_stop(fp_encpool *p, int (*stop)(void *arg), void *arg)
+{
+    p->stop_fn = stop;
+    p->stop_arg = arg;
+}
+
+/* The producer's wait for the workers (lock held): with a stop hook, in 100 ms slices. */
+static int wait_workers(fp_encpool *p)
+{
+    struct timespec ts;
+    if (!p->stop_fn) {
+        pthread_cond_wait(&p->cv, &p->lk);
+        return 0;
+    }
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 100 * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&p->cv, &p->lk, &ts);
+    return p->stop_fn(p->stop_arg) ? FP_EINTR : 0;
+}
+
 /* One packet to the sink, in order: the dts join. */
 static int deliver(fp_encpool *p, int index, AVPacket *pkt, fp_err *e)
 {
@@ -297,8 +324,8 @@ int fp_encpool_send(fp_encpool *p, const AVFrame *frame, fp_err *e)
         while (!p->err && p->live >= p->n + 1) {
             if ((ret = drain_locked(p, e)) < 0)
                 goto out;
-            if (p->live >= p->n + 1)
-                pthread_cond_wait(&p->cv, &p->lk);
+            if (p->live >= p->n + 1 && (ret = wait_workers(p)) < 0)
+                goto out;
         }
         s = av_mallocz(sizeof(*s));
         if (s) {
@@ -324,7 +351,8 @@ int fp_encpool_send(fp_encpool *p, const AVFrame *frame, fp_err *e)
             goto out;
         if (p->tail->count < p->tail->cap && p->queued < p->max_queued)
             break;
-        pthread_cond_wait(&p->cv, &p->lk);
+        if ((ret = wait_workers(p)) < 0)
+            goto out;
     }
     {
         seg *s = p->tail;
@@ -355,8 +383,8 @@ int fp_encpool_finish(fp_encpool *p, fp_err *e)
     while (p->head) {
         if ((ret = drain_locked(p, e)) < 0)
             break;
-        if (p->head)
-            pthread_cond_wait(&p->cv, &p->lk);
+        if (p->head && (ret = wait_workers(p)) < 0)
+            break;
     }
     pthread_mutex_unlock(&p->lk);
     return ret;

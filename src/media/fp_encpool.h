@@ -57,6 +57,11 @@ int fp_encpool_send(fp_encpool *p, const AVFrame *frame, fp_err *e);
 /* Flushes every instance and delivers all remaining packets. Returns 0 or the first error. */
 int fp_encpool_finish(fp_encpool *p, fp_err *e);
 
+/* A stop request polled (every 100 ms) while send/finish wait on the encoders: the final flush of a
+ * slow pool can take minutes, and Ctrl-C must not wait for it. stop(arg) != 0 makes the waiting call
+ * return FP_EINTR (no message: the caller says what stopped it). Set before the first send. */
+void fp_encpool_set_stop(fp_encpool *p, int (*stop)(void *arg), void *arg);
+
 /* Stops the workers (discarding queued work) and frees everything. NULL-safe. */
 void fp_encpool_freep(fp_encpool **pp);
 

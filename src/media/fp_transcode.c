@@ -886,12 +886,18 @@ static int process_flush(fp_transcode *t, fp_stage *st, fp_err *e)
     return fps_emit_until(t, st, t->held->pts + dur, e);
 }
 
+static int stop_requested(void *opaque)
+{
+    const fp_transcode *t = opaque;
+    return (t->o.interrupted && t->o.interrupted()) ||
+           (t->o.interrupted_arg_fn && t->o.interrupted_arg_fn(t->o.interrupted_arg));
+}
+
 /* Next decoded frame; stream-copy write failures surface here (the copy runs inside the read). */
 static int decode_one(fp_transcode *t, AVFrame *f, fp_err *e)
 {
     int ret;
-    if ((t->o.interrupted && t->o.interrupted()) ||
-        (t->o.interrupted_arg_fn && t->o.interrupted_arg_fn(t->o.interrupted_arg)))
+    if (stop_requested(t))
         return fp_errorf(e, FP_EINTR, "%s: interrupted; no output written", t->o.output);
     ret = fp_input_read_frame(t->in, f, e);
     if (ret == FP_EIO || ret == FP_EOUTPUT)
@@ -904,6 +910,8 @@ static int decode_one(fp_transcode *t, AVFrame *f, fp_err *e)
 static int pool_finish(fp_transcode *t, fp_err *e)
 {
     int ret = fp_encpool_finish(t->pool, e);
+    if (ret == FP_EINTR)
+        return fp_errorf(e, FP_EINTR, "%s: interrupted; no output written", t->o.output);
     if (ret == FP_EIO)
         fp_errorf(e, FP_EIO, "%s: output: write failed (disk full or I/O error)", t->o.output);
     return ret;
@@ -975,6 +983,8 @@ static int encode_stage(fp_stage *st, void *opaque)
         if (ret < 0) {
             if (ret == FP_EIO)
                 fp_stage_fail(st, FP_EIO, "%s: output: write failed (disk full or I/O error)", t->o.output);
+            if (ret == FP_EINTR)
+                fp_stage_fail(st, FP_EINTR, "%s: interrupted; no output written", t->o.output);
             return ret;
         }
         fp_stage_add_frames(st, 1);
@@ -1061,6 +1071,7 @@ int fp_transcode_run(fp_transcode *t, fp_err *e)
     t->header_written = 1;
     if ((ret = fp_encpool_open(&t->pool, &t->cfg, t->nenc, t->seg_frames, video_packet, t, e)) < 0)
         return ret;
+    fp_encpool_set_stop(t->pool, stop_requested, t);
     fp_log(FP_LOG_INFO, "transcode", "%s -> %s: %s %s, %d encoder(s), %d-frame segments, decode %s", t->o.input,
            t->o.output, t->codec->name, t->st.pix_fmt, t->nenc, t->seg_frames, t->st.gpu_decode ? "NVDEC" : "CPU");
 

@@ -93,6 +93,9 @@ static int run(const char *enc, AVDictionary *opts, int n, int seg, got *g, fp_e
     return ret;
 }
 
+int stopper(void *arg);
+int stopper(void *arg) { return *(int *)arg; }
+
 static int cmp64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -177,6 +180,49 @@ int main(void)
         nframes = N;
         npool = 3;
         av_dict_free(&vp9);
+    }
+
+    /* a stop request ends finish's wait for the encoders with FP_EINTR (Ctrl-C during a long final
+     * flush); freeing afterwards discards the rest without a hang */
+    {
+        static int stop_now;
+        fp_encoder_cfg c = { 0 };
+        fp_encpool *p = NULL;
+        AVDictionary *slow = NULL;
+        got g;
+        fp_err e;
+        int ret;
+        memset(&g, 0, sizeof(g));
+        fp_err_clear(&e);
+        /* about 0.5 s of work per 80-frame segment here: several times the 100 ms poll */
+        av_dict_set(&slow, "deadline", "best", 0);
+        av_dict_set(&slow, "cpu-used", "0", 0);
+        c.codec = avcodec_find_encoder_by_name("libvpx-vp9");
+        c.width = W;
+        c.height = H;
+        c.pix_fmt = AV_PIX_FMT_YUV420P;
+        c.time_base = (AVRational){ 1, 50 };
+        c.framerate = (AVRational){ 25, 1 };
+        c.sar = (AVRational){ 1, 1 };
+        c.opts = slow;
+        c.gop = 80;
+        c.threads = 1;
+        ret = fp_encpool_open(&p, &c, 2, 80, sink, &g, &e);
+        CHECK(ret == 0);
+        if (ret == 0) {
+            fp_encpool_set_stop(p, stopper, &stop_now);
+            for (int i = 0; ret >= 0 && i < 160; i++) {
+                AVFrame *f = make_frame(i);
+                ret = fp_encpool_send(p, f, &e);
+                av_frame_free(&f);
+            }
+            CHECK(ret == 0); /* 160 frames fit 2 x 80: no wait, so no stop yet */
+            stop_now = 1;
+            CHECK_MSG((ret = fp_encpool_finish(p, &e)) == FP_EINTR, "finish with a stop request: %d", ret);
+            CHECK(g.n < 160);
+        }
+        fp_encpool_freep(&p);
+        av_dict_free(&slow);
     }
 
     /* the plan: encoders x segment frames fit the buffer budget */
