@@ -255,6 +255,121 @@ end:
     free(a);
 }
 
+/* fp_matte_run_batch: three streams of unequal length (6, 10 and 8 frames, each its own part of the
+ * scene) in one model call per step, the batch shrinking as streams end (fp_matte_keep_rows), against
+ * each stream run alone with fp_matte_run. Rows are independent images to every op, so the only
+ * difference allowed is summation order: BATCH_TOL. Also: the refusals (a run with another N while
+ * the state holds rows, rows out of order) and that row state is carried (a later frame from the zero
+ * state does not match). */
+#define BATCH_TOL 1e-5
+static void batched(void)
+{
+    enum { W = 96, H = 72, S = 3, TMAX = 10 };
+    static const int len[S] = { 6, 10, 8 }, off[S] = { 0, 5, 11 };
+    char model[1024];
+    fp_matte_opts o;
+    fp_matte *m = NULL, *one = NULL;
+    fp_err e;
+    size_t n = (size_t)W * H;
+    float *src = malloc(S * 3 * n * sizeof(float)), *fgr = malloc(S * 3 * n * sizeof(float)),
+          *pha = malloc(S * n * sizeof(float)), *ref = malloc((size_t)S * TMAX * 4 * n * sizeof(float));
+    int live[S], nlive = S;
+    double worst = 0, carried;
+
+    snprintf(model, sizeof(model), "%s/rvm_mobilenetv3/model.onnx", mdir);
+    fp_matte_opts_default(&o);
+    o.model = model;
+    o.backend = "cpu";
+    o.downsample_ratio = 0.5;
+    fp_err_clear(&e);
+    if (!src || !fgr || !pha || !ref || fp_matte_open(&m, &o, &e) < 0 || fp_matte_open(&one, &o, &e) < 0) {
+        CHECK_MSG(0, "%s", e.msg);
+        goto end;
+    }
+    CHECK(fp_matte_max_batch(m) > S);
+    /* each stream alone */
+    for (int i = 0; i < S; i++) {
+        fp_matte_reset(one);
+        for (int t = 0; t < len[i]; t++) {
+            float *r = ref + ((size_t)i * TMAX + t) * 4 * n;
+            scene(src, W, H, off[i] + t);
+            CHECK(fp_matte_run(one, src, W, H, r, r + 3 * n, &e) == 0);
+        }
+    }
+    for (int i = 0; i < S; i++)
+        live[i] = i;
+    for (int t = 0; nlive; t++) {
+        fp_tensor ts = { .dtype = FP_DTYPE_FLOAT32, .ndim = 4, .dims = { nlive, 3, H, W }, .data = src };
+        fp_tensor tf = { .dtype = FP_DTYPE_FLOAT32, .ndim = 4, .dims = { nlive, 3, H, W }, .data = fgr };
+        fp_tensor tp = { .dtype = FP_DTYPE_FLOAT32, .ndim = 4, .dims = { nlive, 1, H, W } };
+        int keep[S], nkeep = 0, ret;
+        for (int j = 0; j < nlive; j++)
+            scene(src + (size_t)j * 3 * n, W, H, off[live[j]] + t);
+        fp_err_clear(&e);
+        /* pha through the hand-over path (data NULL: the runtime's tensor, owned) */
+        ret = fp_matte_run_batch(m, &ts, &tf, &tp, &e);
+        CHECK_MSG(ret == 0, "step %d: %s", t, e.msg);
+        if (ret < 0)
+            break;
+        CHECK(tp.owned && tp.dims[0] == nlive && tp.dtype == FP_DTYPE_FLOAT32);
+        CHECK_EQ_INT(fp_matte_state_rows(m), nlive);
+        for (int j = 0; j < nlive; j++) {
+            const float *r = ref + ((size_t)live[j] * TMAX + t) * 4 * n;
+            for (size_t k = 0; k < 3 * n; k++) {
+                double d = fabs(fgr[(size_t)j * 3 * n + k] - r[k]);
+                worst = d > worst || isnan(d) ? (isnan(d) ? INFINITY : d) : worst;
+            }
+            for (size_t k = 0; k < n; k++) {
+                double d = fabs(((const float *)tp.data)[(size_t)j * n + k] - r[3 * n + k]);
+                worst = d > worst || isnan(d) ? (isnan(d) ? INFINITY : d) : worst;
+            }
+        }
+        fp_tensor_free(&tp);
+        for (int j = 0; j < nlive; j++)
+            if (t + 1 < len[live[j]])
+                keep[nkeep++] = j;
+        if (nkeep != nlive) {
+            if (nkeep >= 2) {
+                int bad[2] = { keep[1], keep[0] };
+                CHECK_EQ_INT(fp_matte_keep_rows(m, bad, 2, &e), FP_EINVAL);
+            }
+            if (nkeep) {
+                /* another N before keep_rows: refused, the state is untouched */
+                ts.dims[0] = tf.dims[0] = tp.dims[0] = nkeep;
+                tp.data = NULL;
+                fp_err_clear(&e);
+                CHECK_EQ_INT(fp_matte_run_batch(m, &ts, &tf, &tp, &e), FP_EINVAL);
+                CHECK_EQ_INT(fp_matte_state_rows(m), nlive);
+            }
+            CHECK(fp_matte_keep_rows(m, keep, nkeep, &e) == 0);
+            for (int j = 0; j < nkeep; j++)
+                live[j] = live[keep[j]];
+            nlive = nkeep;
+            CHECK_EQ_INT(fp_matte_state_rows(m), nlive);
+        }
+    }
+    printf("batched (3 streams, 6/10/8 frames, shrinking) vs each alone: max |difference| (fgr, pha) %.3g\n", worst);
+    CHECK_MSG(worst <= BATCH_TOL, "batched vs alone: %.3g > %g", worst, BATCH_TOL);
+    /* the state test could fail: stream 1's frame 9 from the zero state differs from its carried one */
+    fp_matte_reset(one);
+    scene(src, W, H, off[1] + 9);
+    CHECK(fp_matte_run(one, src, W, H, fgr, pha, &e) == 0);
+    carried = 0;
+    for (size_t k = 0; k < 3 * n; k++) {
+        double d = fabs(fgr[k] - ref[((size_t)1 * TMAX + 9) * 4 * n + k]);
+        carried = d > carried ? d : carried;
+    }
+    printf("stream 1 frame 9 from the zero state vs carried: %.3g (must exceed %g)\n", carried, BATCH_TOL);
+    CHECK(carried > BATCH_TOL);
+end:
+    fp_matte_freep(&m);
+    fp_matte_freep(&one);
+    free(src);
+    free(fgr);
+    free(pha);
+    free(ref);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -281,5 +396,6 @@ int main(int argc, char **argv)
     }
     refusals(argv[2]);
     warmup();
+    batched();
     return fp_test_finish("test_matte");
 }
