@@ -57,6 +57,7 @@ typedef struct matte_args {
     int threads;
     int encoders;
     int chunks;
+    int batch;
     int warmup;
     const char *gpus;
     const char *ext;
@@ -104,6 +105,9 @@ static const matte_opt matte_opts[] = {
     { "chunks", NULL, OPT_INT, OFF(chunks), "1", 0, 256, NULL,
       "cut the video into this many chunks matted at once (own state each, joined without re-encoding); "
       "0 = automatic: fp_autoconf's batch for the GPU's free memory and the frame size (1 on the CPU)" },
+    { "batch", NULL, OPT_INT, OFF(batch), "0", 0, 256, NULL,
+      "with --chunks: chunks matted in one model call, each with its own recurrent state row; 0 = all chunks at "
+      "once; 1 = one model instance per chunk on its own thread (also used for a model with a fixed batch of 1)" },
     { "warmup-frames", NULL, OPT_INT, OFF(warmup), "8", 0, 1000, NULL,
       "with --chunks: frames run before each chunk's first written frame so its state settles" },
     { "gpus", NULL, OPT_STRING, OFF(gpus), "1", 0, 0, NULL,
@@ -784,6 +788,7 @@ int fp_cmd_matte(int argc, char **argv)
         co.vcodec = a.vcodec;
         co.pix_fmt = a.pix_fmt;
         co.chunks = a.chunks;
+        co.batch = a.batch;
         co.no_audio = a.no_audio;
         co.no_subs = a.no_subs;
         co.warmup_frames = a.warmup;
@@ -803,6 +808,11 @@ int fp_cmd_matte(int argc, char **argv)
         fprintf(stderr, "%s: %lld frames in %d chunks (+%lld warm-up frames) in %.2f s (%.2f fps), model %.2f s\n",
                 a.output, (long long)cs.frames, cs.chunks, (long long)cs.warmup_frames_run, cs.seconds,
                 cs.seconds > 0 ? cs.frames / cs.seconds : 0, cs.model_s);
+        if (cs.batch > 0)
+            fprintf(stderr, "  batch %d: %lld model calls, %.2f frames per call\n", cs.batch,
+                    (long long)cs.model_calls, cs.mean_rows);
+        else
+            fprintf(stderr, "  no tensor batch: one model instance per chunk on its own thread\n");
         goto end;
     }
     if ((ret = run_pass(&a, m, a.output, mode, &r, &e)) < 0)

@@ -8,8 +8,13 @@
  * encoder, whose first frame is a keyframe), running the chunks on threads, and the join (video
  * packets of the chunk files in order, audio/subtitles stream-copied from the source, published under
  * the final name only when complete). Does not own the model (matte.h), the stage (matte_stage.h) or
- * the transcode path. On the CPU the "batch" is chunks run concurrently on threads; a single model
- * call over [N,3,H,W] with N states (one tensor batch) is the GPU path's job and not done here.
+ * the transcode path.
+ *
+ * Batch (default): the chunks of a round (up to `batch`) are decoded and encoded on their own threads
+ * and one frame of each goes into one model call [N,3,H,W] with the state batched [N,...] (row i =
+ * chunk i, fp_matte_run_batch); the chunks start together (chunk 0 has no warm-up, so it ends first)
+ * and the batch shrinks as chunks end (the runtime caches one plan per shape). batch = 1: each chunk
+ * its own model instance on its own thread (session 1's path, and the one for a fixed-batch export).
  *
  * Warm-up: RVM's recurrent state forgets its start within a few frames; the default of 8 frames
  * keeps the chunk-boundary difference to a sequential pass below the tolerance tests/e2e states.
@@ -37,6 +42,10 @@ typedef struct fp_matte_chunk_opts {
     int chunks;                   /* >= 1 */
     int warmup_frames;            /* >= 0 */
     int parallel;                 /* chunks run at once; 0: all */
+    int batch;                    /* chunks in one model call (fp_matte_run_batch; each its own state row,
+                                     started together, the batch shrinking as chunks end); 0: as many as
+                                     run at once; 1: each chunk its own model instance on its own thread.
+                                     A model with a fixed batch of 1 runs as 1. */
     int (*interrupted)(void);
     const AVDictionary *video_metadata;
     int no_audio, no_subs;         /* the join leaves the source's audio / subtitles out */
@@ -46,7 +55,10 @@ typedef struct fp_matte_chunk_stats {
     int64_t frames;               /* frames written */
     int64_t warmup_frames_run;    /* extra frames the model ran for warm-up */
     int chunks;
-    double seconds, model_s;
+    double seconds, model_s;      /* model_s: batch mode: time in the batched calls */
+    int batch;                    /* rows per call at the end (after OOM retries); 0: threads mode */
+    int64_t model_calls;          /* batch mode: model calls made, and their mean rows */
+    double mean_rows;
 } fp_matte_chunk_stats;
 
 /* Run o->input in o->chunks chunks and publish o->output. On failure nothing exists under the output

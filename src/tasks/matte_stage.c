@@ -54,7 +54,8 @@ int fp_matte_stage_process(void *opaque, const fp_planar *rgb, const fp_planar *
         pa = (float *)alpha->data + (size_t)alpha->n * n;
 
     t0 = now_s();
-    ret = fp_matte_run(s->m, px, w, h, s->fgr, s->pha, e);
+    ret = s->run ? s->run(s->run_opaque, px, w, h, s->fgr, s->pha, e)
+                 : fp_matte_run(s->m, px, w, h, s->fgr, s->pha, e);
     s->model_s += now_s() - t0;
     if (ret < 0)
         return ret;

@@ -29,6 +29,10 @@ typedef struct fp_matte_stage {
     float bg_rgb[3];          /* COMPOSITE without bg_image */
     const float *bg_image;    /* COMPOSITE: planar RGB fp32 [0,1] of bg_w x bg_h (borrowed), NULL: colour */
     int bg_w, bg_h;
+    /* hook: when set, called instead of fp_matte_run(m, ...) with the same arguments (the chunk
+     * batcher, matte_chunks.c, gathers the frames of several stages into one model call) */
+    int (*run)(void *run_opaque, const float *rgb, int w, int h, float *fgr, float *pha, fp_err *e);
+    void *run_opaque;
     /* filled by the stage */
     float *fgr, *pha;         /* scratch (fp_matte_stage_uninit frees) */
     size_t cap;

@@ -447,7 +447,10 @@ int main(int argc, char **argv)
         size_t nx = 0, ny = 0;
         int maxd = 0;
         snprintf(ch, sizeof(ch), "%s/chunked.mkv", tmp);
-        CHECK(sh("'%s' matte '%s' -o '%s' --model '%s' --backend cpu --chunks 3", fpbin, in, ch, model) == 0);
+        /* the default is one batch: the three chunks' frames in one model call, each its own state row */
+        capture(buf, sizeof(buf), "'%s' matte '%s' -o '%s' --model '%s' --backend cpu --chunks 3 2>&1; echo rc=$?", fpbin,
+                in, ch, model);
+        CHECK_MSG(strstr(buf, "rc=0") && strstr(buf, "batch 3: "), "batched chunks: %s", buf);
         frames_and_times(in, ch);
         audio_copied(ch, "opus");
         CHECK_MSG(strstr(probe_v(ch, NULL, "stream_tags=alpha_type", buf, sizeof(buf)), "straight"), "tag: %s", buf);
@@ -466,6 +469,33 @@ int main(int argc, char **argv)
         CHECK(maxd <= 1);
         free(x);
         free(y);
+        /* the same chunk plan without the tensor batch (one model per chunk on its own thread), and with
+         * the batch refused as out of GPU memory (fault injection) so it retries with half the batch: both
+         * equal the batched output within one code value (rows are independent images: measured 0) */
+        x = (unsigned char *)read_file(pb, &nx);
+        for (int v = 0; v < 2; v++) {
+            char o2[1100], pc[1100];
+            int d2 = 0;
+            snprintf(o2, sizeof(o2), "%s/chunked_%s.mkv", tmp, v ? "oom" : "threads");
+            snprintf(pc, sizeof(pc), "%s/chunked_%d.yuva", tmp, v);
+            capture(buf, sizeof(buf), "%s'%s' matte '%s' -o '%s' --model '%s' --backend cpu --chunks 3 %s 2>&1; "
+                    "echo rc=$?", v ? "FP_MATTE_TEST_MAX_ROWS=2 " : "", fpbin, in, o2, model, v ? "" : "--batch 1");
+            CHECK_MSG(strstr(buf, "rc=0") && strstr(buf, v ? "batch 1: " : "no tensor batch"), "%s: %s", o2, buf);
+            CHECK_MSG(!v || (strstr(buf, "a batch of 3") && strstr(buf, "retrying with 1")), "no OOM retry: %s", buf);
+            frames_and_times(in, o2);
+            CHECK(sh("ffmpeg -nostdin -v error -y -i '%s' -f rawvideo '%s'", o2, pc) == 0);
+            y = (unsigned char *)read_file(pc, &ny);
+            CHECK(x && y && nx == ny && nx > 0);
+            for (size_t i = 0; x && y && nx == ny && i < nx; i++) {
+                int d = abs(x[i] - y[i]);
+                d2 = d > d2 ? d : d2;
+            }
+            printf("chunks batched vs %s: max difference %d code value(s)\n",
+                   v ? "after an injected OOM (retry with half the batch)" : "one model per chunk", d2);
+            CHECK(d2 <= 1);
+            free(y);
+        }
+        free(x);
     }
 
     /* composite over a colour, and the matte as grey: flat video, no alpha */
