@@ -3,7 +3,7 @@
  * processing stage of the transcode path, writing transparent video (or a composite, or the matte).
  *
  * Owns: the command's option table (parsing, --help, validation and defaults all come from it), the
- * choice of output mode from the flags, the background image for --composite IMAGE, the extra passes
+ * choice of output mode from the flags, the background for --composite (tasks/matte_bg.h), the extra passes
  * for --foreground/--alpha, and the summary. Does not own the model, the compose (tasks/) or any
  * media handling (media/): the container and codec follow -o's extension as for `framepipe transcode`.
  */
@@ -37,6 +37,7 @@
 #ifdef FP_HAVE_JOBS
 #include "tasks/matte_many.h"
 #endif
+#include "tasks/matte_bg.h"
 #include "tasks/matte_stage.h"
 
 typedef struct matte_args {
@@ -91,7 +92,8 @@ static const matte_opt matte_opts[] = {
     { "precision", NULL, OPT_CHOICE, OFF(precision), "auto", 0, 0, "auto|fp16|fp32",
       "compute precision; auto = fp16 on CUDA, fp32 on the CPU (which only computes fp32)" },
     { "composite", NULL, OPT_STRING, OFF(composite), NULL, 0, 0, NULL,
-      "write a flat video: the foreground over COLOR (RRGGBB) or an IMAGE file (scaled to the frame)" },
+      "write a flat video: the foreground over COLOR (RRGGBB), an IMAGE or a VIDEO file (scaled to the frame; a "
+      "video is mapped by time and looped when shorter)" },
     { "alpha-only", NULL, OPT_FLAG, OFF(alpha_only), "0", 0, 1, NULL, "write the matte as a grey video" },
     { "foreground", NULL, OPT_STRING, OFF(foreground), NULL, 0, 0, NULL,
       "also write the model's foreground colours (no alpha) to this file (one more pass)" },
@@ -240,98 +242,6 @@ static void help(FILE *f)
                "incompatible,\n            7 GPU error, 130 interrupted\n");
 }
 
-/* ---- --composite IMAGE: decoded once, scaled to the frame size on the first frame ------------- */
-
-typedef struct bg_loader {
-    fp_matte_stage *s;
-    const char *path;
-    float *img;
-} bg_loader;
-
-static int load_image(const char *path, int w, int h, float **out, fp_err *e)
-{
-    AVFormatContext *fc = NULL;
-    AVCodecContext *cc = NULL;
-    AVPacket *pkt = av_packet_alloc();
-    AVFrame *fr = av_frame_alloc();
-    struct SwsContext *sws = NULL;
-    uint8_t *dst[4] = { 0 };
-    int dls[4], ret = FP_EINPUT, si, got = 0;
-    float *img = NULL;
-
-    if (!pkt || !fr)
-        goto end;
-    if (avformat_open_input(&fc, path, NULL, NULL) < 0 || avformat_find_stream_info(fc, NULL) < 0 ||
-        (si = av_find_best_stream(fc, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0)) < 0) {
-        ret = fp_errorf(e, FP_EINPUT, "%s: composite: cannot read the background image", path);
-        goto end;
-    }
-    {
-        const AVCodec *c = avcodec_find_decoder(fc->streams[si]->codecpar->codec_id);
-        if (!c || !(cc = avcodec_alloc_context3(c)) ||
-            avcodec_parameters_to_context(cc, fc->streams[si]->codecpar) < 0 || avcodec_open2(cc, c, NULL) < 0) {
-            ret = fp_errorf(e, FP_EINPUT, "%s: composite: cannot decode the background image", path);
-            goto end;
-        }
-    }
-    while (!got && av_read_frame(fc, pkt) >= 0) {
-        if (pkt->stream_index == si && avcodec_send_packet(cc, pkt) >= 0 && avcodec_receive_frame(cc, fr) >= 0)
-            got = 1;
-        av_packet_unref(pkt);
-    }
-    if (!got && avcodec_send_packet(cc, NULL) >= 0 && avcodec_receive_frame(cc, fr) >= 0)
-        got = 1;
-    if (!got) {
-        ret = fp_errorf(e, FP_EINPUT, "%s: composite: no picture in the background image", path);
-        goto end;
-    }
-    sws = sws_getContext(fr->width, fr->height, fr->format, w, h, AV_PIX_FMT_GBRPF32LE, SWS_BICUBIC, NULL, NULL,
-                         NULL);
-    img = malloc((size_t)w * h * 3 * sizeof(float));
-    if (!sws || !img || av_image_alloc(dst, dls, w, h, AV_PIX_FMT_GBRPF32LE, 64) < 0) {
-        ret = fp_errorf(e, FP_ENOMEM, "%s: composite: cannot scale the background image", path);
-        goto end;
-    }
-    sws_scale(sws, (const uint8_t *const *)fr->data, fr->linesize, 0, fr->height, dst, dls);
-    /* GBRP planes are G, B, R: reorder into planar R, G, B. */
-    for (int c = 0; c < 3; c++) {
-        int plane = c == 0 ? 2 : c == 1 ? 0 : 1;
-        for (int y = 0; y < h; y++) {
-            const float *row = (const float *)(dst[plane] + (size_t)y * dls[plane]);
-            for (int x = 0; x < w; x++) {
-                float v = row[x];
-                img[(size_t)c * w * h + (size_t)y * w + x] = v < 0 ? 0 : v > 1 ? 1 : v;
-            }
-        }
-    }
-    *out = img;
-    img = NULL;
-    ret = 0;
-end:
-    av_freep(&dst[0]);
-    free(img);
-    sws_freeContext(sws);
-    av_frame_free(&fr);
-    av_packet_free(&pkt);
-    avcodec_free_context(&cc);
-    avformat_close_input(&fc);
-    return ret;
-}
-
-static int composite_image_stage(void *opaque, const fp_planar *rgb, const fp_planar *alpha, int64_t pts, fp_err *e)
-{
-    bg_loader *b = opaque;
-    if (!b->img) {
-        int ret = load_image(b->path, rgb->width, rgb->height, &b->img, e);
-        if (ret < 0)
-            return ret;
-        b->s->bg_image = b->img;
-        b->s->bg_w = rgb->width;
-        b->s->bg_h = rgb->height;
-    }
-    return fp_matte_stage_process(b->s, rgb, alpha, pts, e);
-}
-
 /* ---- one pass: input -> model -> one output ----------------------------------------------------- */
 
 typedef struct pass_result {
@@ -345,7 +255,7 @@ static int run_pass(const matte_args *a, fp_matte *m, const char *output, fp_mat
                     fp_err *e)
 {
     fp_matte_stage s = { 0 };
-    bg_loader bl = { &s, NULL, NULL };
+    fp_matte_bg_stage bs = { &s, NULL, { 0, 1 }, AV_NOPTS_VALUE };
     fp_process_stage stage = { "matte", mode == FP_MATTE_MODE_RGBA, fp_matte_stage_process, &s };
     fp_transcode_opts o;
     fp_transcode *t = NULL;
@@ -360,11 +270,12 @@ static int run_pass(const matte_args *a, fp_matte *m, const char *output, fp_mat
         if (fp_key_parse_color(a->composite, s.bg_rgb) < 0) {
             struct stat sb;
             if (stat(a->composite, &sb) != 0)
-                return fp_errorf(e, FP_EINVAL, "--composite '%s' is neither a colour (RRGGBB) nor an image file",
-                                 a->composite);
-            bl.path = a->composite;
-            stage.process = composite_image_stage;
-            stage.opaque = &bl;
+                return fp_errorf(e, FP_EINVAL, "--composite '%s' is neither a colour (RRGGBB) nor an image or video "
+                                 "file", a->composite);
+            if ((ret = fp_matte_bg_open(&bs.bg, a->composite, e)) < 0)
+                return ret;
+            stage.process = fp_matte_bg_stage_process;
+            stage.opaque = &bs;
         }
     }
     fp_transcode_opts_default(&o);
@@ -384,6 +295,9 @@ static int run_pass(const matte_args *a, fp_matte *m, const char *output, fp_mat
     if (ret >= 0) {
         /* The model sees the decoded size (matte has no --crop/--scale): check it before any decoding. */
         int w = fp_input_decoder(fp_transcode_input(t))->width, h = fp_input_decoder(fp_transcode_input(t))->height;
+        AVStream *vs = fp_input_video_stream(fp_transcode_input(t));
+        bs.time_base = vs->time_base;
+        bs.start_pts = vs->start_time;
         ret = fp_matte_check_size(m, w, h, e);
         if (ret >= 0) {
             fp_log(FP_LOG_INFO, "matte", "%s: model %s on %s (%s%s), downsample_ratio %.4g", output, a->model,
@@ -398,7 +312,7 @@ static int run_pass(const matte_args *a, fp_matte *m, const char *output, fp_mat
     fp_transcode_freep(&t);
     av_dict_free(&meta);
     fp_matte_stage_uninit(&s);
-    free(bl.img);
+    fp_matte_bg_freep(&bs.bg);
     return ret;
 }
 
@@ -794,8 +708,13 @@ int fp_cmd_matte(int argc, char **argv)
         co.warmup_frames = a.warmup;
         co.interrupted = interrupted;
         if (mode == FP_MATTE_MODE_COMPOSITE && fp_key_parse_color(a.composite, co.bg_rgb) < 0) {
-            ret = fp_errorf(&e, FP_EUNSUPPORTED, "%s: configure: --chunks composites over a colour only", a.output);
-            goto end;
+            struct stat sb;
+            if (stat(a.composite, &sb) != 0) {
+                ret = fp_errorf(&e, FP_EINVAL, "--composite '%s' is neither a colour (RRGGBB) nor an image or video "
+                                "file", a.composite);
+                goto end;
+            }
+            co.bg_path = a.composite; /* each chunk opens its own decoder of it */
         }
         if (mode == FP_MATTE_MODE_RGBA)
             av_dict_set(&meta, "alpha_type", co.premultiplied ? "premultiplied" : "straight", 0);

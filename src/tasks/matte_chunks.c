@@ -20,6 +20,7 @@
 #include "media/fp_transcode.h"
 #include "core/fp_log.h"
 #include "pipeline/fp_output.h"
+#include "tasks/matte_bg.h"
 
 typedef struct chunk {
     int64_t warmup_pts, start_pts, end_pts; /* end AV_NOPTS_VALUE: to the end */
@@ -281,6 +282,7 @@ static int run_one(runner *r, chunk *c, gang_ref *ref, fp_err *e)
     fp_matte *m = NULL;
     fp_matte_stage s = { 0 };
     fp_process_stage stage = { "matte", o->mode == FP_MATTE_MODE_RGBA, fp_matte_stage_process, &s };
+    fp_matte_bg_stage bs = { &s, NULL, { 0, 1 }, AV_NOPTS_VALUE };
     fp_transcode_opts to;
     fp_transcode *t = NULL;
     int ret;
@@ -295,6 +297,12 @@ static int run_one(runner *r, chunk *c, gang_ref *ref, fp_err *e)
         if ((ret = fp_matte_open(&m, &mo, e)) < 0)
             return ret;
         s.m = m;
+    }
+    if (o->mode == FP_MATTE_MODE_COMPOSITE && o->bg_path) {
+        if ((ret = fp_matte_bg_open(&bs.bg, o->bg_path, e)) < 0)
+            goto end;
+        stage.process = fp_matte_bg_stage_process;
+        stage.opaque = &bs;
     }
     s.mode = o->mode;
     s.premultiplied = o->premultiplied;
@@ -314,6 +322,8 @@ static int run_one(runner *r, chunk *c, gang_ref *ref, fp_err *e)
     to.emit_from_pts = c->start_pts;
     if ((ret = fp_transcode_open(&t, &to, e)) >= 0) {
         fp_input *in = fp_transcode_input(t);
+        bs.time_base = fp_input_video_stream(in)->time_base;
+        bs.start_pts = fp_input_video_stream(in)->start_time; /* the stream's, so every chunk maps alike */
         ret = fp_matte_check_size(s.m, fp_input_decoder(in)->width, fp_input_decoder(in)->height, e);
         if (ret >= 0)
             ret = fp_transcode_run(t, e);
@@ -325,8 +335,10 @@ static int run_one(runner *r, chunk *c, gang_ref *ref, fp_err *e)
         ret = fp_errorf(e, FP_EINTERNAL, "%s: chunk wrote %lld frames, planned %lld", c->path,
                         (long long)c->st.frames_out, (long long)c->nframes);
     fp_transcode_freep(&t);
+end:
     if (ref)
         gang_leave(ref->g, ref->i);
+    fp_matte_bg_freep(&bs.bg);
     fp_matte_stage_uninit(&s);
     fp_matte_freep(&m);
     return ret;

@@ -38,6 +38,7 @@ typedef struct fp_matte_chunk_opts {
     fp_matte_mode mode;
     int premultiplied;
     float bg_rgb[3];
+    const char *bg_path;          /* COMPOSITE over a picture or video (matte_bg.h); NULL: bg_rgb */
     const char *vcodec, *pix_fmt; /* NULL: from the output's extension */
     int chunks;                   /* >= 1 */
     int warmup_frames;            /* >= 0 */

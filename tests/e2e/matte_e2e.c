@@ -321,6 +321,68 @@ static void bad_model(const char *in, const char *m, const char *needle)
     free(err);
 }
 
+/* --composite VIDEO: a 1 s background at 5 fps (red for 0.6 s, then blue; 32x24, H.264) behind the
+ * 2 s, 10 fps input: frame k (t = k/10 s) must show red where t mod 1 < 0.6, else blue (its own frame
+ * rate mapped by time, scaled to 96x72, looped in the second second). Checked on the keyed area:
+ * the pixels whose alpha (the --alpha-only output `matte`, lossless) is 0, at least a quarter of the
+ * frame. Sequential and --chunks 2 (each chunk its own background decoder, starting mid-way). */
+static void composite_video(const char *in, const char *matte)
+{
+    enum { W = 96, H = 72, NF = 20 };
+    char bg[1100], out[1100], rgb[1100], al[1100];
+    snprintf(bg, sizeof(bg), "%s/bg.mp4", tmp);
+    snprintf(al, sizeof(al), "%s/matte.gray", tmp);
+    CHECK(sh("ffmpeg -nostdin -v error -y -filter_complex 'color=c=red:s=32x24:r=5:d=0.6[a];color=c=blue:s=32x24:r=5:"
+             "d=0.4[b];[a][b]concat=n=2:v=1:a=0' -c:v libx264 -pix_fmt yuv420p '%s' 2>/dev/null || ffmpeg -nostdin -v "
+             "error -y -filter_complex 'color=c=red:s=32x24:r=5:d=0.6[a];color=c=blue:s=32x24:r=5:d=0.4[b];[a][b]"
+             "concat=n=2:v=1:a=0' -c:v ffv1 '%s'", bg, bg) == 0);
+    CHECK(sh("ffmpeg -nostdin -v error -y -i '%s' -vf extractplanes=r -f rawvideo -pix_fmt gray '%s'", matte, al) == 0);
+    for (int chunked = 0; chunked < 2; chunked++) {
+        unsigned char *x, *a;
+        size_t nx = 0, na = 0;
+        int bad = 0, keyed_min = W * H;
+        snprintf(out, sizeof(out), "%s/comp_video%d.mkv", tmp, chunked);
+        snprintf(rgb, sizeof(rgb), "%s/comp_video%d.rgb", tmp, chunked);
+        CHECK(sh("'%s' matte '%s' -o '%s' --model '%s' --backend cpu --composite '%s' -c:v ffv1 %s", fpbin, in, out,
+                 model, bg, chunked ? "--chunks 2" : "") == 0);
+        frames_and_times(in, out);
+        CHECK(sh("ffmpeg -nostdin -v error -y -i '%s' -f rawvideo -pix_fmt rgb24 '%s'", out, rgb) == 0);
+        x = (unsigned char *)read_file(rgb, &nx);
+        a = (unsigned char *)read_file(al, &na);
+        CHECK(x && a && nx == (size_t)NF * W * H * 3 && na == (size_t)NF * W * H);
+        for (int k = 0; x && a && nx == (size_t)NF * W * H * 3 && na == (size_t)NF * W * H && k < NF; k++) {
+            int red = (k % 10) < 6, keyed = 0;
+            double sr = 0, sg = 0, sb = 0;
+            for (int i = 0; i < W * H; i++) {
+                const unsigned char *p = x + ((size_t)k * W * H + i) * 3;
+                if (a[(size_t)k * W * H + i])
+                    continue;
+                keyed++;
+                sr += p[0];
+                sg += p[1];
+                sb += p[2];
+            }
+            keyed_min = keyed < keyed_min ? keyed : keyed_min;
+            if (keyed) {
+                sr /= keyed;
+                sg /= keyed;
+                sb /= keyed;
+            }
+            if (!keyed || (red ? !(sr > 200 && sg < 40 && sb < 40) : !(sb > 200 && sr < 40 && sg < 40))) {
+                printf("frame %d (t %.1f s): keyed %d px, mean RGB %.0f %.0f %.0f, expected %s\n", k, k / 10.0, keyed,
+                       sr, sg, sb, red ? "red" : "blue");
+                bad++;
+            }
+        }
+        printf("composite over a video%s: %d of %d frames wrong, keyed area >= %d of %d px per frame\n",
+               chunked ? " (2 chunks)" : "", bad, NF, keyed_min, W * H);
+        CHECK_EQ_INT(bad, 0);
+        CHECK(keyed_min >= W * H / 4);
+        free(x);
+        free(a);
+    }
+}
+
 int main(int argc, char **argv)
 {
     char in[1024], inaac[1024], inlong[1024], out[1100], buf[4096];
@@ -525,6 +587,7 @@ int main(int argc, char **argv)
     snprintf(out, sizeof(out), "%s/matte.mkv", tmp);
     CHECK(sh("'%s' matte '%s' -o '%s' --model '%s' --backend cpu --alpha-only -c:v ffv1", fpbin, in, out, model) == 0);
     frames_and_times(in, out);
+    composite_video(in, out);
 
     return fp_test_finish("matte_e2e formats");
 
