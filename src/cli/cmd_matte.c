@@ -59,6 +59,8 @@ typedef struct matte_args {
     int encoders;
     int chunks;
     int batch;
+    int queue_decoded, queue_converted; /* not options: from the auto-configuration */
+    const char *announce;                /* the auto-configuration line, printed once when the pass opened */
     int warmup;
     const char *gpus;
     const char *ext;
@@ -259,7 +261,7 @@ static int run_pass(const matte_args *a, fp_matte *m, const char *output, fp_mat
     fp_process_stage stage = { "matte", mode == FP_MATTE_MODE_RGBA, fp_matte_stage_process, &s };
     fp_transcode_opts o;
     fp_transcode *t = NULL;
-    AVDictionary *meta = NULL;
+    AVDictionary *meta = NULL, *mux = NULL;
     int ret;
 
     fp_matte_reset(m);
@@ -284,6 +286,8 @@ static int run_pass(const matte_args *a, fp_matte *m, const char *output, fp_mat
     o.vcodec = output == a->output ? a->vcodec : NULL;
     o.pix_fmt = output == a->output ? a->pix_fmt : NULL;
     o.encoders = a->encoders;
+    o.queue_decoded = a->queue_decoded;
+    o.queue_converted = a->queue_converted;
     o.copy_audio = !a->no_audio;
     o.copy_subs = !a->no_subs;
     o.stage = &stage;
@@ -291,6 +295,12 @@ static int run_pass(const matte_args *a, fp_matte *m, const char *output, fp_mat
     if (mode == FP_MATTE_MODE_RGBA)
         av_dict_set(&meta, "alpha_type", s.premultiplied ? "premultiplied" : "straight", 0);
     o.video_metadata = meta;
+    if (mode == FP_MATTE_MODE_RGBA && fp_matte_is_mov(output)) {
+        /* MOV keeps no stream tags: the alpha type goes to the file level as an mdta key */
+        o.format_metadata = meta;
+        av_dict_set(&mux, "movflags", "use_metadata_tags", 0);
+        o.mux_opts = mux;
+    }
     ret = fp_transcode_open(&t, &o, e);
     if (ret >= 0) {
         /* The model sees the decoded size (matte has no --crop/--scale): check it before any decoding. */
@@ -299,6 +309,8 @@ static int run_pass(const matte_args *a, fp_matte *m, const char *output, fp_mat
         bs.time_base = vs->time_base;
         bs.start_pts = vs->start_time;
         ret = fp_matte_check_size(m, w, h, e);
+        if (ret >= 0 && a->announce && output == a->output)
+            fprintf(stderr, "%s\n", a->announce);
         if (ret >= 0) {
             fp_log(FP_LOG_INFO, "matte", "%s: model %s on %s (%s%s), downsample_ratio %.4g", output, a->model,
                    fp_matte_backend(m), fp_matte_model_fp16(m) ? "fp16 model" : "fp32 model",
@@ -311,6 +323,7 @@ static int run_pass(const matte_args *a, fp_matte *m, const char *output, fp_mat
     r->model_s = s.model_s;
     fp_transcode_freep(&t);
     av_dict_free(&meta);
+    av_dict_free(&mux);
     fp_matte_stage_uninit(&s);
     fp_matte_bg_freep(&bs.bg);
     return ret;
@@ -400,34 +413,65 @@ static int run_many(const matte_args *a, fp_matte *m, fp_err *e)
 }
 #endif
 
-/* --chunks 0: the batch fp_autoconf() chooses for this frame size on this GPU (1 on the CPU), logged
- * once in its own words. */
-static int auto_chunks(const char *input, const fp_matte *m)
+/* ---- auto-configuration: fp_autoconf() once for the input's frame size on this machine (GPU 0's
+ * free memory on CUDA), applied to what the user left at 0, logged once in one line:
+ *  --chunks 0   -> fp_autoconf's batch on CUDA (1 on the CPU);
+ *  --batch 0    -> with chunks: min(chunks, fp_autoconf's batch) on CUDA, all chunks on the CPU (no
+ *                  device memory to bound; one call over N frames beat N threads there);
+ *  queues       -> the pass's decode->process queue: fp_autoconf's GPU queue depth, its process->
+ *                  encode queue: its host queue depth; with C chunks at once each gets 1/C (at least 2);
+ * The encoder count stays the transcode path's own choice (--encoders 0; one per chunk with chunks). */
+
+typedef struct matte_auto {
+    int queue_decoded, queue_converted;
+    char line[512]; /* printed once, when the pass (or the first chunk) has opened: a refusal stays one line */
+} matte_auto;
+
+static void autoconfigure(matte_args *a, const fp_matte *m, matte_auto *ma)
 {
     AVFormatContext *fc = NULL;
     fp_autoconf_in ai = { 0 };
     fp_autoconf_out ao;
     fp_gpuinfo *gi = NULL;
-    int vs, n = 1;
-    if (strcmp(fp_matte_backend(m), "cuda"))
-        return 1;
-    if (avformat_open_input(&fc, input, NULL, NULL) < 0 || avformat_find_stream_info(fc, NULL) < 0 ||
+    int vs, cuda = !strcmp(fp_matte_backend(m), "cuda"), par;
+    const char *where = "CPU";
+
+    memset(ma, 0, sizeof(*ma));
+    if (avformat_open_input(&fc, a->input, NULL, NULL) < 0 || avformat_find_stream_info(fc, NULL) < 0 ||
         (vs = av_find_best_stream(fc, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0)) < 0) {
         avformat_close_input(&fc);
-        return 1;
+        if (!a->chunks)
+            a->chunks = 1;
+        return; /* the pass reports the unreadable input in its own words */
     }
     ai.width = fc->streams[vs]->codecpar->width;
     ai.height = fc->streams[vs]->codecpar->height;
+    ai.bit_depth = fc->streams[vs]->codecpar->bits_per_raw_sample > 8 ? 10 : 8;
     avformat_close_input(&fc);
-    if (fp_gpuinfo_query(&gi, 0) == 0 && gi->nb_devices > 0) {
+    if (cuda && fp_gpuinfo_query(&gi, 0) == 0 && gi->nb_devices > 0) {
         ai.gpu = &gi->devices[0];
-        if (fp_autoconf(&ai, &ao) == 0 && ao.batch > 0) {
-            n = ao.batch;
-            fp_log(FP_LOG_INFO, "matte", "--chunks 0: %d chunk(s) at %dx%d (%s)", n, ai.width, ai.height, ao.why);
-        }
+        where = gi->devices[0].name;
     }
+    if (fp_autoconf(&ai, &ao) < 0) {
+        fp_gpuinfo_freep(&gi);
+        if (!a->chunks)
+            a->chunks = 1;
+        return;
+    }
+    if (!a->chunks)
+        a->chunks = cuda && ai.gpu ? ao.batch : 1;
+    if (a->chunks > 1 && !a->batch)
+        a->batch = cuda && ai.gpu ? (ao.batch < a->chunks ? ao.batch : a->chunks) : a->chunks;
+    par = a->chunks > 1 ? (a->batch > 1 ? a->batch : a->chunks) : 1;
+    if (ai.gpu)
+        ma->queue_decoded = ao.gpu_queue_depth / par > 2 ? ao.gpu_queue_depth / par : 2;
+    ma->queue_converted = ao.host_queue_depth / par > 2 ? ao.host_queue_depth / par : 2;
+    snprintf(ma->line, sizeof(ma->line),
+           "matte: auto-configuration for %dx%d on %s: chunks %d, batch %d, queues %d decoded + %d converted frames%s "
+           "(%s)",
+           ai.width, ai.height, where, a->chunks, a->chunks > 1 ? (a->batch > 1 ? a->batch : 1) : 1,
+           ma->queue_decoded ? ma->queue_decoded : 4, ma->queue_converted, par > 1 ? " per chunk" : "", ao.why);
     fp_gpuinfo_freep(&gi);
-    return n;
 }
 
 /* ---- PNG sequence (-o DIR/%05d.png) --------------------------------------------------------------
@@ -636,6 +680,7 @@ int fp_cmd_matte(int argc, char **argv)
     fp_err e;
     fp_matte_mode mode;
     pass_result r;
+    matte_auto ma;
     int ret;
 
     fp_err_clear(&e);
@@ -683,8 +728,10 @@ int fp_cmd_matte(int argc, char **argv)
         ret = run_png_sequence(&a, m, mode, &e);
         goto end;
     }
-    if (a.chunks == 0)
-        a.chunks = auto_chunks(a.input, m);
+    autoconfigure(&a, m, &ma);
+    a.queue_decoded = ma.queue_decoded;
+    a.queue_converted = ma.queue_converted;
+    a.announce = ma.line[0] ? ma.line : NULL;
     if (a.chunks > 1) {
         fp_matte_chunk_opts co = { 0 };
         fp_matte_chunk_stats cs;
@@ -703,6 +750,9 @@ int fp_cmd_matte(int argc, char **argv)
         co.pix_fmt = a.pix_fmt;
         co.chunks = a.chunks;
         co.batch = a.batch;
+        co.queue_decoded = a.queue_decoded;
+        co.queue_converted = a.queue_converted;
+        co.announce = a.announce;
         co.no_audio = a.no_audio;
         co.no_subs = a.no_subs;
         co.warmup_frames = a.warmup;

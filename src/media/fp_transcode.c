@@ -504,6 +504,7 @@ int fp_transcode_open(fp_transcode **pt, const fp_transcode_opts *o, fp_err *e)
     if ((ret = setup_copy_streams(t, e)) < 0)
         goto fail;
     av_dict_copy(&t->out->metadata, fp_input_format(t->in)->metadata, 0);
+    av_dict_copy(&t->out->metadata, o->format_metadata, 0);
     if (copy_chapters(fp_input_format(t->in), t->out) < 0) {
         ret = fp_errorf(e, FP_ENOMEM, "%s: output: out of memory", o->output);
         goto fail;
@@ -990,8 +991,10 @@ static int run_pipeline(fp_transcode *t, fp_err *e)
 
     /* Queue depths: a few frames each; memory stays flat whatever the input length. */
     if ((ret = fp_pipeline_alloc(&t->pl, "transcode")) < 0 ||
-        (ret = fp_pipeline_queue(t->pl, "decoded", 4, frame_free_cb, &t->q_dec)) < 0 ||
-        (ret = fp_pipeline_queue(t->pl, "converted", 4, frame_free_cb, &t->q_conv)) < 0 ||
+        (ret = fp_pipeline_queue(t->pl, "decoded", t->o.queue_decoded > 0 ? t->o.queue_decoded : 4, frame_free_cb,
+                                 &t->q_dec)) < 0 ||
+        (ret = fp_pipeline_queue(t->pl, "converted", t->o.queue_converted > 0 ? t->o.queue_converted : 4,
+                                 frame_free_cb, &t->q_conv)) < 0 ||
         (ret = fp_pipeline_add_stage(t->pl, "decode", decode_stage, t, &s_dec)) < 0 ||
         (ret = fp_pipeline_add_stage(t->pl, "process", process_stage, t, &s_proc)) < 0 ||
         (ret = fp_pipeline_add_stage(t->pl, "encode", encode_stage, t, &s_enc)) < 0)
@@ -1048,7 +1051,12 @@ int fp_transcode_run(fp_transcode *t, fp_err *e)
     t->conv = av_frame_alloc();
     if (!t->sw || !t->conv)
         return fp_errorf(e, FP_ENOMEM, "transcode: out of memory");
-    ret = avformat_write_header(t->out, NULL);
+    {
+        AVDictionary *mo = NULL;
+        av_dict_copy(&mo, t->o.mux_opts, 0);
+        ret = avformat_write_header(t->out, &mo);
+        av_dict_free(&mo);
+    }
     if (ret < 0) {
         char buf[128];
         av_strerror(ret, buf, sizeof(buf));

@@ -63,6 +63,11 @@ typedef struct fp_transcode_opts {
                                     run through the stage but not encoded; AV_NOPTS_VALUE (default): all */
     const AVDictionary *video_metadata; /* extra tags for the output video stream (borrowed), e.g. the
                                            matte task's alpha type; set after the source's tags */
+    const AVDictionary *format_metadata; /* extra file-level tags (borrowed), set after the source's */
+    int queue_decoded, queue_converted; /* frames the decode->process and process->encode queues hold;
+                                           0: 4 each (fp_autoconf's depths for callers that ask it) */
+    const AVDictionary *mux_opts; /* muxer options (borrowed), e.g. movflags=use_metadata_tags (the MOV
+                                     muxer writes arbitrary file-level tags only so, as mdta keys) */
 } fp_transcode_opts;
 
 void fp_transcode_opts_default(fp_transcode_opts *o);

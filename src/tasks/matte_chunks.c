@@ -39,6 +39,7 @@ typedef struct runner {
     int n;
     atomic_int next;
     atomic_int failed;
+    atomic_int announced;
     int threads_per_model;
 } runner;
 
@@ -314,6 +315,8 @@ static int run_one(runner *r, chunk *c, gang_ref *ref, fp_err *e)
     to.pix_fmt = o->pix_fmt;
     to.stage = &stage;
     to.encoders = 1;
+    to.queue_decoded = o->queue_decoded;
+    to.queue_converted = o->queue_converted;
     to.copy_audio = to.copy_subs = to.copy_data = 0; /* the join copies them once from the source */
     to.interrupted = o->interrupted;
     to.video_metadata = o->video_metadata;
@@ -325,6 +328,8 @@ static int run_one(runner *r, chunk *c, gang_ref *ref, fp_err *e)
         bs.time_base = fp_input_video_stream(in)->time_base;
         bs.start_pts = fp_input_video_stream(in)->start_time; /* the stream's, so every chunk maps alike */
         ret = fp_matte_check_size(s.m, fp_input_decoder(in)->width, fp_input_decoder(in)->height, e);
+        if (ret >= 0 && o->announce && !atomic_exchange(&r->announced, 1))
+            fprintf(stderr, "%s\n", o->announce);
         if (ret >= 0)
             ret = fp_transcode_run(t, e);
     }
@@ -454,6 +459,13 @@ static int run_gangs(runner *r, int batch, gang_totals *gt, fp_err *e)
 
 /* ---- join ------------------------------------------------------------------------------------ */
 
+int fp_matte_is_mov(const char *output)
+{
+    const AVOutputFormat *f = av_guess_format(NULL, output, NULL);
+    return f && !strcmp(f->name, "mov");
+}
+
+
 static int join(const fp_matte_chunk_opts *o, chunk *c, int n, fp_err *e)
 {
     AVFormatContext *src = NULL, *out = NULL, *cur = NULL;
@@ -461,6 +473,7 @@ static int join(const fp_matte_chunk_opts *o, chunk *c, int n, fp_err *e)
     fp_output *po = NULL;
     int *map = NULL, vs, ret, ci = 0, have_v = 0, have_a = 0, v_eof = 0, a_eof = 0, out_v = -1;
     AVRational vtb = { 0, 1 };
+    AVDictionary *mux = NULL;
 
     if (!vp || !ap) {
         ret = fp_errorf(e, FP_ENOMEM, "%s: join: out of memory", o->output);
@@ -523,11 +536,15 @@ static int join(const fp_matte_chunk_opts *o, chunk *c, int n, fp_err *e)
         map[i] = os->index;
     }
     av_dict_copy(&out->metadata, src->metadata, 0);
+    if (fp_matte_is_mov(o->output)) {
+        av_dict_copy(&out->metadata, o->video_metadata, 0); /* MOV: the alpha type at the file level */
+        av_dict_set(&mux, "movflags", "use_metadata_tags", 0);
+    }
     if (!(out->oformat->flags & AVFMT_NOFILE) && avio_open(&out->pb, fp_output_tmp_path(po), AVIO_FLAG_WRITE) < 0) {
         ret = fp_errorf(e, FP_EOUTPUT, "%s: output: cannot create the output file", o->output);
         goto end;
     }
-    if (avformat_write_header(out, NULL) < 0) {
+    if (avformat_write_header(out, &mux) < 0) {
         ret = fp_errorf(e, FP_EOUTPUT, "%s: output: cannot write the header", o->output);
         goto end;
     }
@@ -607,6 +624,7 @@ end:
     avformat_close_input(&src);
     av_packet_free(&vp);
     av_packet_free(&ap);
+    av_dict_free(&mux);
     free(map);
     fp_output_abort(&po);
     return ret;

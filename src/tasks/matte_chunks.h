@@ -47,6 +47,8 @@ typedef struct fp_matte_chunk_opts {
                                      started together, the batch shrinking as chunks end); 0: as many as
                                      run at once; 1: each chunk its own model instance on its own thread.
                                      A model with a fixed batch of 1 runs as 1. */
+    int queue_decoded, queue_converted; /* each chunk's fp_transcode queues; 0: its default */
+    const char *announce;         /* a line printed once to stderr when the first chunk has opened (NULL: none) */
     int (*interrupted)(void);
     const AVDictionary *video_metadata;
     int no_audio, no_subs;         /* the join leaves the source's audio / subtitles out */
@@ -61,6 +63,10 @@ typedef struct fp_matte_chunk_stats {
     int64_t model_calls;          /* batch mode: model calls made, and their mean rows */
     double mean_rows;
 } fp_matte_chunk_stats;
+
+/* Whether the output's container is QuickTime MOV (by extension), whose muxer keeps no stream tags:
+ * the alpha type is written at the file level there (movflags use_metadata_tags, an mdta key). */
+int fp_matte_is_mov(const char *output);
 
 /* Run o->input in o->chunks chunks and publish o->output. On failure nothing exists under the output
  * name and the chunk files are removed; e holds the first chunk's error ("FILE: stage: cause").

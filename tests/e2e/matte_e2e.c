@@ -433,6 +433,16 @@ int main(int argc, char **argv)
     CHECK_MSG(!strncmp(buf, "prores,4444", 11) && strstr(buf, ",yuva444p1"), "mov: %s", buf);
     frames_and_times(in, out);
     audio_copied(out, "aac");
+    /* the MOV muxer keeps no stream tags: the alpha type is a file-level mdta key (use_metadata_tags),
+     * single pass and through the chunk join */
+    capture(buf, sizeof(buf), "ffprobe -v error -show_entries format_tags=alpha_type -of csv=p=0 '%s'", out);
+    CHECK_MSG(!strcmp(buf, "premultiplied\n"), "mov alpha_type (file level): '%s'", buf);
+    snprintf(out, sizeof(out), "%s/out_chunks.mov", tmp);
+    CHECK(sh("'%s' matte '%s' -o '%s' --model '%s' --backend cpu --alpha-mode premultiplied --chunks 2", fpbin, inaac,
+             out, model) == 0);
+    capture(buf, sizeof(buf), "ffprobe -v error -show_entries format_tags=alpha_type -of csv=p=0 '%s'", out);
+    CHECK_MSG(!strcmp(buf, "premultiplied\n"), "mov alpha_type (file level, chunks): '%s'", buf);
+    frames_and_times(in, out);
 
     /* .mkv: FFV1 with alpha; lossless, so its alpha is compared with a direct model run */
     snprintf(out, sizeof(out), "%s/out.mkv", tmp);
@@ -513,6 +523,11 @@ int main(int argc, char **argv)
         capture(buf, sizeof(buf), "'%s' matte '%s' -o '%s' --model '%s' --backend cpu --chunks 3 2>&1; echo rc=$?", fpbin,
                 in, ch, model);
         CHECK_MSG(strstr(buf, "rc=0") && strstr(buf, "batch 3: "), "batched chunks: %s", buf);
+        /* the auto-configuration (--batch 0: all 3 chunks in one call on the CPU), logged once */
+        {
+            const char *ac = strstr(buf, "auto-configuration for 96x72 on CPU: chunks 3, batch 3, queues ");
+            CHECK_MSG(ac && !strstr(ac + 1, "auto-configuration"), "auto-configuration line: %s", buf);
+        }
         frames_and_times(in, ch);
         audio_copied(ch, "opus");
         CHECK_MSG(strstr(probe_v(ch, NULL, "stream_tags=alpha_type", buf, sizeof(buf)), "straight"), "tag: %s", buf);
