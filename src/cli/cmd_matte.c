@@ -59,6 +59,7 @@ typedef struct matte_args {
     int encoders;
     int chunks;
     int batch;
+    const char *batch_tail;
     int queue_decoded, queue_converted; /* not options: from the auto-configuration */
     const char *announce;                /* the auto-configuration line, printed once when the pass opened */
     int warmup;
@@ -112,6 +113,10 @@ static const matte_opt matte_opts[] = {
     { "batch", NULL, OPT_INT, OFF(batch), "0", 0, 256, NULL,
       "with --chunks: chunks matted in one model call, each with its own recurrent state row; 0 = all chunks at "
       "once; 1 = one model instance per chunk on its own thread (also used for a model with a fixed batch of 1)" },
+    { "batch-tail", NULL, OPT_CHOICE, OFF(batch_tail), "auto", 0, 0, "auto|shrink|pad",
+      "with --chunks: when chunks end at different times the batch shrinks (a new runtime plan and activation "
+      "arena per size) or is padded (ended chunks' rows rerun their last frame, dropped: one plan); auto = pad on "
+      "CUDA, shrink on the CPU" },
     { "warmup-frames", NULL, OPT_INT, OFF(warmup), "8", 0, 1000, NULL,
       "with --chunks: frames run before each chunk's first written frame so its state settles" },
     { "gpus", NULL, OPT_STRING, OFF(gpus), "1", 0, 0, NULL,
@@ -750,6 +755,8 @@ int fp_cmd_matte(int argc, char **argv)
         co.pix_fmt = a.pix_fmt;
         co.chunks = a.chunks;
         co.batch = a.batch;
+        co.batch_tail = !strcmp(a.batch_tail, "pad") ? FP_MATTE_TAIL_PAD
+                      : !strcmp(a.batch_tail, "shrink") ? FP_MATTE_TAIL_SHRINK : FP_MATTE_TAIL_AUTO;
         co.queue_decoded = a.queue_decoded;
         co.queue_converted = a.queue_converted;
         co.announce = a.announce;
@@ -778,8 +785,9 @@ int fp_cmd_matte(int argc, char **argv)
                 a.output, (long long)cs.frames, cs.chunks, (long long)cs.warmup_frames_run, cs.seconds,
                 cs.seconds > 0 ? cs.frames / cs.seconds : 0, cs.model_s);
         if (cs.batch > 0)
-            fprintf(stderr, "  batch %d: %lld model calls, %.2f frames per call\n", cs.batch,
-                    (long long)cs.model_calls, cs.mean_rows);
+            fprintf(stderr, "  batch %d: %lld model calls, %.2f frames per call%s (+%lld padded rows)\n", cs.batch,
+                    (long long)cs.model_calls, cs.mean_rows, cs.padded_rows ? ", padded tail" : ", shrinking tail",
+                    (long long)cs.padded_rows);
         else
             fprintf(stderr, "  no tensor batch: one model instance per chunk on its own thread\n");
         goto end;

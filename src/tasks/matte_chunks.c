@@ -135,11 +135,12 @@ typedef struct gang {
     gang_member *mb;
     int n, nactive, nwaiting;
     uint64_t gen;                 /* model calls made: a waiter wakes when it moves */
-    float *src, *fgr, *pha;       /* [rows,3,H,W] / [rows,1,H,W] staging */
+    float *src, *fgr;             /* staging: src [rows,3,H,W]; fgr [rows,3,H,W] then pha [rows,1,H,W] */
     size_t cap;                   /* frames the staging holds */
     double model_s;
-    int64_t calls, rows_run;
+    int64_t calls, rows_run, rows_padded;
     int max_rows;
+    int pad;                      /* ended chunks keep their rows (one plan) instead of shrinking the batch */
     int fault_max_rows;           /* test hook: calls of more rows fail as out of GPU memory (0: off) */
 } gang;
 
@@ -160,7 +161,7 @@ static void gang_fail_waiting(gang *g, int ret, const fp_err *err)
 /* Lock held. Runs the call when every active member waits; wakes them all. */
 static void gang_try_run(gang *g)
 {
-    int list[256], keep[256], nl = 0, nk = 0, w = 0, h = 0, ret = 0;
+    int list[256], keep[256], nl = 0, nk = 0, w = 0, h = 0, ret = 0, rows;
     size_t n;
     fp_err err;
     double t0;
@@ -175,55 +176,62 @@ static void gang_try_run(gang *g)
             h = g->mb[i].h;
         }
     n = (size_t)w * h;
+    /* shrink: the rows are the waiting chunks, in order; pad: every chunk of the round keeps its row
+     * (member i = row i), an ended chunk's row runs on its last frame and its outputs are dropped */
+    rows = g->pad ? g->n : nl;
     for (int j = 0; j < nl && !ret; j++) {
         gang_member *mb = &g->mb[list[j]];
         if (mb->w != w || mb->h != h)
             ret = fp_errorf(&err, FP_EINVAL, "matte: batch: chunks of different frame sizes (%dx%d, %dx%d)", mb->w,
                             mb->h, w, h);
-        else if (fp_matte_state_rows(g->m) && mb->row < 0)
+        else if (!g->pad && fp_matte_state_rows(g->m) && mb->row < 0)
             ret = fp_errorf(&err, FP_EINTERNAL, "matte: batch: chunk %d joined a running batch", list[j]);
         else if (mb->row >= 0)
             keep[nk++] = mb->row;
     }
-    if (!ret && g->fault_max_rows > 0 && nl > g->fault_max_rows)
+    if (!ret && g->fault_max_rows > 0 && rows > g->fault_max_rows)
         ret = fp_errorf(&err, FP_EDEVICE, "matte: batch: out of GPU memory (injected by FP_MATTE_TEST_MAX_ROWS=%d "
-                        "for a batch of %d)", g->fault_max_rows, nl);
-    if (!ret && nk != fp_matte_state_rows(g->m))
+                        "for a batch of %d)", g->fault_max_rows, rows);
+    if (!ret && !g->pad && nk != fp_matte_state_rows(g->m))
         ret = fp_matte_keep_rows(g->m, keep, nk, &err);
-    if (!ret && g->cap < (size_t)nl * n) {
-        float *a = realloc(g->src, (size_t)nl * 3 * n * sizeof(float)), *b;
-        if (a)
+    if (!ret && g->cap < (size_t)rows * n) {
+        float *a = realloc(g->src, (size_t)rows * 3 * n * sizeof(float)), *b;
+        if (a) {
+            /* pad rows that never had a frame (a chunk that failed before its first) stay defined */
+            memset(a + g->cap * 3, 0, ((size_t)rows * n - g->cap) * 3 * sizeof(float));
             g->src = a;
-        b = a ? realloc(g->fgr, (size_t)nl * 4 * n * sizeof(float)) : NULL;
+        }
+        b = a ? realloc(g->fgr, (size_t)rows * 4 * n * sizeof(float)) : NULL;
         if (b) {
             g->fgr = b;
-            g->pha = b + (size_t)nl * 3 * n;
-            g->cap = (size_t)nl * n;
+            g->cap = (size_t)rows * n;
         } else {
             ret = fp_errorf(&err, FP_ENOMEM, "matte: batch: out of memory");
         }
     }
     if (!ret) {
-        fp_tensor ts = { .dtype = FP_DTYPE_FLOAT32, .ndim = 4, .dims = { nl, 3, h, w }, .data = g->src };
-        fp_tensor tf = { .dtype = FP_DTYPE_FLOAT32, .ndim = 4, .dims = { nl, 3, h, w }, .data = g->fgr };
-        fp_tensor tp = { .dtype = FP_DTYPE_FLOAT32, .ndim = 4, .dims = { nl, 1, h, w }, .data = g->fgr + (size_t)nl * 3 * n };
+        float *pha = g->fgr + (size_t)rows * 3 * n;
+        fp_tensor ts = { .dtype = FP_DTYPE_FLOAT32, .ndim = 4, .dims = { rows, 3, h, w }, .data = g->src };
+        fp_tensor tf = { .dtype = FP_DTYPE_FLOAT32, .ndim = 4, .dims = { rows, 3, h, w }, .data = g->fgr };
+        fp_tensor tp = { .dtype = FP_DTYPE_FLOAT32, .ndim = 4, .dims = { rows, 1, h, w }, .data = pha };
         for (int j = 0; j < nl; j++)
-            memcpy(g->src + (size_t)j * 3 * n, g->mb[list[j]].rgb, 3 * n * sizeof(float));
+            memcpy(g->src + (size_t)(g->pad ? list[j] : j) * 3 * n, g->mb[list[j]].rgb, 3 * n * sizeof(float));
         t0 = now_s();
         ret = fp_matte_run_batch(g->m, &ts, &tf, &tp, &err);
         g->model_s += now_s() - t0;
         if (!ret) {
-            const float *pha = tp.data;
             for (int j = 0; j < nl; j++) {
                 gang_member *mb = &g->mb[list[j]];
-                memcpy(mb->fgr, g->fgr + (size_t)j * 3 * n, 3 * n * sizeof(float));
-                memcpy(mb->pha, pha + (size_t)j * n, n * sizeof(float));
-                mb->row = j;
+                int r = g->pad ? list[j] : j;
+                memcpy(mb->fgr, g->fgr + (size_t)r * 3 * n, 3 * n * sizeof(float));
+                memcpy(mb->pha, pha + (size_t)r * n, n * sizeof(float));
+                mb->row = r;
                 mb->ret = 0;
             }
             g->calls++;
             g->rows_run += nl;
-            g->max_rows = nl > g->max_rows ? nl : g->max_rows;
+            g->rows_padded += rows - nl;
+            g->max_rows = rows > g->max_rows ? rows : g->max_rows;
         }
     }
     if (ret)
@@ -386,7 +394,7 @@ static void *gang_worker(void *arg)
 
 typedef struct gang_totals {
     double model_s;
-    int64_t calls, rows;
+    int64_t calls, rows, padded;
     int max_rows;
 } gang_totals;
 
@@ -421,6 +429,8 @@ static int run_gangs(runner *r, int batch, gang_totals *gt, fp_err *e)
         /* Fault injection for the CPU tests of the OOM retry (no GPU in CI): FP_MATTE_TEST_MAX_ROWS=N
          * makes every call of more than N rows fail as CUDA out of memory would. */
         g.fault_max_rows = getenv("FP_MATTE_TEST_MAX_ROWS") ? atoi(getenv("FP_MATTE_TEST_MAX_ROWS")) : 0;
+        g.pad = r->o->batch_tail == FP_MATTE_TAIL_PAD ||
+                (r->o->batch_tail == FP_MATTE_TAIL_AUTO && !strcmp(fp_matte_backend(m), "cuda"));
         g.n = g.nactive = nm;
         for (int j = 0; j < nm; j++) {
             mb[j].active = 1;
@@ -443,6 +453,7 @@ static int run_gangs(runner *r, int batch, gang_totals *gt, fp_err *e)
         gt->model_s += g.model_s;
         gt->calls += g.calls;
         gt->rows += g.rows_run;
+        gt->padded += g.rows_padded;
         gt->max_rows = g.max_rows > gt->max_rows ? g.max_rows : gt->max_rows;
         free(g.src);
         free(g.fgr);
@@ -766,6 +777,7 @@ int fp_matte_run_chunked(const fp_matte_chunk_opts *o, fp_matte_chunk_stats *st,
             st->model_s = gt.model_s;
             st->model_calls = gt.calls;
             st->mean_rows = gt.calls ? (double)gt.rows / gt.calls : 0;
+            st->padded_rows = gt.padded;
         }
         st->seconds = now_s() - t0;
     }

@@ -13,7 +13,9 @@
  * Batch (default): the chunks of a round (up to `batch`) are decoded and encoded on their own threads
  * and one frame of each goes into one model call [N,3,H,W] with the state batched [N,...] (row i =
  * chunk i, fp_matte_run_batch); the chunks start together (chunk 0 has no warm-up, so it ends first)
- * and the batch shrinks as chunks end (the runtime caches one plan per shape). batch = 1: each chunk
+ * and the batch shrinks as chunks end (the runtime plans once per shape, each plan with its own
+ * activation arena) or is padded (ended chunks keep their rows: one shape; `batch_tail`; by default
+ * padded on CUDA, where memory is the limit, shrunk on the CPU, where rows cost time). batch = 1: each chunk
  * its own model instance on its own thread (session 1's path, and the one for a fixed-batch export).
  *
  * Warm-up: RVM's recurrent state forgets its start within a few frames; the default of 8 frames
@@ -32,6 +34,13 @@
 
 #define FP_MATTE_WARMUP_DEFAULT 8
 
+/* What a batch does when its chunks end at different times. */
+typedef enum fp_matte_tail {
+    FP_MATTE_TAIL_AUTO = 0,       /* pad on CUDA (one plan and arena), shrink on the CPU (no wasted rows) */
+    FP_MATTE_TAIL_SHRINK,         /* fewer rows: the runtime plans (and allocates) once per new size */
+    FP_MATTE_TAIL_PAD,            /* the rows stay: an ended chunk's row reruns its last frame, dropped */
+} fp_matte_tail;
+
 typedef struct fp_matte_chunk_opts {
     const char *input, *output;
     fp_matte_opts model;          /* each chunk opens its own instance from this */
@@ -47,6 +56,7 @@ typedef struct fp_matte_chunk_opts {
                                      started together, the batch shrinking as chunks end); 0: as many as
                                      run at once; 1: each chunk its own model instance on its own thread.
                                      A model with a fixed batch of 1 runs as 1. */
+    fp_matte_tail batch_tail;
     int queue_decoded, queue_converted; /* each chunk's fp_transcode queues; 0: its default */
     const char *announce;         /* a line printed once to stderr when the first chunk has opened (NULL: none) */
     int (*interrupted)(void);
@@ -62,6 +72,7 @@ typedef struct fp_matte_chunk_stats {
     int batch;                    /* rows per call at the end (after OOM retries); 0: threads mode */
     int64_t model_calls;          /* batch mode: model calls made, and their mean rows */
     double mean_rows;
+    int64_t padded_rows;          /* batch mode, pad: rows run for chunks already ended */
 } fp_matte_chunk_stats;
 
 /* Whether the output's container is QuickTime MOV (by extension), whose muxer keeps no stream tags:

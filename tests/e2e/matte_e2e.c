@@ -546,19 +546,25 @@ int main(int argc, char **argv)
         CHECK(maxd <= 1);
         free(x);
         free(y);
-        /* the same chunk plan without the tensor batch (one model per chunk on its own thread), and with
-         * the batch refused as out of GPU memory (fault injection) so it retries with half the batch: both
-         * equal the batched output within one code value (rows are independent images: measured 0) */
+        /* the same chunk plan without the tensor batch (one model per chunk on its own thread), with the
+         * batch refused as out of GPU memory (fault injection) so it retries with half the batch, and with
+         * a padded tail (ended chunks keep their rows) instead of the CPU's shrinking one: all equal the
+         * batched output within one code value (rows are independent images: measured 0) */
+        static const char *const vname[3] = { "one model per chunk", "after an injected OOM (retry with half the batch)",
+                                              "a padded tail" };
+        static const char *const vargs[3] = { "--batch 1", "", "--batch-tail pad" };
+        static const char *const vwant[3] = { "no tensor batch", "batch 1: ", "padded tail (+" };
         x = (unsigned char *)read_file(pb, &nx);
-        for (int v = 0; v < 2; v++) {
+        for (int v = 0; v < 3; v++) {
             char o2[1100], pc[1100];
             int d2 = 0;
-            snprintf(o2, sizeof(o2), "%s/chunked_%s.mkv", tmp, v ? "oom" : "threads");
+            snprintf(o2, sizeof(o2), "%s/chunked_%d.mkv", tmp, v);
             snprintf(pc, sizeof(pc), "%s/chunked_%d.yuva", tmp, v);
             capture(buf, sizeof(buf), "%s'%s' matte '%s' -o '%s' --model '%s' --backend cpu --chunks 3 %s 2>&1; "
-                    "echo rc=$?", v ? "FP_MATTE_TEST_MAX_ROWS=2 " : "", fpbin, in, o2, model, v ? "" : "--batch 1");
-            CHECK_MSG(strstr(buf, "rc=0") && strstr(buf, v ? "batch 1: " : "no tensor batch"), "%s: %s", o2, buf);
-            CHECK_MSG(!v || (strstr(buf, "a batch of 3") && strstr(buf, "retrying with 1")), "no OOM retry: %s", buf);
+                    "echo rc=$?", v == 1 ? "FP_MATTE_TEST_MAX_ROWS=2 " : "", fpbin, in, o2, model, vargs[v]);
+            CHECK_MSG(strstr(buf, "rc=0") && strstr(buf, vwant[v]), "%s: %s", o2, buf);
+            CHECK_MSG(v != 1 || (strstr(buf, "a batch of 3") && strstr(buf, "retrying with 1")), "no OOM retry: %s", buf);
+            CHECK_MSG(v != 2 || !strstr(buf, "(+0 padded rows)"), "no padded rows: %s", buf);
             frames_and_times(in, o2);
             CHECK(sh("ffmpeg -nostdin -v error -y -i '%s' -f rawvideo '%s'", o2, pc) == 0);
             y = (unsigned char *)read_file(pc, &ny);
@@ -567,8 +573,7 @@ int main(int argc, char **argv)
                 int d = abs(x[i] - y[i]);
                 d2 = d > d2 ? d : d2;
             }
-            printf("chunks batched vs %s: max difference %d code value(s)\n",
-                   v ? "after an injected OOM (retry with half the batch)" : "one model per chunk", d2);
+            printf("chunks batched vs %s: max difference %d code value(s)\n", vname[v], d2);
             CHECK(d2 <= 1);
             free(y);
         }
