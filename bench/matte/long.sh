@@ -5,9 +5,11 @@
 #           else h264_nvenc), looped 60 times by stream copy (-stream_loop 59 -c copy): 600 s, 15000 frames,
 #           made in seconds instead of minutes of encoding.
 #   run   : framepipe matte on CUDA -> VP9-alpha .webm (-an; small output), sampled every 2 s: host RSS of
-#           the framepipe process (/proc) and GPU memory used (nvidia-smi). Stopped after LONG_LIMIT
-#           seconds (default 400) if not done: then the result says how many frames were done (memory
-#           bounded means flat after the first seconds; the samples show it either way).
+#           the framepipe process (/proc) and GPU memory used (nvidia-smi); LONG_ARGS adds matte options
+#           (e.g. "--chunks 4" for the batched path). Stopped after LONG_LIMIT
+#           seconds (default 400) if not done (SIGINT: framepipe removes the partial output and prints no
+#           frame count): then the result says "NOT completed" and the samples cover the time that ran
+#           (bounded memory means flat after the first seconds; the 25 %/50 %/end samples show it).
 #   output: OUTDIR/matte-long.md (peaks, first/last sample, frames, fps) and OUTDIR/matte-long.csv
 #           (t_s, rss_mib, gpu_mib).
 set -uo pipefail
@@ -30,7 +32,7 @@ echo "long.sh: input $long ($frames frames) made in $((SECONDS - t0)) s"
 csv=$OUT/matte-long.csv
 echo "t_s,rss_mib,gpu_mib" >"$csv"
 start=$SECONDS
-timeout --signal=INT "$LIMIT" "$FP" matte "$long" -o "$D/out.webm" --model "$M" --backend cuda -an >"$D/run.log" 2>&1 &
+timeout --signal=INT "$LIMIT" "$FP" matte "$long" -o "$D/out.webm" --model "$M" --backend cuda -an ${LONG_ARGS:-} >"$D/run.log" 2>&1 &
 tp=$!
 sleep 1
 pid=$(pgrep -P $tp -f "framepipe matte" | head -1)
