@@ -407,11 +407,15 @@ static int run_gangs(runner *r, int batch, gang_totals *gt, fp_err *e)
     fp_matte *m = NULL;
     pthread_t th[256];
     gang_arg args[256];
-    gang_member mb[256];
+    gang_member *mb = calloc(256, sizeof(*mb)); /* 256 error buffers: not on a thread's stack */
     int ret;
 
-    if ((ret = fp_matte_open(&m, &mo, e)) < 0)
+    if (!mb)
+        return fp_errorf(e, FP_ENOMEM, "matte: out of memory");
+    if ((ret = fp_matte_open(&m, &mo, e)) < 0) {
+        free(mb);
         return ret;
+    }
     for (int next = 0; next < r->n;) {
         gang g;
         int idx[256], nm = 0, started = 0, failed = 0;
@@ -421,7 +425,7 @@ static int run_gangs(runner *r, int batch, gang_totals *gt, fp_err *e)
         if (!nm)
             break;
         memset(&g, 0, sizeof(g));
-        memset(mb, 0, sizeof(mb));
+        memset(mb, 0, 256 * sizeof(*mb));
         pthread_mutex_init(&g.mu, NULL);
         pthread_cond_init(&g.cv, NULL);
         g.m = m;
@@ -465,6 +469,7 @@ static int run_gangs(runner *r, int batch, gang_totals *gt, fp_err *e)
             break;
     }
     fp_matte_freep(&m);
+    free(mb);
     return 0;
 }
 
