@@ -13,6 +13,7 @@
 #include "fp_test.h"
 #include "nn/nn_npy.h"
 #include "tasks/matte.h"
+#include "tasks/matte_bg.h"
 #include "tasks/matte_chunks.h"
 
 static const char *mdir;
@@ -370,6 +371,58 @@ end:
     free(ref);
 }
 
+/* matte_bg: a 5 s, 5 fps background whose frame k has luma 8k + 16 (FFV1, all intra), asked at times
+ * that exercise each path: in order, a jump of more than 2 s (seek), a jump back (reopen), beyond the
+ * end (the length is found, the time wraps), and a picture (one frame for every time). The frame shown
+ * must be the one on screen at t mod 5 s: k = floor(5 t'). */
+static int bg_index(const float *rgb)
+{
+    return (int)lround(rgb[0] * 219.0 / 8.0); /* limited-range Y = 8k + 16 -> RGB 8k/219 */
+}
+
+static void background(const char *tmp)
+{
+    char vid[1024], pic[1024], cmd[3000];
+    static const double ts[] = { 0.0, 0.1, 0.35, 3.05, 3.3, 1.0, 4.99, 6.3, 9.5, 12.41, 0.2 };
+    fp_matte_bg *b = NULL;
+    fp_err e;
+    const float *rgb;
+    snprintf(vid, sizeof(vid), "%s/bgidx.mkv", tmp);
+    snprintf(pic, sizeof(pic), "%s/bgpic.png", tmp);
+    snprintf(cmd, sizeof(cmd), "ffmpeg -nostdin -v error -y -f lavfi -i \"color=black:s=16x16:r=5:d=5,format=yuv420p,"
+             "geq=lum='N*8+16':cb=128:cr=128\" -c:v ffv1 '%s' && ffmpeg -nostdin -v error -y -f lavfi -i "
+             "color=c=white:s=8x8 -frames:v 1 '%s'", vid, pic);
+    if (system(cmd) != 0) {
+        CHECK(!"ffmpeg can make the background clips");
+        return;
+    }
+    fp_err_clear(&e);
+    CHECK_MSG(fp_matte_bg_open(&b, vid, &e) == 0, "%s", e.msg);
+    for (size_t i = 0; b && i < sizeof(ts) / sizeof(ts[0]); i++) {
+        int want = (int)floor(fmod(ts[i], 5.0) * 5.0 + 1e-9), got;
+        fp_err_clear(&e);
+        CHECK_MSG(fp_matte_bg_at(b, ts[i], 12, 10, &rgb, &e) == 0, "%s", e.msg);
+        got = bg_index(rgb) ;
+        printf("background at %.2f s: frame %d (expected %d)\n", ts[i], got, want);
+        CHECK_EQ_INT(got, want);
+        CHECK(fabs(rgb[12 * 10 * 2 + 5] - rgb[5]) < 0.01); /* grey: B == R, scaled to 12x10 */
+    }
+    if (b)
+        CHECK_NEAR(fp_matte_bg_length(b), 5.0, 1e-6);
+    fp_matte_bg_freep(&b);
+    fp_matte_bg_freep(&b); /* NULL-safe */
+    CHECK(fp_matte_bg_open(&b, pic, &e) == 0);
+    for (int i = 0; b && i < 3; i++) {
+        CHECK(fp_matte_bg_at(b, i * 7.5, 4, 4, &rgb, &e) == 0);
+        CHECK_MSG(rgb[0] > 0.99f && rgb[16] > 0.99f && rgb[32] > 0.99f, "picture at %.1f s: %g", i * 7.5, rgb[0]);
+    }
+    fp_matte_bg_freep(&b);
+    fp_err_clear(&e);
+    snprintf(vid, sizeof(vid), "%s/no-such-background.mkv", tmp);
+    CHECK_EQ_INT(fp_matte_bg_open(&b, vid, &e), FP_EINPUT);
+    CHECK(b == NULL && strstr(e.msg, vid) == e.msg && strstr(e.msg, "composite"));
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -397,5 +450,6 @@ int main(int argc, char **argv)
     refusals(argv[2]);
     warmup();
     batched();
+    background(argv[2]);
     return fp_test_finish("test_matte");
 }
