@@ -270,8 +270,11 @@ end:
 }
 
 /* Ctrl-C as soon as the temporary output exists: exit 130, nothing left under any name. */
-static void ctrl_c(const char *in)
+/* chunks > 1: the batched chunk path (three transcodes feeding one model call): every chunk must see
+ * the interruption and leave the batch, none may wait for the others forever. */
+static void ctrl_c(const char *in, int chunks)
 {
+    char nch[16];
     char dir[1024], out[1100], err[1100];
     pid_t pid;
     int st = 0, seen = 0;
@@ -282,7 +285,9 @@ static void ctrl_c(const char *in)
     pid = fork();
     if (pid == 0) {
         freopen(err, "w", stderr);
-        execl(fpbin, fpbin, "matte", in, "-o", out, "--model", model, "--backend", "cpu", (char *)NULL);
+        snprintf(nch, sizeof(nch), "%d", chunks);
+        execl(fpbin, fpbin, "matte", in, "-o", out, "--model", model, "--backend", "cpu", "--chunks", nch,
+              (char *)NULL);
         _exit(127);
     }
     for (int i = 0; i < 20000 && !seen; i++) {
@@ -668,6 +673,7 @@ faults:
     snprintf(inlong, sizeof(inlong), "%s/long.mkv", tmp);
     CHECK(sh("ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=size=96x72:rate=25 -t 20 -c:v ffv1 '%s'", inlong) ==
           0);
-    ctrl_c(inlong);
+    ctrl_c(inlong, 1);
+    ctrl_c(inlong, 3);
     return fp_test_finish("matte_e2e faults");
 }
