@@ -35,7 +35,7 @@ setup_env() {
 do_build() {
   log "build $(date -u +%H:%M:%S)"
   rm -f build-gpu/CMakeCache.txt   # pkg-config results are cached; the carried tree may move
-  cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DFP_CUDA=ON -DFP_FFMPEG_STATIC=ON -DFP_JOBS=OFF \
+  cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DFP_CUDA=ON -DFP_FFMPEG_STATIC=ON \
     -DFP_ONNX_PROTO=/tmp/devroot/usr/include/onnx/onnx.proto \
     -DFP_ONNX_TESTDATA=/tmp/devroot/usr/share/libonnx-testdata/data \
     "-DCMAKE_BUILD_RPATH=/tmp/devroot/usr/lib/x86_64-linux-gnu;/tmp/ffmin/lib" >"$OUT/build.log" 2>&1 &&

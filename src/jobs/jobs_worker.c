@@ -39,12 +39,11 @@ static void sleep_s(double s)
 
 static void fault_sleep(unsigned *seed)
 {
-    static int ms = -1, fixed;
-    if (ms < 0) {
-        const char *v = getenv("FP_JOBS_FAULT_SLEEP_MS");
-        fixed = v && v[0] == '=';
-        ms = v ? atoi(v + fixed) : 0;
-    }
+    /* Read at every step, not cached: a test process that ran tasks itself before forking its
+     * workers (reference runs) would otherwise hand them its cached "no sleep" (the zombie test's
+     * stop then raced a worker that never paused, and lost under load). */
+    const char *v = getenv("FP_JOBS_FAULT_SLEEP_MS");
+    int fixed = v && v[0] == '=', ms = v ? atoi(v + fixed) : 0;
     if (ms > 0)
         sleep_s((fixed ? ms : rand_r(seed) % ms) / 1000.0);
 }
@@ -446,6 +445,8 @@ int fp_jobs_submit(const char *queue_url, const fp_job_spec *in, const fp_jobq_o
         return fp_errorf(e, FP_EINVAL, "submit: unknown task \"%s\" (see framepipe submit --help)", in->task);
     if (!in->storage)
         return fp_errorf(e, FP_EINVAL, "submit: no chunk storage given (--storage file:///dir or s3://bucket)");
+    if (fp_store_url_supported(in->storage, e) < 0 || fp_store_url_supported(in->output, e) < 0)
+        return e->code;
     if (strncmp(in->input, "file://", 7) && strstr(in->input, "://"))
         return fp_errorf(e, FP_EUNSUPPORTED, "%s: submit: only local inputs are supported", in->input);
     input = abs_path(fp_store_local_path(in->input));

@@ -14,7 +14,7 @@
  * (object of encoder options as strings, FFmpeg names: {"crf":"30"}), "decode" (auto|gpu|cpu);
  * the join reads "no_audio"/"no_subs" (booleans). Per task:
  *   key:   "color" (RRGGBB, required), "tolerance" (0..1, 0.1), "softness" (0..1, 0.05)
- *   matte: "model" (ONNX path, required), "backend" (auto|cpu|cuda), "mode"
+ *   matte: "model" (ONNX path, required), "backend" (auto|cpu|cuda), "precision" (auto|fp16|fp32), "mode"
  *          (rgba|composite|alpha|foreground, default rgba), "alpha_mode" (straight|premultiplied),
  *          "bg" (RRGGBB for composite, default 00ff00), "downsample_ratio" (0 = automatic),
  *          "threads" (CPU threads per model, 0 = all)
@@ -174,7 +174,8 @@ const fp_task_desc fp_task_key = {
 static int matte_chunk(const fp_task_ctx *ctx, const char *out, fp_err *e)
 {
     static const char *const modes[] = { "rgba", "composite", "alpha", "foreground" };
-    char model[4096] = "", backend[16] = "auto", mode[16] = "rgba", amode[16] = "straight", bg[32] = "00ff00";
+    char model[4096] = "", backend[16] = "auto", mode[16] = "rgba", amode[16] = "straight", bg[32] = "00ff00",
+         precision[16] = "auto";
     double ratio = 0, threads = 0;
     fp_matte_opts mo;
     fp_matte *m = NULL;
@@ -189,6 +190,7 @@ static int matte_chunk(const fp_task_ctx *ctx, const char *out, fp_err *e)
     pstr(p, "mode", mode, sizeof(mode));
     pstr(p, "alpha_mode", amode, sizeof(amode));
     pstr(p, "bg", bg, sizeof(bg));
+    pstr(p, "precision", precision, sizeof(precision));
     if ((ret = pnum(p, "downsample_ratio", 0, 1, &ratio, e)) == 0)
         ret = pnum(p, "threads", 0, 1024, &threads, e);
     cJSON_Delete(p);
@@ -203,7 +205,10 @@ static int matte_chunk(const fp_task_ctx *ctx, const char *out, fp_err *e)
         return fp_errorf(e, FP_EINVAL, "%s: matte: params.mode: expected rgba|composite|alpha|foreground", ctx->input);
     if (strcmp(amode, "straight") && strcmp(amode, "premultiplied"))
         return fp_errorf(e, FP_EINVAL, "%s: matte: params.alpha_mode: expected straight|premultiplied", ctx->input);
+    if (strcmp(precision, "auto") && strcmp(precision, "fp16") && strcmp(precision, "fp32"))
+        return fp_errorf(e, FP_EINVAL, "%s: matte: params.precision: expected auto|fp16|fp32", ctx->input);
     fp_matte_opts_default(&mo);
+    mo.fp16 = !strcmp(precision, "fp16") ? 1 : !strcmp(precision, "fp32") ? 0 : -1;
     mo.model = model;
     mo.backend = backend;
     mo.downsample_ratio = ratio;

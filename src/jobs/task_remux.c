@@ -333,13 +333,14 @@ static int join(const fp_task_ctx *ctx, const char *const *chunks, int n, const 
             continue;
         if ((t == AVMEDIA_TYPE_AUDIO && no_audio) || (t == AVMEDIA_TYPE_SUBTITLE && no_subs))
             continue;
-        if (avformat_query_codec(o->oformat, is->codecpar->codec_id, 0 /* FF_COMPLIANCE_NORMAL */) == 0) {
+        /* the video is the chunks' (re-encoded), not the source's codec */
+        const AVStream *ps = (int)i == vs && fvs ? fvs : is;
+        if (avformat_query_codec(o->oformat, ps->codecpar->codec_id, 0 /* FF_COMPLIANCE_NORMAL */) == 0) {
             ret = fp_errorf(e, FP_EUNSUPPORTED, "%s: join: the %s container cannot hold %s stream %u (%s)", out,
-                            o->oformat->name, av_get_media_type_string(t), i, avcodec_get_name(is->codecpar->codec_id));
+                            o->oformat->name, av_get_media_type_string(t), i, avcodec_get_name(ps->codecpar->codec_id));
             goto done;
         }
         AVStream *os = avformat_new_stream(o, NULL);
-        const AVStream *ps = (int)i == vs && fvs ? fvs : is;
         if (!os || avcodec_parameters_copy(os->codecpar, ps->codecpar) < 0) {
             ret = fp_errorf(e, FP_ENOMEM, "%s: join: out of memory", out);
             goto done;

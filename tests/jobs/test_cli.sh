@@ -31,8 +31,13 @@ check "missing input names the file" grep -q "missing.mp4: plan: cannot open" "$
 check "unknown task exits 2" test $? = 2
 "$fp" cancel 42 --queue "$q" 2>"$d/err.txt"
 check "cancel of an unknown job exits 9" test $? = 9
-"$fp" status --queue "postgres://nobody@127.0.0.1:1/none" 2>/dev/null
-check "unreachable queue exits 9" test $? = 9
+"$fp" status --queue "postgres://nobody@127.0.0.1:1/none" 2>"$d/err.txt"
+rc=$?
+if grep -q "built without PostgreSQL support" "$d/err.txt"; then
+  check "postgres:// in a build without libpq exits 4" test $rc = 4
+else
+  check "unreachable queue exits 9" test $rc = 9
+fi
 "$fp" worker --bogus 2>/dev/null
 check "unknown option exits 2" test $? = 2
 
