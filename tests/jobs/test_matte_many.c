@@ -5,16 +5,45 @@
  * Checks: the good file's output is published with every frame at the input's timestamps and its
  * alpha flagged (ALPHA_MODE); its chunks ran on both workers (a long file does not leave a worker
  * idle); each bad file fails with its own line (the corrupt one naming its chunk) and stops nothing;
- * nothing but the one output is left in OUTDIR. usage: test_matte_many MODELS_DIR
+ * nothing but the one output is left in OUTDIR. Then Ctrl-C (SIGINT through fp_signals, as the command
+ * installs it) while a chunk runs: the run ends, the file is reported not finished / interrupted
+ * (FP_EINTR), OUTDIR stays empty. usage: test_matte_many MODELS_DIR
  */
+#include <glob.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fp_test.h"
 #include "jobs_testutil.h"
+#include "pipeline/fp_signals.h"
 #include "tasks/matte.h"
 #include "tasks/matte_many.h"
+
+typedef struct bg_run {
+    fp_matte_many_opts *o;
+    fp_matte_many_stats st;
+    fp_err e;
+    int ret;
+} bg_run;
+
+static void *bg_main(void *arg)
+{
+    bg_run *r = arg;
+    r->ret = fp_matte_many_run(r->o, &r->st, &r->e);
+    return NULL;
+}
+
+/* Whether a chunk of the queued path has started writing (its work directory holds a file). */
+static int chunk_started(void)
+{
+    glob_t g;
+    int n = glob("/tmp/fp-matte-queue-*/work/*", 0, NULL, &g) == 0 ? (int)g.gl_pathc : 0;
+    globfree(&g);
+    return n > 0;
+}
 
 static int sh(const char *fmt, const char *a, const char *b)
 {
@@ -104,6 +133,42 @@ int main(int argc, char **argv)
     CHECK_MSG(sh("ffprobe -v error -select_streams v -show_entries stream_tags=alpha_mode -of csv=p=0 '%s/a_long.webm'"
                  " | grep -qx 1%s", out, "") == 0, "ALPHA_MODE missing");
     CHECK_MSG(sh("test \"$(ls -A '%s')\" = a_long.webm%s", out, "") == 0, "OUTDIR holds more than the one output");
+
+    /* Ctrl-C while a chunk runs */
+    {
+        char in2[700], out2[700], *one = in2;
+        snprintf(in2, sizeof(in2), "%s/a_long.mp4", in);
+        snprintf(out2, sizeof(out2), "%s/out2", dir);
+        char *rep2 = NULL;
+        size_t rep2len = 0;
+        FILE *report2 = open_memstream(&rep2, &rep2len);
+        fp_matte_many_opts o2 = o;
+        o2.inputs = (const char *const *)&one;
+        o2.n = 1;
+        o2.outdir = out2;
+        o2.report = report2;
+        bg_run r = { &o2 };
+        pthread_t t;
+        CHECK_EQ_INT(fp_signals_install(), 0);
+        double t0 = tu_now();
+        CHECK(pthread_create(&t, NULL, bg_main, &r) == 0);
+        while (!chunk_started() && tu_now() - t0 < 120)
+            tu_sleep(0.01);
+        CHECK_MSG(chunk_started(), "no chunk started");
+        kill(getpid(), SIGINT);
+        double t1 = tu_now();
+        pthread_join(t, NULL);
+        fclose(report2);
+        printf("interrupted run: stopped %.2f s after SIGINT\n%s", tu_now() - t1, rep2 ? rep2 : "");
+        CHECK_EQ_INT(r.ret, 0);
+        CHECK_EQ_INT(r.st.ok, 0);
+        CHECK_EQ_INT(r.st.failed, 1);
+        CHECK_EQ_INT(r.st.first_error, FP_EINTR);
+        CHECK(rep2 && strstr(rep2, "a_long.mp4: not finished (") && strstr(rep2, "): interrupted"));
+        CHECK_MSG(sh("test -z \"$(ls -A '%s')\"%s", out2, "") == 0, "an interrupted run left something in OUTDIR");
+        fp_signals_reset();
+        free(rep2);
+    }
 
     free(rep);
     free(params);
