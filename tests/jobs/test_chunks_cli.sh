@@ -91,9 +91,12 @@ ffmpeg -nostdin -v error -y -f lavfi -i testsrc=size=640x480:rate=25 -t 12 -c:v 
 "$fp" transcode "$d/long.mp4" -o "$d/int.mkv" -c:v ffv1 --chunks 2 --chunk-seconds 2 2>"$d/err.txt" &
 pid=$!
 i=0
-until ls "$d"/tmp/framepipe-chunks-*/work/*.mkv >/dev/null 2>&1; do
+# a chunk is being written once its worker's scratch directory holds a file (the encoder's output is
+# under a hidden temporary name until the chunk is done)
+until [ -n "$(ls -A "$d"/tmp/framepipe-chunks-*/work/ 2>/dev/null)" ]; do
   i=$((i + 1)); [ $i -gt 200 ] && break; sleep 0.05
 done
+check "a chunk was seen running before Ctrl-C" test -n "$(ls -A "$d"/tmp/framepipe-chunks-*/work/ 2>/dev/null)"
 kill -INT $pid
 wait $pid
 check "Ctrl-C exits 130" test $? = 130
