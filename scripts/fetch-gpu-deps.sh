@@ -10,6 +10,6 @@ mkdir -p .gpu-deps/debs
 cp -u ../shared/device/ffmpeg-device.tar.xz .gpu-deps/
 cd .gpu-deps/debs
 apt-get download libprotobuf-c1 libprotobuf-c-dev protobuf-c-compiler libprotoc32 libprotobuf32 \
-  libsqlite3-dev libpq-dev libpq5 libmicrohttpd-dev libmicrohttpd12 libonnx-dev \
+  libsqlite3-dev libsqlite3-0 libpq-dev libpq5 libmicrohttpd-dev libmicrohttpd12 libonnx-dev \
   libjansson-dev libjansson4 libcjson-dev libcjson1 zlib1g-dev libffmpeg-nvenc-dev libonnx-testdata >/dev/null 2>&1
 ls | wc -l
