@@ -58,6 +58,10 @@ struct nn_backend_ctx {
     int ngraphs;
     int graph_next;              /* round-robin eviction slot */
     uint64_t prep_gen;           /* bumped by every prepare_node: plans may have changed */
+    /* per-node profile (nn_cuda_profile_enable): event pairs of node runs not yet read back */
+    cudaEvent_t *prof_ev;        /* 2 per slot */
+    const nn_node **prof_node;
+    int prof_cap, prof_n;
 };
 
 /* Per-node, per-plan state (n->backend_data is a list of them, one per signature). Everything here
