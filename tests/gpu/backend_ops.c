@@ -30,6 +30,7 @@
 
 #include "fp_test.h"
 #include "nn/nn_backend.h"
+#include "nn/nn_fuse.h"
 #include "nn/nn_op.h"
 #include "nn/nn_tensor.h"
 
@@ -406,7 +407,8 @@ static void run_case(const char *op, int opset, const char *attrs, int nin, cons
 
         n.name = strdup(op);
         n.op_type = (char *)op;
-        n.domain = (char *)"";
+        /* FusedConv is the runtime's fusion product (com.microsoft, defined in nn_fuse.c) */
+        n.domain = (char *)(strcmp(op, "FusedConv") ? "" : "com.microsoft");
         n.opset = opset;
         n.nin = nin;
         n.nout = nout;
@@ -421,7 +423,7 @@ static void run_case(const char *op, int opset, const char *attrs, int nin, cons
             snprintf(err, sizeof(err), "bad attribute spec");
             goto done;
         }
-        n.def = nn_op_find("", op);
+        n.def = strcmp(op, "FusedConv") ? nn_op_find("", op) : &nn_op_fused_conv;
         if (!n.def || !n.def->cpu || !n.def->infer) {
             status = 2;
             skip_why = "no CPU reference kernel registered";
@@ -776,6 +778,17 @@ static void cases_conv(void)
          FR(-2, 2, 2, 36, 5, 7));
     CASE("DeformConv", 19, "strides=is:2,2;dilations=is:2,2;pads=is:2,2,2,2", 1, F(8, 3, 9, 9), F(5, 3, 3, 3),
          FR(-1.5, 1.5, 8, 18, 5, 5), NONE, F(8, 9, 5, 5));
+    /* FusedConv: Conv with the activation in its bias epilogue, each activation, with and without bias */
+    CASE("FusedConv", 11, "pads=is:1,1,1,1;activation=s:Relu", 1, F(1, 3, 7, 9), FC(8, 3, 3, 3), FC(8));
+    CASE("FusedConv", 11, "pads=is:1,1,1,1;group=i:16;activation=s:HardSwish", 1, F(8, 16, 7, 129), FC(16, 1, 3, 3),
+         FC(16));
+    CASE("FusedConv", 11, "activation=s:Clip;activation_params=fs:0,6", 1, F(2, 24, 7, 9), FC(40, 24, 1, 1), FC(40));
+    CASE("FusedConv", 11, "strides=is:2,2;pads=is:1,1,1,1;activation=s:LeakyRelu;activation_params=fs:0.1", 1,
+         F(1, 5, 9, 7), FC(6, 5, 3, 3));
+    CASE("FusedConv", 11, "activation=s:HardSigmoid;activation_params=fs:0.2,0.5", 1, F(1, 6, 7, 9), FC(6, 6, 1, 1),
+         FC(6));
+    CASE("FusedConv", 11, "pads=is:1,1,1,1;activation=s:Sigmoid", 1, F(1, 3, 7, 9), FC(4, 3, 3, 3), FC(4));
+    CASE("FusedConv", 11, "pads=is:1,1,1,1;activation=s:Tanh", 1, F(1, 3, 7, 9), FC(4, 3, 3, 3));
     CASE("BatchNormalization", 15, "epsilon=f:1e-5", 1, F(8, 16, 7, 9), FC(16), FC(16), FC(16), FPC(16));
     CASE("BatchNormalization", 15, "", 1, F(1, 3, 129), FC(3), FC(3), FC(3), FPC(3));
 }
