@@ -389,7 +389,20 @@ __global__ void bias_kernel(T *y, const T *b, int64_t C, int64_t inner, int64_t 
         cu_st(y + i, cu_ld(y + i) + cu_ld(b + (i / inner) % C));
 }
 
-/* FusedConv's epilogue: optional bias, then the activation, in one pass over the output. */
+/* FusedConv's epilogue: optional bias, then the activation, in one pass over the output. One block
+ * row (blockIdx.y) per (batch, channel) plane when there are few enough planes: the channel is then
+ * known per block and no thread divides (64-bit division is emulated in dozens of instructions, on
+ * every element of every Conv output otherwise). */
+template <typename T>
+__global__ void bias_act_plane_kernel(T *y, const T *b, int64_t C, int64_t inner, int act, float pa, float pb)
+{
+    int64_t plane = blockIdx.y;
+    float bv = b ? cu_ld(b + plane % C) : 0.f;
+    T *p = y + plane * inner;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < inner; i += (int64_t)gridDim.x * blockDim.x)
+        cu_st(p + i, nn_act_apply(act, cu_ld(p + i) + bv, pa, pb));
+}
+
 template <typename T>
 __global__ void bias_act_kernel(T *y, const T *b, int64_t C, int64_t inner, int64_t total, int act, float pa,
                                 float pb)
@@ -399,6 +412,23 @@ __global__ void bias_act_kernel(T *y, const T *b, int64_t C, int64_t inner, int6
         if (b)
             v += cu_ld(b + (i / inner) % C);
         cu_st(y + i, nn_act_apply(act, v, pa, pb));
+    }
+}
+
+/* Bias and/or activation over a conv output y [N, C, inner...]. */
+template <typename T>
+static void bias_act_launch(cudaStream_t s, T *y, const T *b, int64_t C, int64_t inner, int64_t total, int act,
+                            float pa, float pb)
+{
+    int64_t planes = inner ? total / inner : 0;
+    if (planes > 0 && planes <= 65535) {
+        int64_t bx = (inner + 255) / 256;
+        if (bx > 4096 / (planes < 4096 ? planes : 4096) + 1)
+            bx = 4096 / (planes < 4096 ? planes : 4096) + 1; /* enough blocks to fill the GPU; loop the rest */
+        dim3 grid((unsigned)(bx < 1 ? 1 : bx), (unsigned)planes);
+        bias_act_plane_kernel<T><<<grid, 256, 0, s>>>(y, b, C, inner, act, pa, pb);
+    } else {
+        bias_act_kernel<T><<<cu_grid(total), 256, 0, s>>>(y, b, C, inner, total, act, pa, pb);
     }
 }
 
@@ -441,8 +471,7 @@ static int conv_run(nn_backend_ctx *ctx, const nn_node *n, cu_node *cn, nn_tenso
         int act = c->act;
         float pa = c->act_a, pb = c->act_b;
         int rc = CU_FLOAT_SWITCH(out[0]->dtype, T,
-            (bias_act_kernel<T><<<cu_grid(total), 256, 0, ctx->stream>>>((T *)y, (const T *)b, C, inner, total,
-                                                                          act, pa, pb)));
+            (bias_act_launch<T>(ctx->stream, (T *)y, (const T *)b, C, inner, total, act, pa, pb)));
         if (rc < 0)
             return nn_node_error(e, n, rc, "cuda: bias dtype");
         CU_LAUNCH_CHECK(e, n);
@@ -452,7 +481,7 @@ static int conv_run(nn_backend_ctx *ctx, const nn_node *n, cu_node *cn, nn_tenso
         void *y = out[0]->data;
         int64_t C = c->C_out, inner = c->inner;
         int rc = CU_FLOAT_SWITCH(out[0]->dtype, T,
-            (bias_kernel<T><<<cu_grid(total), 256, 0, ctx->stream>>>((T *)y, (const T *)b, C, inner, total)));
+            (bias_act_launch<T>(ctx->stream, (T *)y, (const T *)b, C, inner, total, NN_ACT_NONE, 0.f, 0.f)));
         if (rc < 0)
             return nn_node_error(e, n, rc, "cuda: bias dtype");
         CU_LAUNCH_CHECK(e, n);
