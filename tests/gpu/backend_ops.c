@@ -857,6 +857,10 @@ static void cases_reduce(void)
     CASE("ReduceLogSumExp", 13, "axes=is:1", 1, F(3, 129));
     CASE("ReduceProd", 13, "axes=is:1", 1, FP(3, 7));
     CASE("ReduceMean", 18, "keepdims=i:1", 1, F(2, 3, 7, 9), VI(1, 3));
+    /* the matting refiner's channel mean at (small) full resolution: one thread per output pixel */
+    CASE("ReduceMean", 13, "axes=is:1;keepdims=i:1", 1, F(2, 3, 33, 129));
+    CASE("Softmax", 13, "axis=i:1", 1, F(1, 5, 33, 129));
+    CASE("ReduceLogSumExp", 13, "axes=is:1", 1, F(2, 4, 9, 129));
     CASE("ArgMax", 13, "axis=i:1;keepdims=i:1", 1, F(8, 129, 3));
     CASE("ArgMax", 13, "axis=i:-1;keepdims=i:0", 1, F(7, 129));
     CASE("ArgMin", 13, "axis=i:0;select_last_index=i:1", 1, F(9, 3, 7));
@@ -898,6 +902,19 @@ static void cases_resize(void)
     CASE("Resize", 10, "mode=s:nearest", 1, F(1, 3, 7, 9), VF(1, 1, 2, 2));
     CASE("Upsample", 9, "mode=s:nearest", 1, F(1, 3, 7, 9), VF(1, 1, 2, 2));
     CASE("Upsample", 9, "mode=s:linear", 1, F(8, 3, 7, 9), VF(1, 1, 2, 3));
+    /* Outputs 32+ wide take the row kernel (one block row per output row): every mode through it. */
+    CASE("Resize", 13, "mode=s:nearest", 1, F(2, 3, 7, 33), NONE, VF(1, 1, 2, 2));
+    CASE("Resize", 13, "mode=s:nearest;nearest_mode=s:round_prefer_ceil", 1, F(1, 2, 7, 20), NONE, VF0,
+         VI(1, 2, 13, 47));
+    CASE("Resize", 13, "mode=s:linear", 1, F(8, 4, 9, 17), NONE, VF(1, 1, 4, 4));
+    CASE("Resize", 13, "mode=s:linear;coordinate_transformation_mode=s:align_corners", 1, F(1, 3, 7, 129), NONE,
+         VF0, VI(1, 3, 15, 40));
+    CASE("Resize", 13, "mode=s:cubic", 1, F(1, 3, 7, 20), NONE, VF(1, 1, 2, 2));
+    CASE("Resize", 13, "mode=s:cubic;exclude_outside=i:1;cubic_coeff_a=f:-0.5", 1, F(1, 3, 5, 9), NONE, VF0,
+         VI(1, 3, 11, 37));
+    CASE("Resize", 13, "mode=s:linear;coordinate_transformation_mode=s:tf_crop_and_resize;extrapolation_value=f:0.25",
+         1, F(1, 2, 7, 9), VF(0, 0, -0.1, 0.2, 1, 1, 0.9, 1.2), NONE, VI(1, 2, 5, 36));
+    CASE("Upsample", 9, "mode=s:nearest", 1, F(1, 3, 7, 129), VF(1, 1, 2, 2));
 }
 
 int main(int argc, char **argv)
