@@ -16,6 +16,10 @@
  *   --limits-only    measure the machine and exit
  *   --profile N      after each graph-off row, N more runs with per-node CUDA-event timing: the top
  *                    nodes and the time per op type (one "nn_bench_profile:" JSON line per row)
+ *   --no-feedback    keep the step0 recurrent inputs; by default, after the first run every input
+ *                    named like an output but ending in i instead of o (RVM's r1i..r4i <- r1o..r4o)
+ *                    reads that output's buffer, so the timed runs carry real-sized states as a
+ *                    video does (and as bench/models/pytorch_bench.py times PyTorch)
  *   --io32           fp16 rows take float32 inputs/outputs (boundary Casts on the device) instead of
  *                    float16 ones (the zero-copy path from the fp16 preprocess kernel, the default)
  * Output: one JSON line per row (machine, then one per configuration), prefixed "nn_bench: ".
@@ -133,6 +137,38 @@ out:
     return bw;
 }
 
+/* Recurrent state: input "<x>i" reads output "<x>o"'s device buffer from now on (the runtime copies
+ * outputs at the end of a run, after every node has read its inputs). Returns how many were tied. */
+static int feed_back(fp_model *m, fp_tensor *in, int nin, const fp_tensor *out, int nout)
+{
+    int n = 0;
+    for (int i = 0; i < nin; i++) {
+        fp_value_info vi;
+        fp_model_input_info(m, i, &vi);
+        size_t len = strlen(vi.name);
+        if (len < 2 || vi.name[len - 1] != 'i')
+            continue;
+        for (int k = 0; k < nout; k++) {
+            fp_value_info vo;
+            fp_model_output_info(m, k, &vo);
+            if (strlen(vo.name) != len || strncmp(vo.name, vi.name, len - 1) || vo.name[len - 1] != 'o' ||
+                out[k].device != FP_DEVICE_CUDA)
+                continue;
+            /* an input declared with fixed dims the state does not have (a [1,1,1,1] export) keeps its
+             * step0 value: the runtime would refuse the state */
+            int fits = vi.ndim < 0 || vi.ndim == out[k].ndim;
+            for (int d = 0; fits && vi.ndim > 0 && d < vi.ndim; d++)
+                fits = vi.dims[d] < 0 || vi.dims[d] == out[k].dims[d];
+            if (!fits)
+                continue;
+            in[i] = out[k];
+            in[i].owned = 0;
+            n++;
+        }
+    }
+    return n;
+}
+
 /* ---------------------------------------------------------------- per-node profile */
 
 static int cmp_ms(const void *a, const void *b)
@@ -199,7 +235,7 @@ static void profile_row(fp_model *m, const fp_tensor *in, int nin, fp_tensor *ou
 /* ---------------------------------------------------------------- one model */
 
 typedef struct bench_cfg {
-    int batches[8], nbatch, precs[2], nprec, graphs[2], ngraph, iters, warmup, profile, io32;
+    int batches[8], nbatch, precs[2], nprec, graphs[2], ngraph, iters, warmup, profile, io32, no_feedback;
     double flops, bytes, fp16_rate, fp32_rate, bw;
 } bench_cfg;
 
@@ -243,7 +279,7 @@ static int bench_model(const char *dir, const bench_cfg *c)
                 fp_model *m = NULL;
                 fp_tensor in[MAXV], out[MAXV];
                 void *dev[2 * MAXV] = {0};
-                int nout = 0;
+                int nout = 0, nfed = 0;
                 nn_cuda_stats s0, s1;
                 memset(in, 0, sizeof(in));
                 memset(out, 0, sizeof(out));
@@ -323,13 +359,15 @@ static int bench_model(const char *dir, const bench_cfg *c)
                     out[k].device = FP_DEVICE_CUDA;
                 }
                 cudaDeviceSynchronize();
-                for (int it = 0; it < c->warmup; it++) {
+                for (int it = 0; it < c->warmup || (it < 2 && !c->no_feedback); it++) {
                     if (fp_model_run(m, in, nin, out, nout, &e) < 0) {
                         snprintf(err, sizeof(err), "%s", e.msg);
                         goto row;
                     }
                     size_t u = used_now();
                     peak = u > peak ? u : peak;
+                    if (it == 0 && !c->no_feedback)
+                        nfed = feed_back(m, in, nin, out, nout);
                 }
                 nn_cuda_stats_get(&s0);
                 double t0 = now_s();
@@ -360,14 +398,14 @@ static int bench_model(const char *dir, const bench_cfg *c)
                            "\"nodes_fp32\":%llu,\"nodes_fp16\":%llu,\"graph_replays\":%llu,"
                            "\"predicted_ms\":%.3f,\"predicted_compute_ms\":%.3f,\"predicted_memory_ms\":%.3f,"
                            "\"fraction_of_limit\":%.3f,\"io\":\"%s\",\"storage\":\"%s\",\"boundary_casts\":%d,"
-                           "\"fused_nodes\":%d,\"steps\":%d}\n",
+                           "\"fused_nodes\":%d,\"steps\":%d,\"states_fed_back\":%d}\n",
                            dir, fp16 ? "fp16" : "fp32", batch, graph, fps, dt * 1e3 / c->iters,
                            (peak - base) / 1048576.0, (unsigned long long)(s1.nodes_fp32 - s0.nodes_fp32),
                            (unsigned long long)(s1.nodes_fp16 - s0.nodes_fp16),
                            (unsigned long long)(s1.graph_replays - s0.graph_replays), pred_ms, pred_c, pred_b,
                            pred_ms > 0 ? pred_ms / (dt * 1e3 / c->iters) : -1.0,
                            fp16 && !c->io32 ? "fp16" : "fp32", fp_dtype_name(ms.last_plan_storage),
-                           ms.last_plan_casts, ms.fused, ms.last_plan_steps);
+                           ms.last_plan_casts, ms.fused, ms.last_plan_steps, nfed);
                 }
                 if (c->profile > 0 && !graph)
                     profile_row(m, in, nin, out, nout, c->profile, dir, fp16, batch, dt * 1e3 / c->iters);
@@ -413,6 +451,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--bytes") && v) { c.bytes = atof(v); i++; }
         else if (!strcmp(a, "--profile") && v) { c.profile = atoi(v); i++; }
         else if (!strcmp(a, "--io32")) c.io32 = 1;
+        else if (!strcmp(a, "--no-feedback")) c.no_feedback = 1;
         else if (!strcmp(a, "--limits-only")) limits_only = 1;
         else if (a[0] == '-') {
             fprintf(stderr, "nn_bench: unknown option %s (see the header of bench/nn/nn_bench.c)\n", a);
@@ -448,7 +487,7 @@ int main(int argc, char **argv)
     int rc = 0;
     for (int i = first; i < argc; i++) {
         if (argv[i][0] == '-') {
-            if (strcmp(argv[i], "--limits-only") && strcmp(argv[i], "--io32"))
+            if (strcmp(argv[i], "--limits-only") && strcmp(argv[i], "--io32") && strcmp(argv[i], "--no-feedback"))
                 i++;
             continue;
         }
