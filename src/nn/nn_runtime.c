@@ -43,6 +43,7 @@ enum { VS_NONE = 0, VS_CONST = 1, VS_INPUT = 2, VS_ARENA = 3, VS_STAGED = 4 };
 typedef struct nn_step {
     int node;              /* graph node index (unused when xnode is set) */
     nn_node *xnode;        /* a node the runtime made (boundary Cast of half storage), owned by the plan */
+    int out_cast;          /* output Cast of graph output out_cast-1 (skipped when the caller's buffer is half) */
     int upcast;            /* CPU: fp16/bf16 tensors converted around an fp32 kernel */
     int on_cpu;            /* device backend lacks the op: run on the CPU reference (allow_cpu_fallback) */
     nn_tensor **in, **out; /* the plan's tensors for this node's inputs/outputs */
@@ -1092,7 +1093,7 @@ static int plan_half(fp_model *m, nn_plan_s *p, fp_err *e)
         redirect(p, steps + body, p->nsteps, m, v, t, 1);
         p->out_twin[i] = t;
         if ((ret = cast_step(m, p, &steps[ns], t, v, "output cast")) >= 0)
-            ns++;
+            steps[ns++].out_cast = i + 1;
     }
     free(is_out);
     free(p->steps);
@@ -1602,9 +1603,20 @@ int fp_model_run(fp_model *m, const fp_tensor *in, int nin, fp_tensor *outs, int
             }
         }
     }
+    /* Half buffers given for float32 outputs are filled from the half twin: their output Casts would
+     * write a float32 copy nobody reads. Which ones are skipped is part of the capture key. */
+    unsigned char skip_cast[64] = { 0 };
+    uint64_t skip_bits = 0;
+    for (int i = 0; i < nout && i < 64 && p->out_twin; i++)
+        if (p->out_twin[i] >= 0 && outs[i].data && (nn_dtype)outs[i].dtype == p->vals[p->out_twin[i]].dtype) {
+            skip_cast[i] = 1;
+            skip_bits |= 1ull << i;
+        }
     /* Whole-run capture (CUDA graphs) only for runs that stay on the device. */
     int capture = m->be->run_begin && m->be->run_end && !p->ncpu_steps;
     uint64_t key = m->be->prepare_node ? m->prepared_key : p->id;
+    if (skip_bits)
+        key = mix64(key ^ skip_bits ^ 0x5bd1e995u);
     /* A captured run reads the caller's device inputs in place: their addresses are baked into it, so
      * they join the key (a new address captures again; the backend keeps a few graphs per instance). */
     for (int i = 0; i < nin; i++)
@@ -1613,8 +1625,12 @@ int fp_model_run(fp_model *m, const fp_tensor *in, int nin, fp_tensor *outs, int
     if (capture)
         ret = m->be->run_begin(m->bctx, key, e);
     int replayed = ret == 1;
-    for (int s = 0; !replayed && ret >= 0 && s < p->nsteps; s++)
+    for (int s = 0; !replayed && ret >= 0 && s < p->nsteps; s++) {
+        int oc = p->steps[s].out_cast;
+        if (oc > 0 && oc <= 64 && skip_cast[oc - 1])
+            continue;
         ret = run_step(m, p, &p->steps[s], e);
+    }
     if (capture && !replayed) {
         if (ret >= 0) {
             ret = m->be->run_end(m->bctx, key, e);
