@@ -720,6 +720,9 @@ static void cases_shape(void)
     CASE("Split", 13, "axis=i:1", 2, F(2, 7, 3, 9), VI(2, 5));
     CASE("Split", 13, "axis=i:-1", 3, F(8, 3, 129), VI(1, 100, 28));
     CASE("Split", 13, "axis=i:0", 3, F(9, 7));
+    /* rows of >= 512 bytes (the refiner's full-resolution Concat/Split): the 2-D memcpy path */
+    CASE("Concat", 13, "axis=i:1", 1, F(2, 3, 33, 129), F(2, 1, 33, 129));
+    CASE("Split", 13, "axis=i:1", 2, F(2, 7, 33, 65), VI(3, 4));
     CASE("Slice", 13, "", 1, F(2, 3, 7, 129), VI(1, 0), VI(7, 100), VI(2, 3), VI(2, 3));
     CASE("Slice", 13, "", 1, F(3, 7, 9), VI(-1), VI(-100), VI(2), VI(-2));
     CASE("Slice", 13, "", 1, F(8, 16, 7, 9), VI(0, 4), VI(8, 12), VI(0, 1));

@@ -342,6 +342,17 @@ int cu_strided_copy(nn_backend_ctx *ctx, const nn_node *n, void *dst, const void
             CU_CHECK(e, n, cudaMemcpyAsync(d, s, (size_t)total * esize, cudaMemcpyDeviceToDevice, ctx->stream));
         return 0;
     }
+    /* Rows of one contiguous run each (Concat/Split/Slice on an outer axis: at full resolution a
+     * row is megabytes): the copy engine's 2-D memcpy, no index arithmetic per element. Narrow rows
+     * stay with the kernel, which is better at many short runs. */
+    if (g.ndim == 2 && g.dst_st[1] == 1 && g.src_st[1] == 1 && g.dims[1] * esize >= 512 &&
+        g.dst_st[0] >= g.dims[1] && g.src_st[0] >= g.dims[1] && g.dst_st[0] * esize < (1LL << 31) &&
+        g.src_st[0] * esize < (1LL << 31)) {
+        CU_CHECK(e, n, cudaMemcpy2DAsync(d, (size_t)(g.dst_st[0] * esize), s, (size_t)(g.src_st[0] * esize),
+                                         (size_t)(g.dims[1] * esize), (size_t)g.dims[0], cudaMemcpyDeviceToDevice,
+                                         ctx->stream));
+        return 0;
+    }
     unsigned grid = cu_grid(total);
     switch (esize) {
     case 1: cu_strided_copy_kernel<uint8_t><<<grid, 256, 0, ctx->stream>>>((uint8_t *)d, (const uint8_t *)s, g, total); break;
