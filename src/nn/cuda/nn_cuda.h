@@ -62,6 +62,8 @@ struct nn_backend_ctx {
     cudaEvent_t *prof_ev;        /* 2 per slot */
     const nn_node **prof_node;
     int prof_cap, prof_n;
+    int *prof_gate;              /* mapped host flag holding the stream until a run is enqueued */
+    int prof_gated;              /* a gate kernel is waiting on prof_gate */
 };
 
 /* Per-node, per-plan state (n->backend_data is a list of them, one per signature). Everything here

@@ -4,7 +4,9 @@
  * how many runs were replayed from CUDA graphs. C-callable; counters only grow. Plus an opt-in
  * per-node profile: with it on, every node run outside a graph capture is bracketed by CUDA events
  * and its GPU time is added to a process-wide table (one entry per node name and op type) when the
- * stream is next synchronised. Replayed graphs run no nodes one by one: profile with graphs off.
+ * stream is next synchronised. A gate kernel holds the stream until the run is enqueued, so nodes run
+ * back to back and host launch latency is not counted as GPU time. Replayed graphs run no nodes one
+ * by one: profile with graphs off.
  *
  * Owns: the counters and the profile table. Does not own memory accounting (the bench measures it).
  */
