@@ -792,6 +792,9 @@ static void cases_conv(void)
          FC(6));
     CASE("FusedConv", 11, "pads=is:1,1,1,1;activation=s:Sigmoid", 1, F(1, 3, 7, 9), FC(4, 3, 3, 3), FC(4));
     CASE("FusedConv", 11, "pads=is:1,1,1,1;activation=s:Tanh", 1, F(1, 3, 7, 9), FC(4, 3, 3, 3));
+    /* output planes of a multiple of 16 bytes: the vectorised epilogue */
+    CASE("FusedConv", 11, "pads=is:1,1,1,1;activation=s:HardSwish", 1, F(2, 3, 8, 16), FC(8, 3, 3, 3), FC(8));
+    CASE("Conv", 11, "pads=is:1,1,1,1", 1, F(2, 3, 8, 16), FC(8, 3, 3, 3), FC(8));
     CASE("BatchNormalization", 15, "epsilon=f:1e-5", 1, F(8, 16, 7, 9), FC(16), FC(16), FC(16), FPC(16));
     CASE("BatchNormalization", 15, "", 1, F(1, 3, 129), FC(3), FC(3), FC(3), FPC(3));
 }

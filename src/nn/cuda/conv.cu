@@ -403,6 +403,24 @@ __global__ void bias_act_plane_kernel(T *y, const T *b, int64_t C, int64_t inner
         cu_st(p + i, nn_act_apply(act, cu_ld(p + i) + bv, pa, pb));
 }
 
+/* bias_act_plane_kernel, 16 bytes per thread per step (planes of a multiple of 16 bytes, aligned). */
+template <typename T>
+__global__ void bias_act_plane_vec(T *y, const T *b, int64_t C, int64_t inner, int act, float pa, float pb)
+{
+    constexpr int K = 16 / sizeof(T);
+    int64_t plane = blockIdx.y, nvec = inner / K;
+    float bv = b ? cu_ld(b + plane % C) : 0.f;
+    uint4 *p = (uint4 *)(y + plane * inner);
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < nvec; i += (int64_t)gridDim.x * blockDim.x) {
+        uint4 v = p[i];
+        T *t = (T *)&v;
+#pragma unroll
+        for (int k = 0; k < K; k++)
+            cu_st(t + k, nn_act_apply(act, cu_ld(t + k) + bv, pa, pb));
+        p[i] = v;
+    }
+}
+
 template <typename T>
 __global__ void bias_act_kernel(T *y, const T *b, int64_t C, int64_t inner, int64_t total, int act, float pa,
                                 float pb)
@@ -426,7 +444,10 @@ static void bias_act_launch(cudaStream_t s, T *y, const T *b, int64_t C, int64_t
         if (bx > 4096 / (planes < 4096 ? planes : 4096) + 1)
             bx = 4096 / (planes < 4096 ? planes : 4096) + 1; /* enough blocks to fill the GPU; loop the rest */
         dim3 grid((unsigned)(bx < 1 ? 1 : bx), (unsigned)planes);
-        bias_act_plane_kernel<T><<<grid, 256, 0, s>>>(y, b, C, inner, act, pa, pb);
+        if ((inner * (int64_t)sizeof(T)) % 16 == 0 && ((uintptr_t)y & 15u) == 0)
+            bias_act_plane_vec<T><<<grid, 256, 0, s>>>(y, b, C, inner, act, pa, pb);
+        else
+            bias_act_plane_kernel<T><<<grid, 256, 0, s>>>(y, b, C, inner, act, pa, pb);
     } else {
         bias_act_kernel<T><<<cu_grid(total), 256, 0, s>>>(y, b, C, inner, total, act, pa, pb);
     }
