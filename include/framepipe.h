@@ -97,6 +97,12 @@ typedef struct fp_model_stats {
     fp_dtype last_plan_storage;
     int last_plan_casts;           /* boundary Cast steps the last plan added (float32 inputs/outputs) */
     int fused;                     /* nodes removed at load by fusion (BatchNorm folded, activations fused) */
+    /* Work of one run of the last plan, for predicted-limit columns: multiply-adds x2 of Conv,
+     * ConvTranspose, DeformConv, FusedConv, MatMul and Gemm (other ops are not counted), and the bytes
+     * of every step's inputs and outputs (constants included: an upper bound of memory traffic with
+     * no reuse between steps). */
+    double last_plan_flops;
+    double last_plan_bytes;
 } fp_model_stats;
 
 /* Load and check a model: parse, resolve every op, ask the backend about each node. *model is owned by

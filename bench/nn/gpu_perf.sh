@@ -36,12 +36,9 @@ wait $exp
 t "$(tail -3 "$OUT/export.log" | tr '\n' ' ')"
 for m in $models; do
   [ -f /tmp/fp-models/$m/model.onnx ] || continue
-  case $m in   # FLOPs per 1080p frame (docs/benchmarks.md) for the predicted-limit column
-    rvm_mobilenetv3) fl=8.15e9 ;; rvm_resnet50) fl=48.3e9 ;; *) fl=0 ;;
-  esac
   # shellcheck disable=SC2086
   timeout ${PERF_BENCH_TIMEOUT:-150} build-gpu/bench/nn/nn_bench ${PERF_BENCH_ARGS:---iters 20 --warmup 3 --profile 5} \
-    --flops $fl /tmp/fp-models/$m >"$OUT/bench-$m.log" 2>&1
+    /tmp/fp-models/$m >"$OUT/bench-$m.log" 2>&1
   t "nn_bench $m rc=$?"
   grep -v nn_bench_profile "$OUT/bench-$m.log" | sed 's/"model":"[^"]*",//' | cut -c1-400
 done

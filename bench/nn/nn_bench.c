@@ -11,8 +11,10 @@
  *   --prec LIST      fp32,fp16 (default both)
  *   --graph LIST     0,1 (default both)
  *   --iters N        timed runs per configuration (default 50), --warmup N (default 5)
- *   --flops F        FLOPs per frame (e.g. from bench/models/pytorch_bench.py) for the predicted limit
- *   --bytes B        bytes per frame (weights + activations moved) for the predicted limit
+ *   --flops F        FLOPs per frame (e.g. from bench/models/pytorch_bench.py) for the predicted limit;
+ *                    default: the plan's own count (Conv/MatMul/Gemm multiply-adds, fp_model_stats)
+ *   --bytes B        bytes per frame for the predicted limit; default: the plan's count of every
+ *                    step's input and output bytes (no reuse between steps: an upper bound)
  *   --limits-only    measure the machine and exit
  *   --profile N      after each graph-off row, N more runs with per-node CUDA-event timing: the top
  *                    nodes and the time per op type (one "nn_bench_profile:" JSON line per row)
@@ -390,24 +392,29 @@ static int bench_model(const char *dir, const bench_cfg *c)
                     double fps = batch * c->iters / dt;
                     double pred_ms = -1, pred_c = -1, pred_b = -1;
                     double rate = fp16 ? c->fp16_rate : c->fp32_rate;
-                    if (c->flops > 0 && rate > 0)
-                        pred_c = c->flops * batch / rate * 1e3;
-                    if (c->bytes > 0 && c->bw > 0)
-                        pred_b = c->bytes * batch / c->bw * 1e3;
+                    /* per run: the caller's per-frame counts times the batch, else the plan's own
+                     * (matrix-op FLOPs and every step's tensor bytes, fp_model_stats) */
+                    double fl = c->flops > 0 ? c->flops * batch : ms.last_plan_flops;
+                    double by = c->bytes > 0 ? c->bytes * batch : ms.last_plan_bytes;
+                    if (fl > 0 && rate > 0)
+                        pred_c = fl / rate * 1e3;
+                    if (by > 0 && c->bw > 0)
+                        pred_b = by / c->bw * 1e3;
                     pred_ms = pred_c > pred_b ? pred_c : pred_b;
                     printf("nn_bench: {\"model\":\"%s\",\"precision\":\"%s\",\"batch\":%d,\"cuda_graph\":%d,"
                            "\"fps\":%.2f,\"ms_per_run\":%.3f,\"peak_gpu_mib\":%.1f,"
                            "\"nodes_fp32\":%llu,\"nodes_fp16\":%llu,\"graph_replays\":%llu,"
                            "\"predicted_ms\":%.3f,\"predicted_compute_ms\":%.3f,\"predicted_memory_ms\":%.3f,"
                            "\"fraction_of_limit\":%.3f,\"io\":\"%s\",\"storage\":\"%s\",\"boundary_casts\":%d,"
-                           "\"fused_nodes\":%d,\"steps\":%d,\"states_fed_back\":%d}\n",
+                           "\"fused_nodes\":%d,\"steps\":%d,\"states_fed_back\":%d,\"gflop_per_run\":%.3f,"
+                           "\"mbytes_per_run\":%.1f}\n",
                            dir, fp16 ? "fp16" : "fp32", batch, graph, fps, dt * 1e3 / c->iters,
                            (peak - base) / 1048576.0, (unsigned long long)(s1.nodes_fp32 - s0.nodes_fp32),
                            (unsigned long long)(s1.nodes_fp16 - s0.nodes_fp16),
                            (unsigned long long)(s1.graph_replays - s0.graph_replays), pred_ms, pred_c, pred_b,
                            pred_ms > 0 ? pred_ms / (dt * 1e3 / c->iters) : -1.0,
                            fp16 && !c->io32 ? "fp16" : "fp32", fp_dtype_name(ms.last_plan_storage),
-                           ms.last_plan_casts, ms.fused, ms.last_plan_steps, nfed);
+                           ms.last_plan_casts, ms.fused, ms.last_plan_steps, nfed, fl / 1e9, by / 1e6);
                 }
                 if (c->profile > 0 && !graph)
                     profile_row(m, in, nin, out, nout, c->profile, dir, fp16, batch, dt * 1e3 / c->iters);

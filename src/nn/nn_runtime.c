@@ -82,6 +82,7 @@ typedef struct nn_plan_s {
     int *xio;
     char **xnames;
     int nxnodes;
+    double flops, bytes;   /* work of one run (fp_model_stats) */
 } nn_plan_s;
 
 struct fp_model {
@@ -479,6 +480,8 @@ void fp_model_get_stats(const fp_model *m, fp_model_stats *st)
         st->last_plan_naive_bytes = m->last->naive_bytes;
         st->last_plan_storage = (fp_dtype)(m->last->half ? m->last->half : NN_DT_FLOAT);
         st->last_plan_casts = m->last->nxnodes;
+        st->last_plan_flops = m->last->flops;
+        st->last_plan_bytes = m->last->bytes;
     }
     st->fused = m->nfused;
 }
@@ -947,6 +950,43 @@ static int needs_runtime_value(const nn_plan_s *p, const nn_node *n)
     return 0;
 }
 
+/* FLOPs (2 per multiply-add) of the matrix-shaped ops, and every step's input and output bytes. */
+static void plan_work(const fp_model *m, nn_plan_s *p)
+{
+    p->flops = p->bytes = 0;
+    for (int s = 0; s < p->nsteps; s++) {
+        const nn_step *st = &p->steps[s];
+        const nn_node *n = step_node(m, st);
+        for (int k = 0; k < n->nin; k++)
+            if (st->in[k])
+                p->bytes += (double)nn_tensor_nbytes(st->in[k]);
+        for (int k = 0; k < n->nout; k++)
+            if (st->out[k])
+                p->bytes += (double)nn_tensor_nbytes(st->out[k]);
+        const char *t = n->op_type;
+        const nn_tensor *x = n->nin > 0 ? st->in[0] : NULL, *w = n->nin > 1 ? st->in[1] : NULL,
+                        *y = n->nout > 0 ? st->out[0] : NULL;
+        if (!x || !w || !y)
+            continue;
+        double taps = 1;
+        for (int d = 2; d < w->ndim; d++)
+            taps *= (double)w->dims[d];
+        if (!strcmp(t, "Conv") || !strcmp(t, "FusedConv") || !strcmp(t, "DeformConv")) {
+            if (w->ndim >= 2)
+                p->flops += 2.0 * (double)nn_tensor_numel(y) * (double)w->dims[1] * taps;
+        } else if (!strcmp(t, "ConvTranspose")) {
+            if (w->ndim >= 2)
+                p->flops += 2.0 * (double)nn_tensor_numel(x) * (double)w->dims[1] * taps;
+        } else if (!strcmp(t, "MatMul")) {
+            if (x->ndim >= 1)
+                p->flops += 2.0 * (double)nn_tensor_numel(y) * (double)x->dims[x->ndim - 1];
+        } else if (!strcmp(t, "Gemm")) {
+            if (x->ndim == 2)
+                p->flops += 2.0 * (double)nn_tensor_numel(y) * (double)x->dims[nn_attr_int(n, "transA", 0) ? 0 : 1];
+        }
+    }
+}
+
 /* A boundary Cast node made by the runtime (plan-owned, freed by plan_free). */
 static nn_node *make_cast(fp_model *m, nn_plan_s *p, int from, int to, const char *why)
 {
@@ -1300,6 +1340,7 @@ static int plan_nodes(fp_model *m, nn_plan_s *p, int start, nn_plan_s **out, fp_
         return fp_errorf(e, FP_ENOMEM, "%s: plan: out of memory", g->path);
     }
     p->arena_bytes = (size_t)total;
+    plan_work(m, p);
     if (total > 0) {
         ret = m->be->alloc(m->bctx, (size_t)total, &p->arena, e);
         if (ret < 0) {

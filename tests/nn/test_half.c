@@ -243,6 +243,10 @@ int main(void)
     CHECK(o.dtype == FP_DTYPE_FLOAT32);
     CHECK_EQ_INT(st.last_plan_storage, FP_DTYPE_FLOAT32);
     CHECK_EQ_INT(st.last_plan_casts, 0);
+    /* work counts: FusedConv [1,3,8,8] * W[4,3,3,3] -> [1,4,8,8] is 2*256*27 FLOPs; bytes of every
+     * step's tensors: FusedConv 768+432+16+1024, Resize 1024+16+4096, Add 4096+16+4096, Softmax 2*4096 */
+    CHECK(st.last_plan_flops == 13824.0);
+    CHECK(st.last_plan_bytes == 23776.0);
     if (o.data)
         memcpy(ref, o.data, sizeof(ref));
     fp_tensor_free(&o);
@@ -265,6 +269,10 @@ int main(void)
     /* Conv+Relu are one FusedConv (nn_fuse.c): 4 model steps, plus the 2 casts */
     CHECK_EQ_INT(st.fused, 1);
     CHECK_EQ_INT(st.last_plan_steps, 4 + 2);
+    /* half storage halves the activation bytes; the casts add theirs; weights stay float32 */
+    CHECK(st.last_plan_flops == 13824.0);
+    CHECK(st.last_plan_bytes == (768 + 384) + (384 + 432 + 16 + 512) + (512 + 16 + 2048) + (2048 + 16 + 2048) +
+                                (2048 + 2048) + (2048 + 4096));
     CHECK_EQ_INT(seen.casts, 2);
     CHECK_EQ_INT(seen.half_runs, 4);
     CHECK_EQ_INT(seen.f32_runs, 0);
