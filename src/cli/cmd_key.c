@@ -14,6 +14,16 @@ static int key_stage(void *opaque, const fp_planar *rgb, const fp_planar *alpha,
     return fp_key_apply(opaque, rgb, alpha, e);
 }
 
+#ifdef FP_HAVE_CUDA
+/* The device twin: used when frames come from NVDEC (fp_devpath.h). */
+static int key_stage_cuda(void *opaque, const fp_planar *rgb, const fp_planar *alpha, int64_t pts, void *stream,
+                          fp_err *e)
+{
+    (void)pts;
+    return fp_key_apply_cuda(opaque, rgb, alpha, stream, e);
+}
+#endif
+
 int fp_cmd_key(int argc, char **argv)
 {
     fp_cli_parsed p;
@@ -32,6 +42,9 @@ int fp_cmd_key(int argc, char **argv)
         return FP_EXIT_OK;
     }
     stage.opaque = &p.key;
+#ifdef FP_HAVE_CUDA
+    stage.process_cuda = key_stage_cuda;
+#endif
     p.o.stage = &stage;
     ret = fp_cli_run_transcode(&p);
     fp_cli_parsed_free(&p);

@@ -233,7 +233,10 @@ int fp_decode_path_choose(const AVCodecParameters *par, fp_decode_mode mode, AVB
             snprintf(why, n, "FFmpeg has no NVDEC hwaccel for %s", avcodec_get_name(par->codec_id));
             return mode == FP_DECODE_GPU ? FP_EUNSUPPORTED : 0;
         }
-        ret = av_hwdevice_ctx_create(&dev, AV_HWDEVICE_TYPE_CUDA, NULL, NULL, 0);
+        /* The device's primary context: the one the CUDA runtime uses, so framepipe's kernels, the nn
+         * runtime and FFmpeg's decoder share one context (device pointers valid everywhere, no
+         * push/pop), whatever thread they run on. */
+        ret = av_hwdevice_ctx_create(&dev, AV_HWDEVICE_TYPE_CUDA, NULL, NULL, AV_CUDA_USE_PRIMARY_CONTEXT);
         if (ret < 0) {
             char buf[128];
             av_strerror(ret, buf, sizeof(buf));
