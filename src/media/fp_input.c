@@ -510,9 +510,10 @@ int fp_input_open(fp_input **pin, const char *path, const fp_input_opts *o, fp_e
         goto fail;
     }
     in->dec->pkt_timebase = in->vst->time_base;
-    in->dec->thread_count = 0; /* FFmpeg picks from the core count */
-    /* Benchmark knob (bench/media/bench_decode.sh): the decoder's thread count, e.g. 1 for NVDEC,
-     * whose frame threads only queue work for one hardware engine. */
+    /* CPU decode: FFmpeg picks from the core count. NVDEC: one thread; frame threads only queue work for
+     * one hardware engine and add hand-offs (H100, 2026-11-22: 305 vs 281 fps at 1080p H.264, 135 vs 131
+     * at 4K, docs/benchmarks.md). FP_DECODE_THREADS overrides both (bench/media/bench_decode.sh). */
+    in->dec->thread_count = in->use_gpu ? 1 : 0;
     if (getenv("FP_DECODE_THREADS"))
         in->dec->thread_count = atoi(getenv("FP_DECODE_THREADS"));
 #ifdef FP_HAVE_CUDA
