@@ -53,6 +53,10 @@ int fp_devpath_check(const fp_devpath_cfg *c, char *why, size_t n)
     snprintf(why, n, "built without CUDA");
     return 0;
 #else
+    if (c->upload && !c->float_path) {
+        snprintf(why, n, "nothing to compute on the GPU");
+        return 0;
+    }
     if (!c->float_path) {
         if (!av_pix_fmt_desc_get(c->sw_fmt) || (av_pix_fmt_desc_get(c->sw_fmt)->flags & AV_PIX_FMT_FLAG_HWACCEL)) {
             snprintf(why, n, "unknown decoded format");
@@ -87,6 +91,8 @@ struct fp_devpath {
     cudaStream_t stream;
     float *rgb;              /* device: 3 planes RGB + 1 plane alpha, fp32 NCHW */
     uint8_t *img;            /* device: the encoder-format image, host frame layout */
+    uint8_t *up;             /* device: the uploaded source frame (cfg.upload) */
+    int up_size;
     int img_size;
     AVBufferPool *pool;      /* pinned host frames */
     int pool_size;
@@ -164,6 +170,17 @@ int fp_devpath_open(fp_devpath **pd, const fp_devpath_cfg *cfg, fp_err *e)
             (err = cudaMalloc((void **)&d->img, d->img_size)) != cudaSuccess) {
             fp_devpath_freep(&d);
             return cuda_fail(e, err, "cannot allocate device frames");
+        }
+    }
+    if (cfg->upload) {
+        d->up_size = av_image_get_buffer_size(cfg->sw_fmt, cfg->in_w, cfg->in_h, DEVPATH_ALIGN);
+        if (d->up_size <= 0) {
+            fp_devpath_freep(&d);
+            return fp_errorf(e, FP_EINVAL, "process: device path: bad source frame");
+        }
+        if ((err = cudaMalloc((void **)&d->up, d->up_size)) != cudaSuccess) {
+            fp_devpath_freep(&d);
+            return cuda_fail(e, err, "cannot allocate the upload frame");
         }
     }
     if (!(d->pool = av_buffer_pool_init2(d->pool_size, d, pinned_alloc, NULL))) {
@@ -253,6 +270,19 @@ static int process(fp_devpath *d, const AVFrame *src, int64_t pts, AVFrame *dst,
         in.data[i] = src->data[i];
         in.linesize[i] = src->linesize[i];
     }
+    if (c->upload) {
+        /* CPU decode, GPU work: one upload per plane into the device copy of the frame. */
+        const AVPixFmtDescriptor *desc = av_pix_fmt_desc_get(c->sw_fmt);
+        if (av_image_fill_arrays(in.data, in.linesize, d->up, c->sw_fmt, src->width, src->height, DEVPATH_ALIGN) < 0)
+            return fp_errorf(e, FP_EINTERNAL, "process: cannot lay out the upload frame");
+        for (int p = 0; p < av_pix_fmt_count_planes(c->sw_fmt); p++) {
+            int rows = (p == 1 || p == 2) ? AV_CEIL_RSHIFT(src->height, desc->log2_chroma_h) : src->height;
+            if ((err = cudaMemcpy2DAsync(in.data[p], in.linesize[p], src->data[p], src->linesize[p],
+                                         av_image_get_linesize(c->sw_fmt, src->width, p), rows,
+                                         cudaMemcpyHostToDevice, d->stream)) != cudaSuccess)
+                return cuda_fail(e, err, "upload");
+        }
+    }
     fp_preprocess_init(&pp);
     pp.cs = cs;
     pp.crop = c->crop;
@@ -292,8 +322,9 @@ static int process(fp_devpath *d, const AVFrame *src, int64_t pts, AVFrame *dst,
 int fp_devpath_convert(fp_devpath *d, const AVFrame *src, int64_t pts, AVFrame *dst, fp_err *e)
 {
     int ret;
-    if (src->format != AV_PIX_FMT_CUDA)
-        return fp_errorf(e, FP_EINVAL, "process: device path: the frame is not in CUDA memory");
+    if ((src->format == AV_PIX_FMT_CUDA) == !!d->c.upload ||
+        (d->c.upload && (src->format != d->c.sw_fmt || src->width != d->c.in_w || src->height != d->c.in_h)))
+        return fp_errorf(e, FP_EINVAL, "process: device path: the frame is not what the path was opened for");
     ret = d->c.float_path ? process(d, src, pts, dst, e) : download(d, src, dst, e);
     if (ret < 0)
         return ret;
@@ -316,6 +347,7 @@ void fp_devpath_freep(fp_devpath **pd)
     }
     cudaFree(d->rgb);
     cudaFree(d->img);
+    cudaFree(d->up);
     /* Frames still held by the encoder pool keep their buffers; the pool goes with the last one. The
      * allocator's opaque (d) is not used after this: no new buffer is taken from an uninited pool. */
     av_buffer_pool_uninit(&d->pool);

@@ -37,6 +37,8 @@ typedef struct fp_devpath_cfg {
     enum AVPixelFormat out_fmt;  /* the encoder's */
     int float_path;              /* 1: preprocess -> stage -> postprocess on the device; 0: download only */
     const fp_process_stage *stage; /* borrowed; with float_path it must have process_cuda (or be NULL) */
+    int upload;                  /* frames are host frames of sw_fmt (CPU decode): uploaded once, then the
+                                    same device path (float_path only) */
 } fp_devpath_cfg;
 
 typedef struct fp_devpath_stats {
@@ -58,7 +60,7 @@ fp_pixfmt fp_devpath_pixfmt(enum AVPixelFormat f);
  * error *pd is NULL and e says why (FP_EUNSUPPORTED per fp_devpath_check, FP_EDEVICE, FP_ENOMEM). */
 int fp_devpath_open(fp_devpath **pd, const fp_devpath_cfg *cfg, fp_err *e);
 
-/* One decoded CUDA frame -> dst (empty on entry; on success a pinned host frame the caller owns and
+/* One decoded CUDA frame (a host frame of sw_fmt with cfg.upload) -> dst (empty on entry; on success a pinned host frame the caller owns and
  * unrefs: out_fmt at out_w x out_h with float_path, else sw_fmt at the decoded size). src's
  * properties (pts, colour tags) are copied. Returns 0 or FP_EDEVICE / FP_ENOMEM / the stage's error;
  * on error dst is left empty. */

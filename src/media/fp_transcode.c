@@ -702,9 +702,10 @@ static int devpath_frame(fp_transcode *t, AVFrame *dec, fp_err *e)
     fp_devpath_cfg c = { 0 };
     int ret;
 
-    if (t->dev_off || !hf)
+    if (t->dev_off || (dec->format == AV_PIX_FMT_CUDA && !hf))
         return 0;
-    c.sw_fmt = hf->sw_format;
+    c.upload = dec->format != AV_PIX_FMT_CUDA;
+    c.sw_fmt = c.upload ? dec->format : hf->sw_format;
     c.in_w = dec->width;
     c.in_h = dec->height;
     c.crop = t->o.crop;
@@ -719,7 +720,8 @@ static int devpath_frame(fp_transcode *t, AVFrame *dec, fp_err *e)
             t->st.pinned_frames = ds->pinned_alive_max;
     }
     /* Only the decoded format and size can change within a run (the rest is the run's configuration). */
-    if (!t->dev || c.sw_fmt != t->dev_cfg.sw_fmt || c.in_w != t->dev_cfg.in_w || c.in_h != t->dev_cfg.in_h) {
+    if (!t->dev || c.sw_fmt != t->dev_cfg.sw_fmt || c.in_w != t->dev_cfg.in_w || c.in_h != t->dev_cfg.in_h ||
+        c.upload != t->dev_cfg.upload) {
         char why[256];
         fp_devpath_freep(&t->dev);
         if (!fp_devpath_check(&c, why, sizeof(why))) {
@@ -760,7 +762,10 @@ static int convert(fp_transcode *t, AVFrame *dec, fp_err *e)
     AVFrame *src = dec;
     int ret;
 
-    if (dec->format == AV_PIX_FMT_CUDA && (ret = devpath_frame(t, dec, e)) != 0) {
+    /* NVDEC frames, and CPU-decoded frames for a stage that computes on the GPU anyway (uploaded once) */
+    if ((dec->format == AV_PIX_FMT_CUDA ||
+         (t->float_path && t->o.stage && t->o.stage->prefer_device && t->o.stage->process_cuda)) &&
+        (ret = devpath_frame(t, dec, e)) != 0) {
         if (ret < 0 || ret == 1)
             return ret < 0 ? ret : 0;
         src = t->sw;

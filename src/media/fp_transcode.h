@@ -42,6 +42,9 @@ typedef struct fp_process_stage {
      * the encoder-format download (fp_devpath.h); without it the host path runs. */
     int (*process_cuda)(void *opaque, const fp_planar *rgb, const fp_planar *alpha, int64_t pts, void *stream,
                         fp_err *e);
+    /* 1: the stage computes on the GPU anyway (a CUDA model): CPU-decoded frames are uploaded once and take
+     * the device path too. 0: CPU-decoded frames take the host path (the key: the CPU path stays as is). */
+    int prefer_device;
 } fp_process_stage;
 
 typedef struct fp_transcode_opts {
