@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/fp_error.h"
+#include "core/fp_json.h"
 #include "pipeline/fp_autoconf.h"
 #include "pipeline/fp_gpuinfo.h"
 #include "pipeline/fp_mem.h"
@@ -42,21 +43,6 @@ static void doctor_usage(FILE *f)
                  doctor_opts[i].arg ? doctor_opts[i].arg : "");
         fprintf(f, "  %-16s %s\n", left, doctor_opts[i].help);
     }
-}
-
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
 }
 
 static double gib(uint64_t b) { return b / (1024.0 * 1024 * 1024); }
@@ -126,10 +112,10 @@ static void print_json(const fp_gpuinfo *gi, int cores, const int (*sizes)[2], i
     fprintf(f, "{\"cpu\":{\"cores\":%d,\"ram_bytes\":%llu,\"ram_available_bytes\":%llu},", cores,
             (unsigned long long)fp_mem_total_ram(), (unsigned long long)fp_mem_available_ram());
     fprintf(f, "\"driver\":{\"loaded\":%s,\"status\":", gi->driver_loaded ? "true" : "false");
-    json_str(f, gi->status);
+    fp_json_str(f, gi->status);
     fprintf(f, ",\"nvidia_driver_version\":");
     if (gi->driver_version[0])
-        json_str(f, gi->driver_version);
+        fp_json_str(f, gi->driver_version);
     else
         fputs("null", f);
     fprintf(f, ",\"cuda_driver_version\":");
@@ -139,20 +125,20 @@ static void print_json(const fp_gpuinfo *gi, int cores, const int (*sizes)[2], i
         fputs("null", f);
     fprintf(f, ",\"cuda_build_version\":");
     if (gi->cuda_build_version)
-        json_str(f, gi->cuda_build_version);
+        fp_json_str(f, gi->cuda_build_version);
     else
         fputs("null", f);
     fprintf(f, "},\"gpus\":[");
     for (int i = 0; i < gi->nb_devices; i++) {
         const fp_gpu_device *d = &gi->devices[i];
         fprintf(f, "%s{\"index\":%d,\"name\":", i ? "," : "", d->index);
-        json_str(f, d->name);
+        fp_json_str(f, d->name);
         fprintf(f, ",\"compute_capability\":\"%d.%d\",\"sm_count\":%d,\"memory_total_bytes\":%llu,"
                    "\"memory_free_bytes\":%llu", d->cc_major, d->cc_minor, d->sm_count,
                 (unsigned long long)d->mem_total, (unsigned long long)d->mem_free);
         if (codecs) {
             fprintf(f, ",\"nvdec\":{\"probed\":%s,\"note\":", d->nvdec_probed ? "true" : "false");
-            json_str(f, d->nvdec_note);
+            fp_json_str(f, d->nvdec_note);
             fprintf(f, ",\"codecs\":[");
             for (int k = 0; k < d->nb_dec; k++) {
                 const fp_gpu_dec_caps *c = &d->dec[k];
@@ -162,7 +148,7 @@ static void print_json(const fp_gpuinfo *gi, int cores, const int (*sizes)[2], i
                         c->engines, c->max_width, c->max_height);
             }
             fprintf(f, "]},\"nvenc\":{\"available\":%s,\"note\":", d->nb_enc ? "true" : "false");
-            json_str(f, d->nvenc_note);
+            fp_json_str(f, d->nvenc_note);
             fprintf(f, ",\"codecs\":[");
             for (int k = 0; k < d->nb_enc; k++) {
                 const fp_gpu_enc_caps *c = &d->enc[k];
@@ -185,7 +171,7 @@ static void print_json(const fp_gpuinfo *gi, int cores, const int (*sizes)[2], i
                 s ? "," : "", sizes[s][0], sizes[s][1], gi->nb_devices ? "\"gpu0\"" : "\"cpu\"", o.batch,
                 o.gpu_queue_depth, o.host_queue_depth, o.encoders, (unsigned long long)o.gpu_budget,
                 (unsigned long long)o.gpu_frame_bytes, (unsigned long long)o.host_frame_bytes);
-        json_str(f, o.why);
+        fp_json_str(f, o.why);
         fputc('}', f);
     }
     fprintf(f, "]}\n");

@@ -11,6 +11,7 @@
 
 #include <libavformat/avformat.h>
 #include <libavutil/pixdesc.h>
+#include "core/fp_json.h"
 
 static int cmp_i64(const void *a, const void *b)
 {
@@ -143,21 +144,6 @@ void fp_probe_info_free(fp_probe_info *info)
     info->nb_streams = 0;
 }
 
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
-}
-
 void fp_probe_print(FILE *f, const fp_probe_info *in, int json)
 {
     if (!json) {
@@ -180,20 +166,20 @@ void fp_probe_print(FILE *f, const fp_probe_info *in, int json)
         return;
     }
     fprintf(f, "{\"path\":");
-    json_str(f, in->path);
+    fp_json_str(f, in->path);
     fprintf(f, ",\"format\":");
-    json_str(f, in->format);
+    fp_json_str(f, in->format);
     fprintf(f, ",\"duration\":%.6f,\"bit_rate\":%lld,\"chapters\":%d,\"streams\":[", in->duration, in->bit_rate,
             in->nb_chapters);
     for (int i = 0; i < in->nb_streams; i++) {
         const fp_probe_stream *s = &in->streams[i];
         fprintf(f, "%s{\"index\":%d,\"type\":", i ? "," : "", s->index);
-        json_str(f, s->type);
+        fp_json_str(f, s->type);
         fprintf(f, ",\"codec\":");
-        json_str(f, s->codec);
+        fp_json_str(f, s->codec);
         if (!strcmp(s->type, "video")) {
             fprintf(f, ",\"width\":%d,\"height\":%d,\"pix_fmt\":", s->width, s->height);
-            json_str(f, s->pix_fmt);
+            fp_json_str(f, s->pix_fmt);
             fprintf(f, ",\"bit_depth\":%d,\"alpha\":%s,\"fps\":%.6f,\"vfr\":%s", s->bit_depth,
                     s->alpha ? "true" : "false", s->fps, s->vfr ? "true" : "false");
         } else if (!strcmp(s->type, "audio")) {
@@ -201,12 +187,12 @@ void fp_probe_print(FILE *f, const fp_probe_info *in, int json)
         }
         if (s->language[0]) {
             fprintf(f, ",\"language\":");
-            json_str(f, s->language);
+            fp_json_str(f, s->language);
         }
         fprintf(f, ",\"duration\":%.6f}", s->duration);
     }
     fprintf(f, "],\"decode\":{\"path\":\"%s\",\"reason\":",
             in->video_index < 0 ? "none" : in->gpu_decode ? "nvdec" : "cpu");
-    json_str(f, in->decode_why);
+    fp_json_str(f, in->decode_why);
     fprintf(f, "}}\n");
 }

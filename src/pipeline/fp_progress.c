@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/fp_error.h"
+#include "core/fp_json.h"
 #include "pipeline/fp_clock.h"
 #include "pipeline/fp_pipeline.h"
 
@@ -112,17 +113,10 @@ static void emit_json(fp_progress *pr, int64_t frames, double elapsed, double fp
     fprintf(f, ",\"elapsed_s\":%.3f,\"stages\":[", elapsed);
     for (int i = 0; pl && i < fp_pipeline_nb_stages(pl); i++) {
         fp_stage_stats s;
-        const char *c;
         fp_pipeline_stage_stats(pl, i, &s);
-        fputs(i ? ",{\"name\":\"" : "{\"name\":\"", f);
-        for (c = s.name; *c; c++) /* stage names are ours, but keep the JSON valid whatever they are */
-            if (*c == '"' || *c == '\\')
-                fprintf(f, "\\%c", *c);
-            else if ((unsigned char)*c < 0x20)
-                fprintf(f, "\\u%04x", *c);
-            else
-                fputc(*c, f);
-        fprintf(f, "\",\"frames\":%lld,\"busy_s\":%.3f,\"wait_in_s\":%.3f,\"wait_out_s\":%.3f,\"fps\":%.3f}",
+        fputs(i ? ",{\"name\":" : "{\"name\":", f);
+        fp_json_str(f, s.name);
+        fprintf(f, ",\"frames\":%lld,\"busy_s\":%.3f,\"wait_in_s\":%.3f,\"wait_out_s\":%.3f,\"fps\":%.3f}",
                 (long long)s.frames, s.busy_s, s.wait_in_s, s.wait_out_s, s.fps);
     }
     fputs("]}\n", f);
