@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -704,6 +705,12 @@ static int devpath_frame(fp_transcode *t, AVFrame *dec, fp_err *e)
 
     if (t->dev_off || (dec->format == AV_PIX_FMT_CUDA && !hf))
         return 0;
+    if (getenv("FP_HOST_PATH") && atoi(getenv("FP_HOST_PATH"))) {
+        /* A/B knob for benchmarks and bisecting: the host path even where the device path would run. */
+        fp_log(FP_LOG_INFO, "process", "%s: FP_HOST_PATH set: frames are processed on the host", t->o.input);
+        t->dev_off = 1;
+        return 0;
+    }
     c.upload = dec->format != AV_PIX_FMT_CUDA;
     c.sw_fmt = c.upload ? dec->format : hf->sw_format;
     c.in_w = dec->width;
