@@ -20,6 +20,10 @@ gen hevc_2160.mp4 3840x2160 hevc_nvenc 2>/dev/null || gen hevc_2160.mp4 3840x216
 frames() { echo $(( SECS * 30 )); }
 secs() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null 2>&1 || { echo "FAILED: $*" >&2; echo nan; return; }; t1=$(date +%s.%N); awk -v a="$t1" -v b="$t0" 'BEGIN { printf "%.6f", a - b }'; }
 date -u +"%Y-%m-%d %H:%M UTC"
+# One untimed run of each first: the first timed run otherwise pays the GPU's clock ramp and the driver's
+# first-use costs (2026-11-22: 374 vs 408 fps for two framepipe runs of one configuration).
+"$FP" -q transcode "$OUT/h264_1080.mp4" -o null --decode gpu -an >/dev/null 2>&1 || true
+"$FF" -nostdin -v error -hwaccel cuda -hwaccel_output_format cuda -i "$OUT/h264_1080.mp4" -f null - >/dev/null 2>&1 || true
 printf "%-16s %10s %10s %10s %10s %12s %12s %10s %10s\n" file fp_fps fp_t0_fps fp_t1_fps fp_dev_fps ff_gpu_fps ff_dl_fps ratio_gpu ratio_dev_dl
 for f in h264_1080.mp4 h264_2160.mp4 hevc_1080.mp4 hevc_2160.mp4; do
   [ -f "$OUT/$f" ] || continue
