@@ -149,6 +149,8 @@ int fp_devpath_open(fp_devpath **pd, const fp_devpath_cfg *cfg, fp_err *e)
     *pd = NULL;
     if (!fp_devpath_check(cfg, why, sizeof(why)))
         return fp_errorf(e, FP_EUNSUPPORTED, "process: device path: %s", why);
+    if ((err = cudaSetDevice(cfg->device)) != cudaSuccess)
+        return cuda_fail(e, err, "cannot use the CUDA device");
     if (!(d = calloc(1, sizeof(*d))))
         return fp_errorf(e, FP_ENOMEM, "process: out of memory");
     d->c = *cfg;
@@ -322,6 +324,9 @@ static int process(fp_devpath *d, const AVFrame *src, int64_t pts, AVFrame *dst,
 int fp_devpath_convert(fp_devpath *d, const AVFrame *src, int64_t pts, AVFrame *dst, fp_err *e)
 {
     int ret;
+    cudaError_t err;
+    if ((err = cudaSetDevice(d->c.device)) != cudaSuccess)
+        return cuda_fail(e, err, "cannot use the CUDA device");
     if ((src->format == AV_PIX_FMT_CUDA) == !!d->c.upload ||
         (d->c.upload && (src->format != d->c.sw_fmt || src->width != d->c.in_w || src->height != d->c.in_h)))
         return fp_errorf(e, FP_EINVAL, "process: device path: the frame is not what the path was opened for");
@@ -341,6 +346,7 @@ void fp_devpath_freep(fp_devpath **pd)
     fp_devpath *d = *pd;
     if (!d)
         return;
+    cudaSetDevice(d->c.device);
     if (d->stream) {
         cudaStreamSynchronize(d->stream);
         cudaStreamDestroy(d->stream);
@@ -355,7 +361,18 @@ void fp_devpath_freep(fp_devpath **pd)
     *pd = NULL;
 }
 
+int fp_devpath_current_device(void)
+{
+    int dev = 0;
+    return cudaGetDevice(&dev) == cudaSuccess ? dev : 0;
+}
+
 #else /* !FP_HAVE_CUDA */
+
+int fp_devpath_current_device(void)
+{
+    return 0;
+}
 
 struct fp_devpath {
     fp_devpath_stats st;

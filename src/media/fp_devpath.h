@@ -39,6 +39,9 @@ typedef struct fp_devpath_cfg {
     const fp_process_stage *stage; /* borrowed; with float_path it must have process_cuda (or be NULL) */
     int upload;                  /* frames are host frames of sw_fmt (CPU decode): uploaded once, then the
                                     same device path (float_path only) */
+    int device;                  /* CUDA device ordinal: made current on the calling thread at open and at
+                                    every convert (the process stage is not the thread that opened the input
+                                    and the model; see fp_devpath_current_device) */
 } fp_devpath_cfg;
 
 typedef struct fp_devpath_stats {
@@ -65,6 +68,10 @@ int fp_devpath_open(fp_devpath **pd, const fp_devpath_cfg *cfg, fp_err *e);
  * properties (pts, colour tags) are copied. Returns 0 or FP_EDEVICE / FP_ENOMEM / the stage's error;
  * on error dst is left empty. */
 int fp_devpath_convert(fp_devpath *d, const AVFrame *src, int64_t pts, AVFrame *dst, fp_err *e);
+
+/* The CUDA runtime's current device on this thread (the one fp_input hands FFmpeg and the nn runtime
+ * runs on when this thread opened them); 0 when there is none or no CUDA. */
+int fp_devpath_current_device(void);
 
 const fp_devpath_stats *fp_devpath_get_stats(const fp_devpath *d);
 

@@ -73,6 +73,7 @@ struct fp_transcode {
     fp_devpath *dev;     /* NVDEC frames stay on the GPU (fp_devpath.h); opened at the first CUDA frame */
     int dev_off;         /* the device path was found unusable for this run (one line said why) */
     int decode_only;     /* -o null, NVDEC, nothing to process: frames are counted, never downloaded */
+    int cuda_device;     /* the opening thread's CUDA device (the input's and the model's) */
 
     /* --fps: output frame k is the latest input frame at or before t0 + k / fps */
     AVFrame *held;
@@ -516,6 +517,8 @@ int fp_transcode_open(fp_transcode **pt, const fp_transcode_opts *o, fp_err *e)
     }
     /* What `ffmpeg -hwaccel cuda -hwaccel_output_format cuda -f null` measures: decode alone. */
     t->decode_only = t->st.gpu_decode && !t->float_path && !strcmp(o->output, "null");
+    if (t->st.gpu_decode || (o->stage && o->stage->prefer_device))
+        t->cuda_device = fp_devpath_current_device();
     t->st.encoders = t->nenc;
     snprintf(t->st.encoder, sizeof(t->st.encoder), "%s", t->codec->name);
     snprintf(t->st.pix_fmt, sizeof(t->st.pix_fmt), "%s", av_get_pix_fmt_name(enc_fmt));
@@ -721,6 +724,7 @@ static int devpath_frame(fp_transcode *t, AVFrame *dec, fp_err *e)
     c.out_fmt = t->cfg.pix_fmt;
     c.float_path = t->float_path;
     c.stage = t->o.stage;
+    c.device = t->cuda_device;
     if (t->dev) {
         const fp_devpath_stats *ds = fp_devpath_get_stats(t->dev);
         if (ds->pinned_alive_max > t->st.pinned_frames)
