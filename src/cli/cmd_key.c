@@ -32,6 +32,16 @@ static int chunked(fp_cli_parsed *p, const fp_chunks_arg *ca)
 #endif
 }
 
+#ifdef FP_HAVE_CUDA
+/* The device twin: used when frames come from NVDEC (fp_devpath.h). */
+static int key_stage_cuda(void *opaque, const fp_planar *rgb, const fp_planar *alpha, int64_t pts, void *stream,
+                          fp_err *e)
+{
+    (void)pts;
+    return fp_key_apply_cuda(opaque, rgb, alpha, stream, e);
+}
+#endif
+
 int fp_cmd_key(int argc, char **argv)
 {
     fp_cli_parsed p;
@@ -57,6 +67,9 @@ int fp_cmd_key(int argc, char **argv)
         return FP_EXIT_OK;
     }
     stage.opaque = &p.key;
+#ifdef FP_HAVE_CUDA
+    stage.process_cuda = key_stage_cuda;
+#endif
     p.o.stage = &stage;
     if (ca.on)
         ret = chunked(&p, &ca);

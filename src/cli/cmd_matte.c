@@ -285,6 +285,10 @@ static int run_pass(const matte_args *a, fp_matte *m, const char *output, fp_mat
             stage.opaque = &bs;
         }
     }
+    /* NVDEC frames stay on the GPU into a CUDA model (fp_devpath.h); the image composite keeps the host path */
+    if (stage.opaque == &s)
+        stage.process_cuda = fp_matte_stage_device_fn(m);
+    stage.prefer_device = stage.process_cuda != NULL; /* CPU-decoded frames: one upload, then the same path */
     fp_transcode_opts_default(&o);
     o.input = a->input;
     o.output = output;

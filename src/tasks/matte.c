@@ -14,6 +14,10 @@
 #include "core/fp_log.h"
 #include "nn/nn_tensor.h"
 
+#ifdef FP_HAVE_CUDA
+#include <cuda_runtime_api.h>
+#endif
+
 enum { IN_SRC, IN_R1, IN_R2, IN_R3, IN_R4, IN_RATIO, IN_COUNT };
 enum { OUT_FGR, OUT_PHA, OUT_R1, OUT_R2, OUT_R3, OUT_R4, OUT_COUNT };
 
@@ -35,6 +39,12 @@ struct fp_matte {
     fp_tensor state[4];       /* r1..r4 of the last frame (owned by the runtime: fp_tensor_free) */
     uint32_t zero[4];         /* the [1,1,1,1] zero state of the first frame (fp16 or fp32 zero) */
     uint16_t *src16;          /* fp16 staging of src */
+    /* device-resident runs (fp_matte_run_device): state sets [cur] (read) and [!cur] (written) */
+    void *dstate[2][4];
+    size_t dcap[2][4];
+    int64_t ddims[2][4][4];
+    int dcur, dvalid;
+    void *dzero;              /* four zero elements: the [1,1,1,1] state of the first frame */
     size_t src16_n;
     int64_t frames;
 };
@@ -237,11 +247,125 @@ int fp_matte_check_size(const fp_matte *m, int w, int h, fp_err *e)
     return 0;
 }
 
+static int out_shape_ok(const fp_tensor *t, int64_t n, int c, int w, int h)
+{
+    return t->ndim == 4 && t->dims[0] == n && t->dims[1] == c && t->dims[2] == h && t->dims[3] == w;
+}
+
 void fp_matte_reset(fp_matte *m)
 {
     for (int k = 0; k < 4; k++)
         fp_tensor_free(&m->state[k]);
+    m->dvalid = 0; /* the device buffers are kept for the next sequence */
     m->frames = 0;
+}
+
+int fp_matte_device_ok(const fp_matte *m)
+{
+#ifdef FP_HAVE_CUDA
+    return !strcmp(m->backend, "cuda");
+#else
+    (void)m;
+    return 0;
+#endif
+}
+
+static void device_free(fp_matte *m)
+{
+#ifdef FP_HAVE_CUDA
+    for (int s = 0; s < 2; s++)
+        for (int k = 0; k < 4; k++) {
+            cudaFree(m->dstate[s][k]);
+            m->dstate[s][k] = NULL;
+            m->dcap[s][k] = 0;
+        }
+    cudaFree(m->dzero);
+    m->dzero = NULL;
+#else
+    (void)m;
+#endif
+}
+
+int fp_matte_run_device(fp_matte *m, const void *src, int w, int h, void *fgr, void *pha, fp_err *e)
+{
+#ifndef FP_HAVE_CUDA
+    (void)src; (void)w; (void)h; (void)fgr; (void)pha;
+    return fp_errorf(e, FP_EUNSUPPORTED, "%s: run: device tensors need a CUDA build", m->path);
+#else
+    fp_tensor in[IN_COUNT], out[OUT_COUNT];
+    size_t esz = fp_dtype_size(m->dt);
+    int cur = m->dcur, nxt = !m->dcur, ret;
+    float ratio32;
+    uint16_t ratio16;
+    cudaError_t err;
+
+    if (!fp_matte_device_ok(m))
+        return fp_errorf(e, FP_EUNSUPPORTED, "%s: run: device tensors need the cuda backend (this model runs on %s)",
+                         m->path, m->backend);
+    if (w <= 0 || h <= 0)
+        return fp_errorf(e, FP_EINVAL, "%s: run: empty frame", m->path);
+    if (!m->dzero) {
+        if ((err = cudaMalloc(&m->dzero, 16)) != cudaSuccess || (err = cudaMemset(m->dzero, 0, 16)) != cudaSuccess)
+            return fp_errorf(e, FP_EDEVICE, "%s: run: %s", m->path, cudaGetErrorString(err));
+    }
+    memset(in, 0, sizeof(in));
+    memset(out, 0, sizeof(out));
+    in[m->in_pos[IN_SRC]] = (fp_tensor){ .dtype = m->dt, .ndim = 4, .dims = { 1, 3, h, w }, .data = (void *)src,
+                                         .device = FP_DEVICE_CUDA };
+    for (int k = 0; k < 4; k++) {
+        fp_tensor *t = &in[m->in_pos[IN_R1 + k]];
+        if (m->dvalid)
+            *t = (fp_tensor){ .dtype = m->dt, .ndim = 4, .data = m->dstate[cur][k], .device = FP_DEVICE_CUDA };
+        else
+            *t = (fp_tensor){ .dtype = m->dt, .ndim = 4, .dims = { 1, 1, 1, 1 }, .data = (char *)m->dzero + 4 * k,
+                              .device = FP_DEVICE_CUDA };
+        if (m->dvalid)
+            memcpy(t->dims, m->ddims[cur][k], sizeof(m->ddims[cur][k]));
+    }
+    /* downsample_ratio is a value input: the runtime reads it on the host */
+    ratio32 = (float)fp_matte_ratio_for(m, w, h);
+    ratio16 = nn_f32_to_f16(ratio32);
+    in[m->in_pos[IN_RATIO]] = (fp_tensor){ .dtype = m->ratio_dt, .ndim = m->ratio_ndim, .dims = { 1 },
+                                          .data = m->ratio_dt == FP_DTYPE_FLOAT16 ? (void *)&ratio16 : (void *)&ratio32 };
+    if ((ret = fp_model_output_shapes(m->model, in, IN_COUNT, out, OUT_COUNT, e)) < 0)
+        return ret;
+    if (!out_shape_ok(&out[m->out_pos[OUT_FGR]], 1, 3, w, h) || !out_shape_ok(&out[m->out_pos[OUT_PHA]], 1, 1, w, h))
+        return fp_errorf(e, FP_EMODEL, "%s: run: outputs fgr/pha are not [1,3,%d,%d]/[1,1,%d,%d]", m->path, h, w, h,
+                         w);
+    out[m->out_pos[OUT_FGR]].data = fgr;
+    out[m->out_pos[OUT_PHA]].data = pha;
+    for (int k = 0; k < 4; k++) {
+        fp_tensor *t = &out[m->out_pos[OUT_R1 + k]];
+        size_t nb = esz;
+        if (t->ndim != 4)
+            return fp_errorf(e, FP_EMODEL, "%s: run: output '%s' has rank %d; expected 4", m->path, out_names[OUT_R1 + k],
+                             t->ndim);
+        for (int d = 0; d < 4; d++)
+            nb *= (size_t)t->dims[d];
+        if (m->dcap[nxt][k] < nb) {
+            cudaFree(m->dstate[nxt][k]);
+            m->dstate[nxt][k] = NULL;
+            m->dcap[nxt][k] = 0;
+            if ((err = cudaMalloc(&m->dstate[nxt][k], nb)) != cudaSuccess)
+                return fp_errorf(e, err == cudaErrorMemoryAllocation ? FP_ENOMEM : FP_EDEVICE,
+                                 "%s: run: recurrent state: %s", m->path, cudaGetErrorString(err));
+            m->dcap[nxt][k] = nb;
+        }
+        t->data = m->dstate[nxt][k];
+    }
+    for (int k = 0; k < OUT_COUNT; k++) {
+        out[k].device = FP_DEVICE_CUDA;
+        out[k].owned = 0;
+    }
+    if ((ret = fp_model_run(m->model, in, IN_COUNT, out, OUT_COUNT, e)) < 0)
+        return ret;
+    for (int k = 0; k < 4; k++)
+        memcpy(m->ddims[nxt][k], out[m->out_pos[OUT_R1 + k]].dims, sizeof(m->ddims[nxt][k]));
+    m->dcur = nxt;
+    m->dvalid = 1;
+    m->frames++;
+    return 0;
+#endif
 }
 
 void fp_matte_freep(fp_matte **pm)
@@ -250,6 +374,7 @@ void fp_matte_freep(fp_matte **pm)
     if (!m)
         return;
     fp_matte_reset(m);
+    device_free(m);
     fp_model_freep(&m->model);
     free(m->src16);
     free(m->path);
@@ -266,11 +391,6 @@ static void to_f32(float *dst, const fp_tensor *t, size_t n)
         for (size_t i = 0; i < n; i++)
             dst[i] = nn_f16_to_f32(s[i]);
     }
-}
-
-static int out_shape_ok(const fp_tensor *t, int64_t n, int c, int w, int h)
-{
-    return t->ndim == 4 && t->dims[0] == n && t->dims[1] == c && t->dims[2] == h && t->dims[3] == w;
 }
 
 int fp_matte_max_batch(const fp_matte *m) { return m->fixed_n == 1 ? 1 : m->fixed_n > 1 ? (int)m->fixed_n : 1 << 16; }

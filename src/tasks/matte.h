@@ -88,6 +88,18 @@ int fp_matte_keep_rows(fp_matte *m, const int *rows, int n, fp_err *e);
  * with a fixed batch of 1, else unbounded: 65536). */
 int fp_matte_state_rows(const fp_matte *m);
 int fp_matte_max_batch(const fp_matte *m);
+/*
+ * Device-resident run (CUDA builds, cuda backend): src, fgr and pha are CUDA device pointers in the
+ * model's dtype (fp16 when fp_matte_model_fp16, else fp32), [1,3,h,w] / [1,3,h,w] / [1,1,h,w]; src must
+ * be complete (the caller synchronised the stream that wrote it), fgr/pha are complete on return. The
+ * recurrent state stays on the device (two sets of buffers owned by m, swapped each frame) and is
+ * separate from fp_matte_run's: one fp_matte runs one way per sequence (fp_matte_reset between).
+ * Errors as fp_matte_run; FP_EUNSUPPORTED on the CPU backend or without CUDA.
+ */
+int fp_matte_run_device(fp_matte *m, const void *src, int w, int h, void *fgr, void *pha, fp_err *e);
+
+/* 1 when fp_matte_run_device can run (CUDA build and cuda backend). */
+int fp_matte_device_ok(const fp_matte *m);
 
 /* Forget the recurrent state (next frame starts from zero state, as the first one). */
 void fp_matte_reset(fp_matte *m);
