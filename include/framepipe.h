@@ -76,6 +76,8 @@ typedef struct fp_model_opts {
     void *cuda_stream;         /* CUDA: cudaStream_t to run on, NULL = the backend's own */
     int use_cuda_graph;        /* CUDA: capture fixed-shape runs as a CUDA graph */
     int max_plans;             /* plans cached per model (one per input-shape key), 0 = 8 */
+    int bf16;                  /* CUDA: bfloat16 storage instead of float16 (wins over fp16) */
+    int no_fuse;               /* keep the graph as loaded: no Conv+BatchNorm / Conv+activation fusion */
 } fp_model_opts;
 
 typedef struct fp_model fp_model;
@@ -90,6 +92,17 @@ typedef struct fp_model_stats {
     int plans_cached;
     int64_t parameters;            /* elements in initializers */
     int opset;
+    /* Storage of the last plan's float32 activations: FP_DTYPE_FLOAT16/BFLOAT16 when the fp16/bf16
+     * option took effect on a device backend, else FP_DTYPE_FLOAT32 (0 before any plan). */
+    fp_dtype last_plan_storage;
+    int last_plan_casts;           /* boundary Cast steps the last plan added (float32 inputs/outputs) */
+    int fused;                     /* nodes removed at load by fusion (BatchNorm folded, activations fused) */
+    /* Work of one run of the last plan, for predicted-limit columns: multiply-adds x2 of Conv,
+     * ConvTranspose, DeformConv, FusedConv, MatMul and Gemm (other ops are not counted), and the bytes
+     * of every step's inputs and outputs (constants included: an upper bound of memory traffic with
+     * no reuse between steps). */
+    double last_plan_flops;
+    double last_plan_bytes;
 } fp_model_stats;
 
 /* Load and check a model: parse, resolve every op, ask the backend about each node. *model is owned by

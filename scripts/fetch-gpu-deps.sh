@@ -7,8 +7,9 @@
 #
 # It also makes the HEVC clips the GPU machine cannot make (its static FFmpeg has no HEVC encoder) with
 # Debian's ffmpeg (libx265) into .gpu-deps/clips/: 1080p (20 s) and 4K (10 s), 8- and 10-bit, for
-# bench/media/bench_decode.sh, and the 160x120 10-bit clip of tests/e2e/make_clips.sh (hevc10.mkv) for
-# the e2e NVDEC case. About 12 MB in all; made once (delete the folder to remake).
+# bench/media/bench_decode.sh, the 160x120 10-bit clip of tests/e2e/make_clips.sh (hevc10.mkv) and the
+# 256x144 one of the e2e NVDEC case (hevc10_256x144.mkv). About 12 MB in all; made once (delete the
+# folder to remake).
 # `fetch-gpu-deps.sh clips` makes only the clips.
 set -eu
 cd "$(dirname "$0")/.."
@@ -30,6 +31,9 @@ clips() {
   [ -s .gpu-deps/clips/hevc10.mkv ] || ff -f lavfi -i "testsrc2=size=160x120:rate=25:duration=2" \
     -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=2" -c:v libx265 -pix_fmt yuv420p10le \
     -x265-params log-level=none -c:a aac -shortest .gpu-deps/clips/hevc10.mkv
+  # the e2e NVDEC case's own clip (tests/e2e/media_cases.sh nvdec: 256x144, above NVDEC's minimum size)
+  [ -s .gpu-deps/clips/hevc10_256x144.mkv ] || ff -f lavfi -i "testsrc2=size=256x144:rate=25:duration=2" \
+    -c:v libx265 -pix_fmt yuv420p10le -x265-params log-level=none .gpu-deps/clips/hevc10_256x144.mkv
   du -sh .gpu-deps/clips
 }
 if [ "${1:-}" = clips ]; then clips; exit 0; fi
@@ -38,6 +42,6 @@ mkdir -p .gpu-deps/debs
 cp -u ../shared/device/ffmpeg-device.tar.xz .gpu-deps/
 cd .gpu-deps/debs
 apt-get download libprotobuf-c1 libprotobuf-c-dev protobuf-c-compiler libprotoc32 libprotobuf32 \
-  libsqlite3-dev libpq-dev libpq5 libmicrohttpd-dev libmicrohttpd12 libonnx-dev \
+  libsqlite3-dev libsqlite3-0 libpq-dev libpq5 libmicrohttpd-dev libmicrohttpd12 libonnx-dev \
   libjansson-dev libjansson4 libcjson-dev libcjson1 zlib1g-dev libffmpeg-nvenc-dev libonnx-testdata >/dev/null 2>&1
 ls | wc -l

@@ -35,13 +35,19 @@ setup_env() {
 do_build() {
   log "build $(date -u +%H:%M:%S)"
   rm -f build-gpu/CMakeCache.txt   # pkg-config results are cached; the carried tree may move
-  cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DFP_CUDA=ON -DFP_FFMPEG_STATIC=ON -DFP_JOBS=OFF \
+  # The jobs module (SQLite queue, local --chunks; PostgreSQL/S3/serve only where they load, see
+  # docs/jobs.md) needs the carried libsqlite3-0 beside libsqlite3-dev: older .gpu-deps lack it.
+  local jobs=ON
+  if ! ls .gpu-deps/debs/libsqlite3-0_*.deb >/dev/null 2>&1; then
+    jobs=OFF; log "jobs module left out: .gpu-deps has no libsqlite3-0 (run scripts/fetch-gpu-deps.sh)"
+  fi
+  cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DFP_CUDA=ON -DFP_FFMPEG_STATIC=ON -DFP_JOBS=$jobs \
     -DFP_ONNX_PROTO=/tmp/devroot/usr/include/onnx/onnx.proto \
     -DFP_ONNX_TESTDATA=/tmp/devroot/usr/share/libonnx-testdata/data \
     "-DCMAKE_BUILD_RPATH=/tmp/devroot/usr/lib/x86_64-linux-gnu;/tmp/ffmin/lib" >"$OUT/build.log" 2>&1 &&
   cmake --build build-gpu -j "$(nproc)" -- -k 0 >>"$OUT/build.log" 2>&1
   local rc=$?
-  log "build rc=$rc"; [ $rc = 0 ] || tail -40 "$OUT/build.log"
+  log "build rc=$rc :: $(grep -E '^-- jobs:' "$OUT/build.log" | tr '\n' ' ')"; [ $rc = 0 ] || tail -40 "$OUT/build.log"
   return $rc
 }
 

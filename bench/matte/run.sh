@@ -3,7 +3,8 @@
 #   inputs : 1080p (10 s) and 4K (5 s) H.264 at 25 fps made with ffmpeg (libx264, else h264_nvenc)
 #   rows   : per model x input x output (VP9-alpha .webm, ProRes 4444 .mov): framepipe matte on CUDA
 #            (end-to-end fps, its per-stage table, host peak RSS from /usr/bin/time, GPU peak from
-#            nvidia-smi); the encode ceiling (framepipe key: the same encoder pool and alpha frames with
+#            nvidia-smi), the same with --chunks 4 (the chunks as one batch of 4, 8 warm-up frames each;
+#            ratio = the better of the two over the ceiling); the encode ceiling (framepipe key: the same encoder pool and alpha frames with
 #            a near-free stage instead of the model); and for .webm the Python baseline (baseline.py).
 #   output : OUTDIR/matte-bench.md (table) and the raw logs in OUTDIR/matte-bench/.
 # The model name for the baseline is taken from the model's directory (rvm_mobilenetv3, rvm_resnet50).
@@ -47,8 +48,8 @@ IN4K=$(mkin in4k 3840x2160 5) || { echo "cannot make the 4K input"; exit 1; }
 {
   echo "# framepipe matte benchmark ($(date -u +%F\ %H:%M) UTC, $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1))"
   echo
-  echo "| model | input | output | framepipe fps | encode ceiling fps | ratio | baseline fps | speed-up | host RSS MiB | GPU MiB |"
-  echo "|---|---|---|---|---|---|---|---|---|---|"
+  echo "| model | input | output | framepipe fps | --chunks 4 (batch 4) fps | encode ceiling fps | ratio | baseline fps | speed-up | host RSS MiB | GPU MiB | RSS / GPU MiB, chunks |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 } >"$TAB"
 for m in "$@"; do
   name=$(basename "$(dirname "$m")")
@@ -60,17 +61,20 @@ for m in "$@"; do
       an=""; [ "$ext" = webm ] && an="-an"
       log=$D/$name-$res-$ext.log
       peak_run "$log" "$FP" matte "$in" -o "$D/out.$ext" --model "$m" --backend cuda $an || { rc=1; echo "FAIL $log"; tail -3 "$log"; }
+      # the chunks as one batch: 4 chunks of the file, one frame of each per model call
+      logc=$D/$name-$res-$ext-chunks4.log
+      peak_run "$logc" "$FP" matte "$in" -o "$D/outc.$ext" --model "$m" --backend cuda --chunks 4 $an || { rc=1; echo "FAIL $logc"; tail -3 "$logc"; }
       ceil=$D/ceiling-$res-$ext.log
       [ -f "$ceil" ] || peak_run "$ceil" "$FP" key "$in" -o "$D/ceiling.$ext" --color 00ff00 $an
-      f=$(fps_of "$log"); c=$(fps_of "$ceil"); b="-"; s="-"
+      f=$(fps_of "$log"); fc=$(fps_of "$logc"); c=$(fps_of "$ceil"); b="-"; s="-"
       if [ $ext = webm ]; then
         bl=$D/baseline-$name-$res.json
         python3 "$ROOT/bench/matte/baseline.py" "$name" "$in" "$D/baseline.webm" --ffmpeg "$FFMPEG" >"$bl" 2>"$bl.err" &&
           b=$(python3 -c "import json,sys;print(json.load(open(sys.argv[1]))['fps'])" "$bl") || { b="failed"; rc=1; }
         [ "$b" != failed ] && [ -n "$f" ] && s=$(python3 -c "print(f'{$f/$b:.1f}x')")
       fi
-      r=$([ -n "$f" ] && [ -n "$c" ] && python3 -c "print(f'{$f/$c:.2f}')" || echo "-")
-      echo "| $name | $res | $ext | ${f:-fail} | ${c:-fail} | $r | $b | $s | $(rss_of "$log") | $(gpu_of "$log") |" >>"$TAB"
+      r=$([ -n "$f" ] && [ -n "$c" ] && python3 -c "print(f'{max($f,${fc:-0})/$c:.2f}')" || echo "-")
+      echo "| $name | $res | $ext | ${f:-fail} | ${fc:-fail} | ${c:-fail} | $r | $b | $s | $(rss_of "$log") | $(gpu_of "$log") | $(rss_of "$logc") / $(gpu_of "$logc") |" >>"$TAB"
       sed -n '/stage/,/encode-wait/p' "$log" >"$log.stages"
     done
   done

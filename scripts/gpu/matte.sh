@@ -6,8 +6,13 @@
 #          (MATTE_MODELS, default /tmp/fp-models/rvm_*/model.onnx): alpha parity with --backend cpu
 #          (FFV1 lossless, max difference in 8-bit code values, fp32 and fp16), frame count, large frames
 #          (3840x2160, 5760x2880, 8192x4096: 8 frames each, peak GPU memory from nvidia-smi).
+#          Full-size models also get the warm-up table and batched-vs-alone parity on CUDA
+#          (tests/tasks/matte_parity, 1920x1080, fp32 and fp16) and `--chunks 4` batched vs `--batch 1`
+#          (one model per chunk) end to end (alpha, 8-bit code values).
 #   bench: bench/matte/run.sh (1080p and 4K H.264 -> VP9-alpha WebM and ProRes 4444, fps and stage
-#          table, encode ceiling, Python baseline, peaks). Needs the full-size models.
+#          table, --chunks 4 batched, encode ceiling, Python baseline, peaks). Needs the full-size models.
+#   long : bench/matte/long.sh: a 10-minute 4K input (a 10 s clip looped by stream copy), peak host RSS
+#          and GPU memory sampled over the run, bounded by LONG_LIMIT seconds (default 400).
 # Environment: FP_BUILD (build tree, default build-gpu), MATTE_MODELS (space-separated model paths).
 # Exit status: non-zero if any step failed; each step ends with an "N passed, N failed" line.
 set -uo pipefail
@@ -89,12 +94,31 @@ do_test() {
   for m in $(models); do
     parity "$m" 1920 1080
     for s in 3840x2160 5760x2880 8192x4096; do large "$m" "${s%x*}" "${s#*x}"; done
-    # chunked: 4 chunks at once on one GPU (own model and state each), OOM halves them
+    # warm-up table and batched vs alone at float precision, CUDA (tolerances: fp32 1e-3, fp16 1e-2;
+    # the warm-up rows are measurements for docs/matte.md, not checked)
+    local pb=$BUILD/tests/tasks/matte_parity
+    for prec in fp32 fp16; do
+      local tol=1e-3; [ $prec = fp16 ] && tol=1e-2
+      if [ -x "$pb" ] && "$pb" "$m" cuda 1920 1080 $prec --batch-tol $tol >"$OUT/matte-parity-$(basename "$(dirname "$m")")-$prec.log" 2>&1; then
+        ok "matte_parity $m $prec"
+      else
+        ko "matte_parity $m $prec (see matte-parity-*.log)"
+      fi
+      grep -E "warm-up|batched|model" "$OUT/matte-parity-$(basename "$(dirname "$m")")-$prec.log"
+    done
+    # chunked: 4 chunks in one batch on one GPU (one model call per step, a state row per chunk) vs the
+    # same chunk plan with one model per chunk (--batch 1): alpha within 2 code values (fp16 compute)
     ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=size=1920x1080:rate=25 -t 2 -c:v ffv1 "$T/ch.mkv"
-    if "$FP" matte "$T/ch.mkv" -o "$T/ch_out.mkv" --model "$m" --backend cuda --chunks 4 2>"$T/ch.log"; then
-      tail -1 "$T/ch.log"; ok "chunked $m"
+    if "$FP" matte "$T/ch.mkv" -o "$T/ch_out.mkv" --model "$m" --backend cuda --chunks 4 -c:v ffv1 2>"$T/ch.log" &&
+       "$FP" matte "$T/ch.mkv" -o "$T/ch_thr.mkv" --model "$m" --backend cuda --chunks 4 --batch 1 -c:v ffv1 2>"$T/ch1.log"; then
+      grep -E "auto-configuration|chunks|batch" "$T/ch.log" "$T/ch1.log"
+      ffmpeg -nostdin -v error -y -i "$T/ch_out.mkv" -vf alphaextract -f rawvideo -pix_fmt gray "$T/a.b"
+      ffmpeg -nostdin -v error -y -i "$T/ch_thr.mkv" -vf alphaextract -f rawvideo -pix_fmt gray "$T/a.t"
+      local d; d=$(maxdiff "$T/a.b" "$T/a.t")
+      echo "chunks batched vs one model per chunk $(basename "$(dirname "$m")"): max alpha difference $d code values (tol 2)"
+      if [ "$d" -ge 0 ] && [ "$d" -le 2 ]; then ok "chunked batch $m"; else ko "chunked batch $m ($d)"; fi
     else
-      ko "chunked $m: $(tail -1 "$T/ch.log")"
+      ko "chunked $m: $(tail -1 "$T/ch.log") $(tail -1 "$T/ch1.log")"
     fi
   done
   echo "matte.sh test: $pass passed, $fail failed"
@@ -109,11 +133,19 @@ do_bench() {
   fi
 }
 
+do_long() {
+  local m; m=$(models | head -1)
+  [ -n "$m" ] || { echo "matte.sh long: no full-size model (EXPORT_MODE=full scripts/gpu-check.sh export)"; rc=1; return; }
+  bash bench/matte/long.sh "$FP" "$OUT" "$m" 2>&1 | tee "$OUT/matte-long.log"
+  [ "${PIPESTATUS[0]}" = 0 ] || rc=1
+}
+
 for s in $steps; do
   case $s in
     test) do_test ;;
     bench) do_bench ;;
-    *) echo "usage: scripts/gpu/matte.sh [test] [bench]"; exit 2 ;;
+    long) do_long ;;
+    *) echo "usage: scripts/gpu/matte.sh [test] [bench] [long]"; exit 2 ;;
   esac
 done
 exit $rc

@@ -4,9 +4,14 @@
 #   test : tests/gpu/backend_ops (every CUDA op vs the CPU reference, fp32/fp16/bf16, guards, graphs),
 #          then the same suite under compute-sanitizer memcheck (fp16 pass; NN_MEMCHECK_PRECS for more).
 #   bench: nn_bench's machine limits, then every model dir given in NN_BENCH_MODELS (default: the
-#          full-size exports in /tmp/fp-models if present, else the tiny ones in tests/models).
+#          full-size exports in /tmp/fp-models if present, else the tiny ones in tests/models): fp32 and
+#          fp16 (float16 storage, fp16 I/O), batch 1 and 8, graph off/on; then PyTorch's side
+#          (bench/models/pytorch_bench.py, when torch imports) and one markdown table of both
+#          (bench/nn/side_by_side.py -> $OUT/side_by_side.md). NN_BENCH_ARGS="... --profile 3" adds
+#          per-node GPU time (top nodes, time per op type) after each graph-off row.
 # Environment: FP_BUILD (build tree, default build), NN_BENCH_ARGS (nn_bench options, default
-# "--iters 20 --warmup 3"), NN_BENCH_MODELS (model dirs), NN_MEMCHECK_PRECS, NN_MEMCHECK_TIMEOUT.
+# "--iters 20 --warmup 3"), NN_BENCH_MODELS (model dirs), NN_TORCH=0 (skip PyTorch), NN_TORCH_TIMEOUT,
+# NN_MEMCHECK_PRECS, NN_MEMCHECK_TIMEOUT.
 # Exit status: non-zero if any step failed. Each step's last line is its "N passed, N failed" summary.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -56,6 +61,16 @@ do_bench() {
   # BasicVSR++ (about 1.5 s a run); rows are printed as they finish, so a timeout keeps the rest.
   "$bin" ${NN_BENCH_ARGS:---iters 20 --warmup 3} $models 2>&1 | tee "$OUT/nn_bench.log"
   [ "${PIPESTATUS[0]}" = 0 ] || rc=1
+  if [ "${NN_TORCH:-1}" = 1 ] && python3 -c 'import torch' 2>/dev/null; then
+    echo "== pytorch_bench $(date -u +%H:%M:%S)"
+    timeout "${NN_TORCH_TIMEOUT:-600}" python3 bench/models/pytorch_bench.py >"$OUT/pytorch_bench.jsonl" \
+      2>"$OUT/pytorch_bench.err" || rc=1
+    cat "$OUT/pytorch_bench.jsonl"
+  else
+    echo "nn.sh: PyTorch not importable (or NN_TORCH=0): framepipe rows only"
+  fi
+  echo "== side by side $(date -u +%H:%M:%S)"
+  python3 bench/nn/side_by_side.py "$OUT/nn_bench.log" "$OUT/pytorch_bench.jsonl" | tee "$OUT/side_by_side.md"
 }
 
 for s in $steps; do

@@ -3,7 +3,7 @@
  * processing stage of the transcode path, writing transparent video (or a composite, or the matte).
  *
  * Owns: the command's option table (parsing, --help, validation and defaults all come from it), the
- * choice of output mode from the flags, the background image for --composite IMAGE, the extra passes
+ * choice of output mode from the flags, the background for --composite (tasks/matte_bg.h), the extra passes
  * for --foreground/--alpha, and the summary. Does not own the model, the compose (tasks/) or any
  * media handling (media/): the container and codec follow -o's extension as for `framepipe transcode`.
  */
@@ -37,6 +37,7 @@
 #ifdef FP_HAVE_JOBS
 #include "tasks/matte_many.h"
 #endif
+#include "tasks/matte_bg.h"
 #include "tasks/matte_stage.h"
 
 typedef struct matte_args {
@@ -57,6 +58,10 @@ typedef struct matte_args {
     int threads;
     int encoders;
     int chunks;
+    int batch;
+    const char *batch_tail;
+    int queue_decoded, queue_converted; /* not options: from the auto-configuration */
+    const char *announce;                /* the auto-configuration line, printed once when the pass opened */
     int warmup;
     const char *gpus;
     const char *ext;
@@ -90,7 +95,8 @@ static const matte_opt matte_opts[] = {
     { "precision", NULL, OPT_CHOICE, OFF(precision), "auto", 0, 0, "auto|fp16|fp32",
       "compute precision; auto = fp16 on CUDA, fp32 on the CPU (which only computes fp32)" },
     { "composite", NULL, OPT_STRING, OFF(composite), NULL, 0, 0, NULL,
-      "write a flat video: the foreground over COLOR (RRGGBB) or an IMAGE file (scaled to the frame)" },
+      "write a flat video: the foreground over COLOR (RRGGBB), an IMAGE or a VIDEO file (scaled to the frame; a "
+      "video is mapped by time and looped when shorter)" },
     { "alpha-only", NULL, OPT_FLAG, OFF(alpha_only), "0", 0, 1, NULL, "write the matte as a grey video" },
     { "foreground", NULL, OPT_STRING, OFF(foreground), NULL, 0, 0, NULL,
       "also write the model's foreground colours (no alpha) to this file (one more pass)" },
@@ -104,6 +110,13 @@ static const matte_opt matte_opts[] = {
     { "chunks", NULL, OPT_INT, OFF(chunks), "1", 0, 256, NULL,
       "cut the video into this many chunks matted at once (own state each, joined without re-encoding); "
       "0 = automatic: fp_autoconf's batch for the GPU's free memory and the frame size (1 on the CPU)" },
+    { "batch", NULL, OPT_INT, OFF(batch), "0", 0, 256, NULL,
+      "with --chunks: chunks matted in one model call, each with its own recurrent state row; 0 = all chunks at "
+      "once; 1 = one model instance per chunk on its own thread (also used for a model with a fixed batch of 1)" },
+    { "batch-tail", NULL, OPT_CHOICE, OFF(batch_tail), "auto", 0, 0, "auto|shrink|pad",
+      "with --chunks: when chunks end at different times the batch shrinks (a new runtime plan and activation "
+      "arena per size) or is padded (ended chunks' rows rerun their last frame, dropped: one plan); auto = pad on "
+      "CUDA, shrink on the CPU" },
     { "warmup-frames", NULL, OPT_INT, OFF(warmup), "8", 0, 1000, NULL,
       "with --chunks: frames run before each chunk's first written frame so its state settles" },
     { "gpus", NULL, OPT_STRING, OFF(gpus), "1", 0, 0, NULL,
@@ -236,98 +249,6 @@ static void help(FILE *f)
                "incompatible,\n            7 GPU error, 130 interrupted\n");
 }
 
-/* ---- --composite IMAGE: decoded once, scaled to the frame size on the first frame ------------- */
-
-typedef struct bg_loader {
-    fp_matte_stage *s;
-    const char *path;
-    float *img;
-} bg_loader;
-
-static int load_image(const char *path, int w, int h, float **out, fp_err *e)
-{
-    AVFormatContext *fc = NULL;
-    AVCodecContext *cc = NULL;
-    AVPacket *pkt = av_packet_alloc();
-    AVFrame *fr = av_frame_alloc();
-    struct SwsContext *sws = NULL;
-    uint8_t *dst[4] = { 0 };
-    int dls[4], ret = FP_EINPUT, si, got = 0;
-    float *img = NULL;
-
-    if (!pkt || !fr)
-        goto end;
-    if (avformat_open_input(&fc, path, NULL, NULL) < 0 || avformat_find_stream_info(fc, NULL) < 0 ||
-        (si = av_find_best_stream(fc, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0)) < 0) {
-        ret = fp_errorf(e, FP_EINPUT, "%s: composite: cannot read the background image", path);
-        goto end;
-    }
-    {
-        const AVCodec *c = avcodec_find_decoder(fc->streams[si]->codecpar->codec_id);
-        if (!c || !(cc = avcodec_alloc_context3(c)) ||
-            avcodec_parameters_to_context(cc, fc->streams[si]->codecpar) < 0 || avcodec_open2(cc, c, NULL) < 0) {
-            ret = fp_errorf(e, FP_EINPUT, "%s: composite: cannot decode the background image", path);
-            goto end;
-        }
-    }
-    while (!got && av_read_frame(fc, pkt) >= 0) {
-        if (pkt->stream_index == si && avcodec_send_packet(cc, pkt) >= 0 && avcodec_receive_frame(cc, fr) >= 0)
-            got = 1;
-        av_packet_unref(pkt);
-    }
-    if (!got && avcodec_send_packet(cc, NULL) >= 0 && avcodec_receive_frame(cc, fr) >= 0)
-        got = 1;
-    if (!got) {
-        ret = fp_errorf(e, FP_EINPUT, "%s: composite: no picture in the background image", path);
-        goto end;
-    }
-    sws = sws_getContext(fr->width, fr->height, fr->format, w, h, AV_PIX_FMT_GBRPF32LE, SWS_BICUBIC, NULL, NULL,
-                         NULL);
-    img = malloc((size_t)w * h * 3 * sizeof(float));
-    if (!sws || !img || av_image_alloc(dst, dls, w, h, AV_PIX_FMT_GBRPF32LE, 64) < 0) {
-        ret = fp_errorf(e, FP_ENOMEM, "%s: composite: cannot scale the background image", path);
-        goto end;
-    }
-    sws_scale(sws, (const uint8_t *const *)fr->data, fr->linesize, 0, fr->height, dst, dls);
-    /* GBRP planes are G, B, R: reorder into planar R, G, B. */
-    for (int c = 0; c < 3; c++) {
-        int plane = c == 0 ? 2 : c == 1 ? 0 : 1;
-        for (int y = 0; y < h; y++) {
-            const float *row = (const float *)(dst[plane] + (size_t)y * dls[plane]);
-            for (int x = 0; x < w; x++) {
-                float v = row[x];
-                img[(size_t)c * w * h + (size_t)y * w + x] = v < 0 ? 0 : v > 1 ? 1 : v;
-            }
-        }
-    }
-    *out = img;
-    img = NULL;
-    ret = 0;
-end:
-    av_freep(&dst[0]);
-    free(img);
-    sws_freeContext(sws);
-    av_frame_free(&fr);
-    av_packet_free(&pkt);
-    avcodec_free_context(&cc);
-    avformat_close_input(&fc);
-    return ret;
-}
-
-static int composite_image_stage(void *opaque, const fp_planar *rgb, const fp_planar *alpha, int64_t pts, fp_err *e)
-{
-    bg_loader *b = opaque;
-    if (!b->img) {
-        int ret = load_image(b->path, rgb->width, rgb->height, &b->img, e);
-        if (ret < 0)
-            return ret;
-        b->s->bg_image = b->img;
-        b->s->bg_w = rgb->width;
-        b->s->bg_h = rgb->height;
-    }
-    return fp_matte_stage_process(b->s, rgb, alpha, pts, e);
-}
-
 /* ---- one pass: input -> model -> one output ----------------------------------------------------- */
 
 typedef struct pass_result {
@@ -341,11 +262,11 @@ static int run_pass(const matte_args *a, fp_matte *m, const char *output, fp_mat
                     fp_err *e)
 {
     fp_matte_stage s = { 0 };
-    bg_loader bl = { &s, NULL, NULL };
+    fp_matte_bg_stage bs = { &s, NULL, { 0, 1 }, AV_NOPTS_VALUE };
     fp_process_stage stage = { "matte", mode == FP_MATTE_MODE_RGBA, fp_matte_stage_process, &s };
     fp_transcode_opts o;
     fp_transcode *t = NULL;
-    AVDictionary *meta = NULL;
+    AVDictionary *meta = NULL, *mux = NULL;
     int ret;
 
     fp_matte_reset(m);
@@ -356,19 +277,26 @@ static int run_pass(const matte_args *a, fp_matte *m, const char *output, fp_mat
         if (fp_key_parse_color(a->composite, s.bg_rgb) < 0) {
             struct stat sb;
             if (stat(a->composite, &sb) != 0)
-                return fp_errorf(e, FP_EINVAL, "--composite '%s' is neither a colour (RRGGBB) nor an image file",
-                                 a->composite);
-            bl.path = a->composite;
-            stage.process = composite_image_stage;
-            stage.opaque = &bl;
+                return fp_errorf(e, FP_EINVAL, "--composite '%s' is neither a colour (RRGGBB) nor an image or video "
+                                 "file", a->composite);
+            if ((ret = fp_matte_bg_open(&bs.bg, a->composite, e)) < 0)
+                return ret;
+            stage.process = fp_matte_bg_stage_process;
+            stage.opaque = &bs;
         }
     }
+    /* NVDEC frames stay on the GPU into a CUDA model (fp_devpath.h); the image composite keeps the host path */
+    if (stage.opaque == &s)
+        stage.process_cuda = fp_matte_stage_device_fn(m);
+    stage.prefer_device = stage.process_cuda != NULL; /* CPU-decoded frames: one upload, then the same path */
     fp_transcode_opts_default(&o);
     o.input = a->input;
     o.output = output;
     o.vcodec = output == a->output ? a->vcodec : NULL;
     o.pix_fmt = output == a->output ? a->pix_fmt : NULL;
     o.encoders = a->encoders;
+    o.queue_decoded = a->queue_decoded;
+    o.queue_converted = a->queue_converted;
     o.copy_audio = !a->no_audio;
     o.copy_subs = !a->no_subs;
     o.stage = &stage;
@@ -376,11 +304,22 @@ static int run_pass(const matte_args *a, fp_matte *m, const char *output, fp_mat
     if (mode == FP_MATTE_MODE_RGBA)
         av_dict_set(&meta, "alpha_type", s.premultiplied ? "premultiplied" : "straight", 0);
     o.video_metadata = meta;
+    if (mode == FP_MATTE_MODE_RGBA && fp_matte_is_mov(output)) {
+        /* MOV keeps no stream tags: the alpha type goes to the file level as an mdta key */
+        o.format_metadata = meta;
+        av_dict_set(&mux, "movflags", "use_metadata_tags", 0);
+        o.mux_opts = mux;
+    }
     ret = fp_transcode_open(&t, &o, e);
     if (ret >= 0) {
         /* The model sees the decoded size (matte has no --crop/--scale): check it before any decoding. */
         int w = fp_input_decoder(fp_transcode_input(t))->width, h = fp_input_decoder(fp_transcode_input(t))->height;
+        AVStream *vs = fp_input_video_stream(fp_transcode_input(t));
+        bs.time_base = vs->time_base;
+        bs.start_pts = vs->start_time;
         ret = fp_matte_check_size(m, w, h, e);
+        if (ret >= 0 && a->announce && output == a->output)
+            fprintf(stderr, "%s\n", a->announce);
         if (ret >= 0) {
             fp_log(FP_LOG_INFO, "matte", "%s: model %s on %s (%s%s), downsample_ratio %.4g", output, a->model,
                    fp_matte_backend(m), fp_matte_model_fp16(m) ? "fp16 model" : "fp32 model",
@@ -393,8 +332,9 @@ static int run_pass(const matte_args *a, fp_matte *m, const char *output, fp_mat
     r->model_s = s.model_s;
     fp_transcode_freep(&t);
     av_dict_free(&meta);
+    av_dict_free(&mux);
     fp_matte_stage_uninit(&s);
-    free(bl.img);
+    fp_matte_bg_freep(&bs.bg);
     return ret;
 }
 
@@ -482,34 +422,65 @@ static int run_many(const matte_args *a, fp_matte *m, fp_err *e)
 }
 #endif
 
-/* --chunks 0: the batch fp_autoconf() chooses for this frame size on this GPU (1 on the CPU), logged
- * once in its own words. */
-static int auto_chunks(const char *input, const fp_matte *m)
+/* ---- auto-configuration: fp_autoconf() once for the input's frame size on this machine (GPU 0's
+ * free memory on CUDA), applied to what the user left at 0, logged once in one line:
+ *  --chunks 0   -> fp_autoconf's batch on CUDA (1 on the CPU);
+ *  --batch 0    -> with chunks: min(chunks, fp_autoconf's batch) on CUDA, all chunks on the CPU (no
+ *                  device memory to bound; one call over N frames beat N threads there);
+ *  queues       -> the pass's decode->process queue: fp_autoconf's GPU queue depth, its process->
+ *                  encode queue: its host queue depth; with C chunks at once each gets 1/C (at least 2);
+ * The encoder count stays the transcode path's own choice (--encoders 0; one per chunk with chunks). */
+
+typedef struct matte_auto {
+    int queue_decoded, queue_converted;
+    char line[512]; /* printed once, when the pass (or the first chunk) has opened: a refusal stays one line */
+} matte_auto;
+
+static void autoconfigure(matte_args *a, const fp_matte *m, matte_auto *ma)
 {
     AVFormatContext *fc = NULL;
     fp_autoconf_in ai = { 0 };
     fp_autoconf_out ao;
     fp_gpuinfo *gi = NULL;
-    int vs, n = 1;
-    if (strcmp(fp_matte_backend(m), "cuda"))
-        return 1;
-    if (avformat_open_input(&fc, input, NULL, NULL) < 0 || avformat_find_stream_info(fc, NULL) < 0 ||
+    int vs, cuda = !strcmp(fp_matte_backend(m), "cuda"), par;
+    const char *where = "CPU";
+
+    memset(ma, 0, sizeof(*ma));
+    if (avformat_open_input(&fc, a->input, NULL, NULL) < 0 || avformat_find_stream_info(fc, NULL) < 0 ||
         (vs = av_find_best_stream(fc, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0)) < 0) {
         avformat_close_input(&fc);
-        return 1;
+        if (!a->chunks)
+            a->chunks = 1;
+        return; /* the pass reports the unreadable input in its own words */
     }
     ai.width = fc->streams[vs]->codecpar->width;
     ai.height = fc->streams[vs]->codecpar->height;
+    ai.bit_depth = fc->streams[vs]->codecpar->bits_per_raw_sample > 8 ? 10 : 8;
     avformat_close_input(&fc);
-    if (fp_gpuinfo_query(&gi, 0) == 0 && gi->nb_devices > 0) {
+    if (cuda && fp_gpuinfo_query(&gi, 0) == 0 && gi->nb_devices > 0) {
         ai.gpu = &gi->devices[0];
-        if (fp_autoconf(&ai, &ao) == 0 && ao.batch > 0) {
-            n = ao.batch;
-            fp_log(FP_LOG_INFO, "matte", "--chunks 0: %d chunk(s) at %dx%d (%s)", n, ai.width, ai.height, ao.why);
-        }
+        where = gi->devices[0].name;
     }
+    if (fp_autoconf(&ai, &ao) < 0) {
+        fp_gpuinfo_freep(&gi);
+        if (!a->chunks)
+            a->chunks = 1;
+        return;
+    }
+    if (!a->chunks)
+        a->chunks = cuda && ai.gpu ? ao.batch : 1;
+    if (a->chunks > 1 && !a->batch)
+        a->batch = cuda && ai.gpu ? (ao.batch < a->chunks ? ao.batch : a->chunks) : a->chunks;
+    par = a->chunks > 1 ? (a->batch > 1 ? a->batch : a->chunks) : 1;
+    if (ai.gpu)
+        ma->queue_decoded = ao.gpu_queue_depth / par > 2 ? ao.gpu_queue_depth / par : 2;
+    ma->queue_converted = ao.host_queue_depth / par > 2 ? ao.host_queue_depth / par : 2;
+    snprintf(ma->line, sizeof(ma->line),
+           "matte: auto-configuration for %dx%d on %s: chunks %d, batch %d, queues %d decoded + %d converted frames%s "
+           "(%s)",
+           ai.width, ai.height, where, a->chunks, a->chunks > 1 ? (a->batch > 1 ? a->batch : 1) : 1,
+           ma->queue_decoded ? ma->queue_decoded : 4, ma->queue_converted, par > 1 ? " per chunk" : "", ao.why);
     fp_gpuinfo_freep(&gi);
-    return n;
 }
 
 /* ---- PNG sequence (-o DIR/%05d.png) --------------------------------------------------------------
@@ -718,6 +689,7 @@ int fp_cmd_matte(int argc, char **argv)
     fp_err e;
     fp_matte_mode mode;
     pass_result r;
+    matte_auto ma;
     int ret;
 
     fp_err_clear(&e);
@@ -765,8 +737,10 @@ int fp_cmd_matte(int argc, char **argv)
         ret = run_png_sequence(&a, m, mode, &e);
         goto end;
     }
-    if (a.chunks == 0)
-        a.chunks = auto_chunks(a.input, m);
+    autoconfigure(&a, m, &ma);
+    a.queue_decoded = ma.queue_decoded;
+    a.queue_converted = ma.queue_converted;
+    a.announce = ma.line[0] ? ma.line : NULL;
     if (a.chunks > 1) {
         fp_matte_chunk_opts co = { 0 };
         fp_matte_chunk_stats cs;
@@ -784,13 +758,24 @@ int fp_cmd_matte(int argc, char **argv)
         co.vcodec = a.vcodec;
         co.pix_fmt = a.pix_fmt;
         co.chunks = a.chunks;
+        co.batch = a.batch;
+        co.batch_tail = !strcmp(a.batch_tail, "pad") ? FP_MATTE_TAIL_PAD
+                      : !strcmp(a.batch_tail, "shrink") ? FP_MATTE_TAIL_SHRINK : FP_MATTE_TAIL_AUTO;
+        co.queue_decoded = a.queue_decoded;
+        co.queue_converted = a.queue_converted;
+        co.announce = a.announce;
         co.no_audio = a.no_audio;
         co.no_subs = a.no_subs;
         co.warmup_frames = a.warmup;
         co.interrupted = interrupted;
         if (mode == FP_MATTE_MODE_COMPOSITE && fp_key_parse_color(a.composite, co.bg_rgb) < 0) {
-            ret = fp_errorf(&e, FP_EUNSUPPORTED, "%s: configure: --chunks composites over a colour only", a.output);
-            goto end;
+            struct stat sb;
+            if (stat(a.composite, &sb) != 0) {
+                ret = fp_errorf(&e, FP_EINVAL, "--composite '%s' is neither a colour (RRGGBB) nor an image or video "
+                                "file", a.composite);
+                goto end;
+            }
+            co.bg_path = a.composite; /* each chunk opens its own decoder of it */
         }
         if (mode == FP_MATTE_MODE_RGBA)
             av_dict_set(&meta, "alpha_type", co.premultiplied ? "premultiplied" : "straight", 0);
@@ -803,6 +788,12 @@ int fp_cmd_matte(int argc, char **argv)
         fprintf(stderr, "%s: %lld frames in %d chunks (+%lld warm-up frames) in %.2f s (%.2f fps), model %.2f s\n",
                 a.output, (long long)cs.frames, cs.chunks, (long long)cs.warmup_frames_run, cs.seconds,
                 cs.seconds > 0 ? cs.frames / cs.seconds : 0, cs.model_s);
+        if (cs.batch > 0)
+            fprintf(stderr, "  batch %d: %lld model calls, %.2f frames per call%s (+%lld padded rows)\n", cs.batch,
+                    (long long)cs.model_calls, cs.mean_rows, cs.padded_rows ? ", padded tail" : ", shrinking tail",
+                    (long long)cs.padded_rows);
+        else
+            fprintf(stderr, "  no tensor batch: one model instance per chunk on its own thread\n");
         goto end;
     }
     if ((ret = run_pass(&a, m, a.output, mode, &r, &e)) < 0)

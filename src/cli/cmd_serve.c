@@ -12,7 +12,17 @@
 
 #include "core/fp_error.h"
 #include "jobs/jobs_cli.h"
+#ifdef FP_JOBS_HAVE_SERVE
 #include "jobs/jobs_serve.h"
+#else
+/* Built without libmicrohttpd: the command stays in the table and says so (exit 4). */
+int fp_cmd_serve(int argc, char **argv)
+{
+    fprintf(stderr, "framepipe serve: not built (this framepipe was built without libmicrohttpd)\n");
+    return FP_EXIT_UNSUPPORTED;
+}
+#endif
+#ifdef FP_JOBS_HAVE_SERVE
 
 static volatile sig_atomic_t quit;
 static void on_signal(int sig) { quit = 1; }
@@ -95,3 +105,4 @@ int fp_cmd_serve(int argc, char **argv)
     free(ir), free(orr), free(bk), free(c1), free(c2), free(c3);
     return fp_exit_code(ret);
 }
+#endif /* FP_JOBS_HAVE_SERVE */

@@ -19,6 +19,9 @@
 #include "core/fp_log.h"
 #include "jobs/jobs_cli.h"
 #include "jobs/jobs_worker.h"
+#ifdef FP_CLI_HAVE_GPUINFO
+#include "pipeline/fp_gpuinfo.h"
+#endif
 
 static atomic_int stop_flag;
 
@@ -45,17 +48,33 @@ static void *wmain(void *arg)
     return NULL;
 }
 
-/* GPUs the NVIDIA driver exposes; 0 without a driver. */
-static int count_gpus(void)
+/* GPUs the driver exposes, and why there are none (why: a line for the user). Through fp_gpuinfo
+ * (libcuda.so.1 loaded at run time: works in containers, where /proc/driver/nvidia may be absent)
+ * when the pipeline module is built; else the NVIDIA driver's /proc entries. */
+static int count_gpus(char *why, size_t n)
 {
+#ifdef FP_CLI_HAVE_GPUINFO
+    fp_gpuinfo *gi = NULL;
+    int count = 0;
+    if (fp_gpuinfo_query(&gi, 0) < 0) {
+        snprintf(why, n, "out of memory");
+        return 0;
+    }
+    count = gi->nb_devices;
+    snprintf(why, n, "%s", gi->status);
+    fp_gpuinfo_freep(&gi);
+    return count;
+#else
     DIR *d = opendir("/proc/driver/nvidia/gpus");
-    int n = 0;
+    int count = 0;
+    snprintf(why, n, "no NVIDIA driver (/proc/driver/nvidia/gpus)");
     if (!d)
         return 0;
     for (struct dirent *de; (de = readdir(d));)
-        n += de->d_name[0] != '.';
+        count += de->d_name[0] != '.';
     closedir(d);
-    return n;
+    return count;
+#endif
 }
 
 int fp_cmd_worker(int argc, char **argv)
@@ -86,11 +105,14 @@ int fp_cmd_worker(int argc, char **argv)
         fprintf(stderr, "framepipe worker: --concurrency must be 1..256\n");
         return FP_EXIT_USAGE;
     }
-    int gpu_ids[64], ngpu = 0;
+    int gpu_ids[64], ngpu = 0, have = -1;
+    char why[256] = "";
     if (gpus && !strcmp(gpus, "all")) {
-        ngpu = count_gpus();
+        ngpu = count_gpus(why, sizeof(why));
         if (!ngpu) {
-            fprintf(stderr, "framepipe worker: --gpus all: no NVIDIA GPU found\n");
+            /* documented: exit 7 (GPU error); without --gpus the workers run on the CPU */
+            fprintf(stderr, "framepipe worker: --gpus all: no GPU on this machine (%s); leave out --gpus to run CPU "
+                            "workers\n", why);
             return FP_EXIT_DEVICE;
         }
         for (int i = 0; i < ngpu && i < 64; i++)
@@ -102,6 +124,13 @@ int fp_cmd_worker(int argc, char **argv)
             if (end == p || v < 0) {
                 fprintf(stderr, "framepipe worker: --gpus wants all or a list like 0,1\n");
                 return FP_EXIT_USAGE;
+            }
+            if (have < 0)
+                have = count_gpus(why, sizeof(why));
+            if (v >= have) {
+                fprintf(stderr, "framepipe worker: --gpus %s: GPU %ld is not on this machine (%d found%s%s)\n", gpus, v,
+                        have, have ? "" : ": ", have ? "" : why);
+                return FP_EXIT_DEVICE;
             }
             gpu_ids[ngpu++] = (int)v;
             p = *end == ',' ? end + 1 : end;

@@ -14,8 +14,17 @@
 #include <string.h>
 #include <time.h>
 
-#include <libpq-fe.h>
 #include <sqlite3.h>
+#ifdef FP_JOBS_HAVE_PG
+#include <libpq-fe.h>
+#else
+/* Built without libpq: a postgres:// URL is refused at open (pg_connect below), so no connection ever
+ * exists and the PostgreSQL paths that remain are unreachable; these keep them compiling. */
+typedef struct fp_no_pgconn PGconn;
+enum { CONNECTION_OK, CONNECTION_BAD };
+static int PQstatus(const PGconn *c) { return CONNECTION_BAD; }
+static void PQfinish(PGconn *c) { }
+#endif
 
 struct fp_db {
     int engine;
@@ -40,6 +49,7 @@ static void lite_now(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sqlite3_result_double(ctx, (double)ts.tv_sec + ts.tv_nsec / 1e9);
 }
 
+#ifdef FP_JOBS_HAVE_PG
 static void pg_quiet(void *arg, const char *msg) { }
 
 static int pg_connect(fp_db *db, fp_err *e)
@@ -62,6 +72,14 @@ static int pg_connect(fp_db *db, fp_err *e)
     db->in_txn = 0;
     return 0;
 }
+#else
+static int pg_connect(fp_db *db, fp_err *e)
+{
+    return fp_errorf(e, FP_EUNSUPPORTED,
+                     "%s: queue: this framepipe was built without PostgreSQL support (libpq); use sqlite:PATH",
+                     db->url);
+}
+#endif
 
 int fp_db_open(fp_db **out, const char *url, fp_err *e)
 {
@@ -148,6 +166,7 @@ int fp_db_wait(fp_db *db, const char *channel, double timeout_s)
             ;
         return 0;
     }
+#ifdef FP_JOBS_HAVE_PG
     if (strcmp(db->listening, channel)) {
         char sql[128];
         fp_err e = { 0 };
@@ -169,6 +188,9 @@ int fp_db_wait(fp_db *db, const char *channel, double timeout_s)
     for (PGnotify *n; (n = PQnotifies(db->pg)); PQfreemem(n))
         got = 1;
     return got;
+#else
+    return 0;
+#endif
 }
 
 static int lite_exec(fp_db *db, const char *sql, const fp_dbv *params, int nparams, fp_db_row_fn row,
@@ -225,6 +247,7 @@ fail: {
     }
 }
 
+#ifdef FP_JOBS_HAVE_PG
 static int pg_fail(fp_db *db, PGresult *r, fp_err *e)
 {
     const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
@@ -279,6 +302,13 @@ static int pg_exec(fp_db *db, const char *sql, const fp_dbv *params, int nparams
     PQclear(r);
     return 0;
 }
+#else
+static int pg_exec(fp_db *db, const char *sql, const fp_dbv *params, int nparams, fp_db_row_fn row,
+                   void *opaque, int64_t *changed, fp_err *e)
+{
+    return fp_errorf(e, FP_EUNSUPPORTED, "queue: built without PostgreSQL support");
+}
+#endif
 
 int fp_db_exec(fp_db *db, const char *sql, const fp_dbv *params, int nparams, fp_db_row_fn row, void *opaque,
                int64_t *changed, fp_err *e)
@@ -316,9 +346,12 @@ void fp_db_rollback(fp_db *db)
     if (db->engine == FP_DB_SQLITE) {
         if (!sqlite3_get_autocommit(db->lite))
             sqlite3_exec(db->lite, "ROLLBACK", NULL, NULL, NULL);
-    } else if (db->pg && PQstatus(db->pg) == CONNECTION_OK && PQtransactionStatus(db->pg) != PQTRANS_IDLE) {
+    }
+#ifdef FP_JOBS_HAVE_PG
+    else if (db->pg && PQstatus(db->pg) == CONNECTION_OK && PQtransactionStatus(db->pg) != PQTRANS_IDLE) {
         PQclear(PQexec(db->pg, "ROLLBACK"));
     }
+#endif
     db->in_txn = 0;
     db->retryable = keep;
 }

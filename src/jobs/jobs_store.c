@@ -11,7 +11,12 @@
 #include <string.h>
 #include <unistd.h>
 
-static const fp_store_backend *const backends[] = { &fp_store_file, &fp_store_s3 };
+static const fp_store_backend *const backends[] = {
+    &fp_store_file,
+#ifdef FP_JOBS_HAVE_S3
+    &fp_store_s3,
+#endif
+};
 
 const char *fp_store_local_path(const char *s) { return !strncmp(s, "file://", 7) ? s + 7 : s; }
 
@@ -63,6 +68,8 @@ int fp_store_open(fp_store **out, const char *url, fp_err *e)
         *out = s;
         return 0;
     }
+    if (fp_store_url_supported(url, e) < 0)
+        return e->code;
     return fp_errorf(e, FP_EUNSUPPORTED, "%s: store: unsupported scheme (file:// and s3:// are)", url);
 }
 
@@ -96,6 +103,16 @@ int fp_store_delete(fp_store *s, const char *key, fp_err *e)
     if (!fp_store_key_ok(key))
         return fp_errorf(e, FP_EINVAL, "%s: store: refused key \"%.128s\" (relative, no '..')", s->url, key);
     return s->be->del(s, key, e);
+}
+
+int fp_store_url_supported(const char *url, fp_err *e)
+{
+#ifndef FP_JOBS_HAVE_S3
+    if (url && !strncmp(url, "s3://", 5))
+        return fp_errorf(e, FP_EUNSUPPORTED,
+                         "%s: store: this framepipe was built without S3 support (libcurl); use file:///dir", url);
+#endif
+    return 0;
 }
 
 int fp_store_publish(const char *dest, const char *local, fp_err *e)

@@ -60,6 +60,9 @@ int fp_file_copy(const char *src, const char *dst, fp_err *e);
 const char *fp_store_local_path(const char *s);
 
 extern const fp_store_backend fp_store_file;
-extern const fp_store_backend fp_store_s3;
+extern const fp_store_backend fp_store_s3;   /* only in builds with libcurl (FP_JOBS_HAVE_S3) */
+
+/* 0, or FP_EUNSUPPORTED with a one-line reason when url is s3:// and this build has no S3 support. */
+int fp_store_url_supported(const char *url, fp_err *e);
 
 #endif

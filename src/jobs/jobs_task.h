@@ -51,10 +51,11 @@ struct AVDictionary;
 int fp_task_join_chunks(const fp_task_ctx *ctx, const char *const *chunks, int n, const char *out, fp_err *e);
 /* Run fp_transcode (with stage, NULL for none) over ctx's chunk into out: decoding starts at from_pts
  * (earlier than the chunk's start_pts for warm-up frames, which are processed but not written),
- * writing at start_pts; no audio/subtitles (the join copies them). Checks the frame count against the
- * plan and fills ctx->stats. Stops with FP_EINTR when ctx->stop is set (task_media.c). */
+ * writing at start_pts; no audio/subtitles (the join copies them). The encoder, pixel format, encoder
+ * options and decode path come from ctx->params ("vcodec", "pix_fmt", "enc_opts", "decode"). Checks
+ * the frame count against the plan and fills ctx->stats. Stops with FP_EINTR when ctx->stop is set
+ * (task_media.c). */
 int fp_task_run_range(const fp_task_ctx *ctx, const char *out, const struct fp_process_stage *stage,
-                      const char *vcodec, const char *pix_fmt, int64_t from_pts, struct AVDictionary *meta,
-                      fp_err *e);
+                      int64_t from_pts, struct AVDictionary *meta, fp_err *e);
 
 #endif

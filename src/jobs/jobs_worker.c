@@ -39,12 +39,11 @@ static void sleep_s(double s)
 
 static void fault_sleep(unsigned *seed)
 {
-    static int ms = -1, fixed;
-    if (ms < 0) {
-        const char *v = getenv("FP_JOBS_FAULT_SLEEP_MS");
-        fixed = v && v[0] == '=';
-        ms = v ? atoi(v + fixed) : 0;
-    }
+    /* Read at every step, not cached: a test process that ran tasks itself before forking its
+     * workers (reference runs) would otherwise hand them its cached "no sleep" (the zombie test's
+     * stop then raced a worker that never paused, and lost under load). */
+    const char *v = getenv("FP_JOBS_FAULT_SLEEP_MS");
+    int fixed = v && v[0] == '=', ms = v ? atoi(v + fixed) : 0;
     if (ms > 0)
         sleep_s((fixed ? ms : rand_r(seed) % ms) / 1000.0);
 }
@@ -446,6 +445,8 @@ int fp_jobs_submit(const char *queue_url, const fp_job_spec *in, const fp_jobq_o
         return fp_errorf(e, FP_EINVAL, "submit: unknown task \"%s\" (see framepipe submit --help)", in->task);
     if (!in->storage)
         return fp_errorf(e, FP_EINVAL, "submit: no chunk storage given (--storage file:///dir or s3://bucket)");
+    if (fp_store_url_supported(in->storage, e) < 0 || fp_store_url_supported(in->output, e) < 0)
+        return e->code;
     if (strncmp(in->input, "file://", 7) && strstr(in->input, "://"))
         return fp_errorf(e, FP_EUNSUPPORTED, "%s: submit: only local inputs are supported", in->input);
     input = abs_path(fp_store_local_path(in->input));
@@ -506,8 +507,18 @@ static void rm_tree(const char *dir)
 
 int fp_jobs_run_local(const fp_job_spec *in, int nworkers, fp_err *e)
 {
+    fp_local_opts lo = { nworkers, NULL };
+    return fp_jobs_run_local_ex(in, &lo, NULL, e);
+}
+
+int fp_jobs_run_local_ex(const fp_job_spec *in, const fp_local_opts *lo, fp_local_stats *st, fp_err *e)
+{
     char dir[PATH_MAX], url[PATH_MAX + 16], store[PATH_MAX + 16], work[PATH_MAX + 8];
     const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    double t0 = mono_now();
+    int nworkers = lo->workers < 1 ? 1 : lo->workers;
+    if (st)
+        memset(st, 0, sizeof(*st));
     snprintf(dir, sizeof(dir), "%s/framepipe-chunks-XXXXXX", tmp);
     if (!mkdtemp(dir))
         return fp_errorf(e, FP_EIO, "%s: chunks: cannot create temporary directory: %s", tmp, strerror(errno));
@@ -522,8 +533,6 @@ int fp_jobs_run_local(const fp_job_spec *in, int nworkers, fp_err *e)
     int ret = fp_jobs_submit(url, &spec, &qo, &job, e);
     if (ret < 0)
         goto done;
-    if (nworkers < 1)
-        nworkers = 1;
     local_worker *w = calloc(nworkers, sizeof(*w));
     if (!w) {
         ret = fp_errorf(e, FP_ENOMEM, "chunks: out of memory");
@@ -531,8 +540,10 @@ int fp_jobs_run_local(const fp_job_spec *in, int nworkers, fp_err *e)
     }
     int started = 0;
     for (int i = 0; i < nworkers; i++) {
+        /* A stop (Ctrl-C) releases the running chunks at once: grace is the smallest positive time,
+         * the aggregate is not published (it checks the stop flag before publishing). */
         w[i].o = (fp_worker_opts){ .queue_url = url, .workdir = work, .poll_s = 0.2, .beat_s = 10, .qopts = qo,
-                                   .until_job = job };
+                                   .until_job = job, .stop = lo->stop, .grace_s = 1e-6 };
         if (pthread_create(&w[i].t, NULL, local_main, &w[i]) == 0)
             started++;
         else
@@ -552,14 +563,26 @@ int fp_jobs_run_local(const fp_job_spec *in, int nworkers, fp_err *e)
     if (ret == 0) {
         fp_jobq *q = NULL;
         fp_job_info info;
+        fp_task_stats ts = { 0 };
         ret = fp_jobq_open(&q, url, &qo, e);
         if (ret == 0)
             ret = fp_jobq_job(q, job, &info, e);
+        if (ret == 0 && st && fp_jobq_stage_stats(q, job, &ts, e) == 0) {
+            st->chunks = info.n_chunks;
+            st->frames = ts.frames;
+        }
         fp_jobq_freep(&q);
-        if (ret == 0 && strcmp(info.state, "done"))
+        if (ret == 0 && !strcmp(info.state, "done"))
+            ;
+        else if (ret == 0 && lo->stop && atomic_load(lo->stop))
+            ret = fp_errorf(e, FP_EINTR, "%s: chunks: interrupted; %d of %d chunks done, nothing published",
+                            in->output, info.n_done, info.n_chunks);
+        else if (ret == 0)
             ret = fp_errorf(e, FP_EINPUT, "%s: chunks: job %s: %s", in->input, info.state, info.error);
     }
 done:
     rm_tree(dir);
+    if (st)
+        st->seconds = mono_now() - t0;
     return ret;
 }

@@ -52,4 +52,20 @@ int fp_jobs_submit(const char *queue_url, const fp_job_spec *spec, const fp_jobq
  * chunk's error. */
 int fp_jobs_run_local(const fp_job_spec *spec, int nworkers, fp_err *e);
 
+typedef struct fp_local_opts {
+    int workers;        /* worker threads (< 1: 1) */
+    atomic_int *stop;   /* may be NULL; when set (Ctrl-C) running chunks stop at once, nothing is
+                         * published, the temporaries are removed and the call returns FP_EINTR */
+} fp_local_opts;
+
+typedef struct fp_local_stats {
+    int chunks;         /* chunks the planner made */
+    int64_t frames;     /* frames the chunks wrote (their stage stats) */
+    double seconds;     /* the whole call: plan, chunks, join, publication, cleanup */
+} fp_local_stats;
+
+/* fp_jobs_run_local with a stop flag and statistics (st may be NULL). The error of a failed job names
+ * the chunk ("chunk N: ..."). */
+int fp_jobs_run_local_ex(const fp_job_spec *spec, const fp_local_opts *o, fp_local_stats *st, fp_err *e);
+
 #endif

@@ -10,13 +10,14 @@
  * them (fp_transcode_opts.emit_from_pts), so each chunk's recurrent state has settled by its first
  * written frame. Does not own the key maths (media/fp_key.h), the model (tasks/matte.h) nor the join.
  *
- * Params (job JSON "params"):
- *   key:   "color" (RRGGBB, required), "tolerance" (0..1, 0.1), "softness" (0..1, 0.05),
- *          "vcodec", "pix_fmt"
- *   matte: "model" (ONNX path, required), "backend" (auto|cpu|cuda), "mode"
+ * Params (job JSON "params"), common to transcode, key and matte: "vcodec", "pix_fmt", "enc_opts"
+ * (object of encoder options as strings, FFmpeg names: {"crf":"30"}), "decode" (auto|gpu|cpu);
+ * the join reads "no_audio"/"no_subs" (booleans). Per task:
+ *   key:   "color" (RRGGBB, required), "tolerance" (0..1, 0.1), "softness" (0..1, 0.05)
+ *   matte: "model" (ONNX path, required), "backend" (auto|cpu|cuda), "precision" (auto|fp16|fp32), "mode"
  *          (rgba|composite|alpha|foreground, default rgba), "alpha_mode" (straight|premultiplied),
  *          "bg" (RRGGBB for composite, default 00ff00), "downsample_ratio" (0 = automatic),
- *          "threads" (CPU threads per model, 0 = all), "vcodec", "pix_fmt"
+ *          "threads" (CPU threads per model, 0 = all)
  * The GPU index of the worker thread (`worker --gpus`) becomes matte's device id.
  */
 #include <stdio.h>
@@ -59,16 +60,58 @@ static int pnum(const cJSON *p, const char *k, double lo, double hi, double *out
     return 0;
 }
 
-int fp_task_run_range(const fp_task_ctx *ctx, const char *out, const fp_process_stage *stage,
-                      const char *vcodec, const char *pix_fmt, int64_t from_pts, AVDictionary *meta, fp_err *e)
+/* The media params every task shares: encoder, pixel format, encoder options (FFmpeg names, string
+ * values, as the plain commands pass them through) and the decode path. *enc is the caller's to free
+ * (av_dict_free), also after an error. */
+static int media_params(const fp_task_ctx *ctx, char *vcodec, size_t nv, char *pix_fmt, size_t np,
+                        AVDictionary **enc, fp_decode_mode *decode, fp_err *e)
+{
+    char mode[16] = "";
+    int ret = 0;
+    cJSON *p = cJSON_Parse(ctx->params ? ctx->params : "{}");
+    if (!p)
+        return fp_errorf(e, FP_EINVAL, "%s: params are not JSON", ctx->input);
+    pstr(p, "vcodec", vcodec, nv);
+    pstr(p, "pix_fmt", pix_fmt, np);
+    if (pstr(p, "decode", mode, sizeof(mode)) && fp_decode_mode_parse(mode, decode) < 0)
+        ret = fp_errorf(e, FP_EINVAL, "%s: params.decode: expected auto|gpu|cpu", ctx->input);
+    const cJSON *eo = cJSON_GetObjectItemCaseSensitive(p, "enc_opts"), *it;
+    if (ret == 0 && eo && !cJSON_IsObject(eo))
+        ret = fp_errorf(e, FP_EINVAL, "%s: params.enc_opts: expected an object of strings", ctx->input);
+    if (ret < 0)
+        eo = NULL;
+    cJSON_ArrayForEach(it, eo)
+    {
+        if (!cJSON_IsString(it)) {
+            ret = fp_errorf(e, FP_EINVAL, "%s: params.enc_opts.%s: expected a string", ctx->input, it->string);
+            break;
+        }
+        if (av_dict_set(enc, it->string, it->valuestring, 0) < 0) {
+            ret = fp_errorf(e, FP_ENOMEM, "%s: params: out of memory", ctx->input);
+            break;
+        }
+    }
+    cJSON_Delete(p);
+    return ret;
+}
+
+int fp_task_run_range(const fp_task_ctx *ctx, const char *out, const fp_process_stage *stage, int64_t from_pts,
+                      AVDictionary *meta, fp_err *e)
 {
     fp_transcode_opts o;
     fp_transcode *t = NULL;
+    char vcodec[64] = "", pix_fmt[32] = "";
+    AVDictionary *enc = NULL;
     fp_transcode_opts_default(&o);
+    if (media_params(ctx, vcodec, sizeof(vcodec), pix_fmt, sizeof(pix_fmt), &enc, &o.in.decode, e) < 0) {
+        av_dict_free(&enc);
+        return e->code;
+    }
     o.input = ctx->input;
     o.output = out;
-    o.vcodec = vcodec && vcodec[0] ? vcodec : NULL;
-    o.pix_fmt = pix_fmt && pix_fmt[0] ? pix_fmt : NULL;
+    o.vcodec = vcodec[0] ? vcodec : NULL;
+    o.pix_fmt = pix_fmt[0] ? pix_fmt : NULL;
+    o.enc_opts = enc;
     o.copy_audio = o.copy_subs = o.copy_data = 0;
     o.encoders = 1;
     o.stage = stage;
@@ -90,6 +133,7 @@ int fp_task_run_range(const fp_task_ctx *ctx, const char *out, const fp_process_
             *ctx->stats = (fp_task_stats){ st->frames_out, st->decode_s, st->process_s, st->seconds };
     }
     fp_transcode_freep(&t);
+    av_dict_free(&enc);
     return ret;
 }
 
@@ -101,7 +145,7 @@ static int key_stage(void *opaque, const fp_planar *rgb, const fp_planar *alpha,
 static int key_chunk(const fp_task_ctx *ctx, const char *out, fp_err *e)
 {
     fp_key k = { { 0 }, 0.1f, 0.05f };
-    char color[32], vcodec[64] = "", pix_fmt[32] = "";
+    char color[32];
     double tol = k.tolerance, soft = k.softness;
     int ret;
     cJSON *p = cJSON_Parse(ctx->params ? ctx->params : "{}");
@@ -109,10 +153,8 @@ static int key_chunk(const fp_task_ctx *ctx, const char *out, fp_err *e)
         return fp_errorf(e, FP_EINVAL, "%s: key: params are not JSON", ctx->input);
     if (!pstr(p, "color", color, sizeof(color)) || fp_key_parse_color(color, k.rgb) < 0)
         ret = fp_errorf(e, FP_EINVAL, "%s: key: params.color: expected RRGGBB", ctx->input);
-    else if ((ret = pnum(p, "tolerance", 0, 1, &tol, e)) == 0 && (ret = pnum(p, "softness", 0, 1, &soft, e)) == 0) {
-        pstr(p, "vcodec", vcodec, sizeof(vcodec));
-        pstr(p, "pix_fmt", pix_fmt, sizeof(pix_fmt));
-    }
+    else if ((ret = pnum(p, "tolerance", 0, 1, &tol, e)) == 0)
+        ret = pnum(p, "softness", 0, 1, &soft, e);
     cJSON_Delete(p);
     if (ret < 0)
         return ret;
@@ -120,7 +162,7 @@ static int key_chunk(const fp_task_ctx *ctx, const char *out, fp_err *e)
     k.softness = (float)soft;
     fp_process_stage stage = { "key", 1, key_stage, &k };
     /* The key is per pixel, stateless: no warm-up. */
-    return fp_task_run_range(ctx, out, &stage, vcodec, pix_fmt, ctx->chunk->start_pts, NULL, e);
+    return fp_task_run_range(ctx, out, &stage, ctx->chunk->start_pts, NULL, e);
 }
 
 const fp_task_desc fp_task_key = {
@@ -132,8 +174,8 @@ const fp_task_desc fp_task_key = {
 static int matte_chunk(const fp_task_ctx *ctx, const char *out, fp_err *e)
 {
     static const char *const modes[] = { "rgba", "composite", "alpha", "foreground" };
-    char model[4096] = "", backend[16] = "auto", mode[16] = "rgba", amode[16] = "straight", bg[32] = "00ff00";
-    char vcodec[64] = "", pix_fmt[32] = "";
+    char model[4096] = "", backend[16] = "auto", mode[16] = "rgba", amode[16] = "straight", bg[32] = "00ff00",
+         precision[16] = "auto";
     double ratio = 0, threads = 0;
     fp_matte_opts mo;
     fp_matte *m = NULL;
@@ -148,8 +190,7 @@ static int matte_chunk(const fp_task_ctx *ctx, const char *out, fp_err *e)
     pstr(p, "mode", mode, sizeof(mode));
     pstr(p, "alpha_mode", amode, sizeof(amode));
     pstr(p, "bg", bg, sizeof(bg));
-    pstr(p, "vcodec", vcodec, sizeof(vcodec));
-    pstr(p, "pix_fmt", pix_fmt, sizeof(pix_fmt));
+    pstr(p, "precision", precision, sizeof(precision));
     if ((ret = pnum(p, "downsample_ratio", 0, 1, &ratio, e)) == 0)
         ret = pnum(p, "threads", 0, 1024, &threads, e);
     cJSON_Delete(p);
@@ -164,7 +205,10 @@ static int matte_chunk(const fp_task_ctx *ctx, const char *out, fp_err *e)
         return fp_errorf(e, FP_EINVAL, "%s: matte: params.mode: expected rgba|composite|alpha|foreground", ctx->input);
     if (strcmp(amode, "straight") && strcmp(amode, "premultiplied"))
         return fp_errorf(e, FP_EINVAL, "%s: matte: params.alpha_mode: expected straight|premultiplied", ctx->input);
+    if (strcmp(precision, "auto") && strcmp(precision, "fp16") && strcmp(precision, "fp32"))
+        return fp_errorf(e, FP_EINVAL, "%s: matte: params.precision: expected auto|fp16|fp32", ctx->input);
     fp_matte_opts_default(&mo);
+    mo.fp16 = !strcmp(precision, "fp16") ? 1 : !strcmp(precision, "fp32") ? 0 : -1;
     mo.model = model;
     mo.backend = backend;
     mo.downsample_ratio = ratio;
@@ -183,7 +227,7 @@ static int matte_chunk(const fp_task_ctx *ctx, const char *out, fp_err *e)
     fp_process_stage stage = { "matte", s.mode == FP_MATTE_MODE_RGBA, fp_matte_stage_process, &s };
     /* The recurrent state starts from zero at warmup_pts: the frames before start_pts settle it and
      * are not written. */
-    ret = fp_task_run_range(ctx, out, &stage, vcodec, pix_fmt, ctx->chunk->warmup_pts, meta, e);
+    ret = fp_task_run_range(ctx, out, &stage, ctx->chunk->warmup_pts, meta, e);
     av_dict_free(&meta);
     fp_matte_stage_uninit(&s);
     fp_matte_freep(&m);

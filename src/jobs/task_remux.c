@@ -18,7 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
 #include <libavformat/avformat.h>
+#include <libavutil/avstring.h>
 #include <libavutil/intreadwrite.h>
 #include <libavutil/md5.h>
 
@@ -269,9 +271,19 @@ static int join_fill(join_src *s, fp_err *e)
     return 0;
 }
 
+/* params.no_audio / params.no_subs (the commands' -an / -sn): 1 when that boolean is true. */
+static int param_true(const char *params, const char *k)
+{
+    cJSON *p = params ? cJSON_Parse(params) : NULL;
+    int v = p && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, k));
+    cJSON_Delete(p);
+    return v;
+}
+
 static int join(const fp_task_ctx *ctx, const char *const *chunks, int n, const char *out, int containers,
                 fp_err *e)
 {
+    const int no_audio = param_true(ctx->params, "no_audio"), no_subs = param_true(ctx->params, "no_subs");
     AVFormatContext *src = NULL, *o = NULL, *first = NULL;
     join_src v = { .paths = chunks, .npaths = n, .video = 1, .skip_stream = -1, .pkt = av_packet_alloc(),
                    .containers = containers };
@@ -319,13 +331,16 @@ static int join(const fp_task_ctx *ctx, const char *const *chunks, int n, const 
         map[i] = -1;
         if ((int)i != vs && t != AVMEDIA_TYPE_AUDIO && t != AVMEDIA_TYPE_SUBTITLE)
             continue;
-        if (avformat_query_codec(o->oformat, is->codecpar->codec_id, 0 /* FF_COMPLIANCE_NORMAL */) == 0) {
+        if ((t == AVMEDIA_TYPE_AUDIO && no_audio) || (t == AVMEDIA_TYPE_SUBTITLE && no_subs))
+            continue;
+        /* the video is the chunks' (re-encoded), not the source's codec */
+        const AVStream *ps = (int)i == vs && fvs ? fvs : is;
+        if (avformat_query_codec(o->oformat, ps->codecpar->codec_id, 0 /* FF_COMPLIANCE_NORMAL */) == 0) {
             ret = fp_errorf(e, FP_EUNSUPPORTED, "%s: join: the %s container cannot hold %s stream %u (%s)", out,
-                            o->oformat->name, av_get_media_type_string(t), i, avcodec_get_name(is->codecpar->codec_id));
+                            o->oformat->name, av_get_media_type_string(t), i, avcodec_get_name(ps->codecpar->codec_id));
             goto done;
         }
         AVStream *os = avformat_new_stream(o, NULL);
-        const AVStream *ps = (int)i == vs && fvs ? fvs : is;
         if (!os || avcodec_parameters_copy(os->codecpar, ps->codecpar) < 0) {
             ret = fp_errorf(e, FP_ENOMEM, "%s: join: out of memory", out);
             goto done;
@@ -334,6 +349,14 @@ static int join(const fp_task_ctx *ctx, const char *const *chunks, int n, const 
         os->time_base = ps->time_base;
         os->disposition = is->disposition;
         av_dict_copy(&os->metadata, is->metadata, 0);
+        if (ps == fvs) {
+            /* The encoder's tags win (ALPHA_MODE: without it a VP9 decoder ignores the alpha side
+             * data; the matte task's alpha type); the demuxer's DURATION is the chunk's, not ours. */
+            const AVDictionaryEntry *t = NULL;
+            while ((t = av_dict_get(fvs->metadata, "", t, AV_DICT_IGNORE_SUFFIX)))
+                if (av_strcasecmp(t->key, "DURATION"))
+                    av_dict_set(&os->metadata, t->key, t->value, 0);
+        }
         map[i] = os->index;
         if ((int)i == vs)
             out_vs = os->index;
@@ -351,6 +374,8 @@ static int join(const fp_task_ctx *ctx, const char *const *chunks, int n, const 
         goto done;
     }
     AVRational vtb = fvs ? fvs->time_base : src->streams[vs]->time_base;
+    AVRational fr = src->streams[vs]->avg_frame_rate.num ? src->streams[vs]->avg_frame_rate : src->streams[vs]->r_frame_rate;
+    int64_t fdur = fr.num > 0 && fr.den > 0 ? av_rescale_q(1, av_inv_q(fr), vtb) : 0;
     v.vtb = vtb;
     for (;;) {
         if (atomic_load(ctx->stop)) {
@@ -377,6 +402,12 @@ static int join(const fp_task_ctx *ctx, const char *const *chunks, int n, const 
         if (pick == &v) {
             itb = vtb;
             p->stream_index = out_vs;
+            /* FFmpeg 5.1's MP4 demuxer returns the chunks' packets without durations; the MP4 muxer
+             * ends the edit list at the last packet's pts + duration, so a zero there would mark the
+             * output's last frame as discarded. One frame at the source's rate, as the encoder set it
+             * in the plain run. */
+            if (containers && p->duration <= 0 && fdur > 0)
+                p->duration = fdur;
         } else {
             itb = src->streams[p->stream_index]->time_base;
             p->stream_index = map[p->stream_index];

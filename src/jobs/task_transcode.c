@@ -5,37 +5,23 @@
  * aggregate joins the chunks' video packets without re-encoding (task_remux.c's join).
  *
  * Owns: reading the job's params; task_media.c's fp_task_run_range maps the chunk onto fp_transcode. Params (job JSON "params"):
- *   "vcodec"  : FFmpeg encoder name (default: the media module's default for the container)
- *   "pix_fmt" : encoder pixel format
+ *   "vcodec"   : FFmpeg encoder name (default: the media module's default for the container)
+ *   "pix_fmt"  : encoder pixel format
+ *   "enc_opts" : encoder options, FFmpeg names, string values ({"crf":"30","preset":"fast"})
+ *   "decode"   : auto|gpu|cpu
+ *   "no_audio", "no_subs" (booleans): the join leaves the source's audio / subtitles out
  * Does not own encoding (src/media) or joining (task_remux.c).
  *
  * With a lossless or intra-only deterministic encoder (ffv1) the joined output's frames are
  * identical to a single-process run; with a lossy inter-frame encoder each chunk starts a new GOP at
  * the cut, so frames differ in the encoder's noise but count and timestamps are identical.
  */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <cjson/cJSON.h>
-
 #include "jobs/jobs_task.h"
 
 static int transcode_chunk(const fp_task_ctx *ctx, const char *out, fp_err *e)
 {
-    char vcodec[64] = "", pix_fmt[32] = "";
-    cJSON *p = cJSON_Parse(ctx->params ? ctx->params : "{}");
-    if (p) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(p, "vcodec");
-        const cJSON *f = cJSON_GetObjectItemCaseSensitive(p, "pix_fmt");
-        if (cJSON_IsString(v))
-            snprintf(vcodec, sizeof(vcodec), "%s", v->valuestring);
-        if (cJSON_IsString(f))
-            snprintf(pix_fmt, sizeof(pix_fmt), "%s", f->valuestring);
-        cJSON_Delete(p);
-    }
     /* No stage, no warm-up: the range itself. The workers are the parallelism (one encoder each). */
-    return fp_task_run_range(ctx, out, NULL, vcodec, pix_fmt, ctx->chunk->start_pts, NULL, e);
+    return fp_task_run_range(ctx, out, NULL, ctx->chunk->start_pts, NULL, e);
 }
 
 const fp_task_desc fp_task_transcode = {

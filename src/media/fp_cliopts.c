@@ -222,9 +222,10 @@ static void summary(const fp_transcode *t)
     const fp_transcode_stats *s = fp_transcode_get_stats(t);
     if (fp_log_get_level() < FP_LOG_WARN)
         return;
-    fprintf(stderr, "framepipe: %lld frames in, %lld out in %.2f s; %s %s x%d; decode %s; %d corrupt\n",
+    fprintf(stderr, "framepipe: %lld frames in, %lld out in %.2f s; %s %s x%d; decode %s%s; %d corrupt\n",
             (long long)s->frames_in, (long long)s->frames_out, s->seconds, s->encoder, s->pix_fmt, s->encoders,
-            s->gpu_decode ? "NVDEC" : "CPU", s->corrupt);
+            s->gpu_decode ? "NVDEC" : "CPU", s->device_path ? " (frames on the GPU, one pinned download)" : "",
+            s->corrupt);
     fp_transcode_print_metrics(t, stderr);
 }
 

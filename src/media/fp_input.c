@@ -26,6 +26,7 @@
 #include <ffnvcodec/dynlink_loader.h>
 #include <libavutil/hwcontext.h>
 #include <libavutil/hwcontext_cuda.h>
+#include <cuda_runtime_api.h>
 #endif
 
 #include "core/fp_log.h"
@@ -198,6 +199,64 @@ static int nvdec_caps_ok(AVBufferRef *dev, const AVCodecParameters *par, char *w
 }
 #endif
 
+#ifdef FP_HAVE_CUDA
+/*
+ * FFmpeg decodes on the device's primary context, the one the CUDA runtime uses: framepipe's kernels
+ * (fp_devpath), the nn runtime and FFmpeg's decoder then share one context (device pointers valid
+ * everywhere, no push/pop) whatever thread they run on. The context is handed to FFmpeg as a
+ * user-provided one instead of AV_CUDA_USE_PRIMARY_CONTEXT, because FFmpeg refuses that flag ("Primary
+ * context already active with incompatible flags") when the runtime activated the context first with
+ * its default scheduling flags, e.g. when the model was loaded before the input was opened.
+ * The device is the CUDA runtime's current one for this thread (0 unless the caller chose another).
+ */
+static pthread_once_t cu_once = PTHREAD_ONCE_INIT;
+static CudaFunctions *cu_fn;
+static void cu_load(void)
+{
+    if (cuda_load_functions(&cu_fn, NULL) < 0 || cu_fn->cuInit(0) != CUDA_SUCCESS)
+        cuda_free_functions(&cu_fn);
+}
+
+static void primary_release(AVHWDeviceContext *hd)
+{
+    cu_fn->cuDevicePrimaryCtxRelease((CUdevice)(intptr_t)hd->user_opaque);
+}
+
+static int primary_device(AVBufferRef **out)
+{
+    AVBufferRef *ref;
+    AVHWDeviceContext *hd;
+    CUdevice dev;
+    CUcontext ctx;
+    int ordinal = 0, ret;
+
+    *out = NULL;
+    pthread_once(&cu_once, cu_load);
+    if (!cu_fn)
+        return AVERROR(ENOSYS);
+    if (cudaGetDevice(&ordinal) != cudaSuccess)
+        ordinal = 0;
+    if (cu_fn->cuDeviceGet(&dev, ordinal) != CUDA_SUCCESS)
+        return AVERROR(ENODEV);
+    if (cu_fn->cuDevicePrimaryCtxRetain(&ctx, dev) != CUDA_SUCCESS)
+        return AVERROR_EXTERNAL;
+    if (!(ref = av_hwdevice_ctx_alloc(AV_HWDEVICE_TYPE_CUDA))) {
+        cu_fn->cuDevicePrimaryCtxRelease(dev);
+        return AVERROR(ENOMEM);
+    }
+    hd = (AVHWDeviceContext *)ref->data;
+    ((AVCUDADeviceContext *)hd->hwctx)->cuda_ctx = ctx;
+    hd->user_opaque = (void *)(intptr_t)dev;
+    hd->free = primary_release; /* FFmpeg does not destroy a context it did not create */
+    if ((ret = av_hwdevice_ctx_init(ref)) < 0) {
+        av_buffer_unref(&ref); /* calls primary_release */
+        return ret;
+    }
+    *out = ref;
+    return 0;
+}
+#endif
+
 int fp_decode_path_choose(const AVCodecParameters *par, fp_decode_mode mode, AVBufferRef **hw_device,
                           char *why, size_t n)
 {
@@ -233,7 +292,7 @@ int fp_decode_path_choose(const AVCodecParameters *par, fp_decode_mode mode, AVB
             snprintf(why, n, "FFmpeg has no NVDEC hwaccel for %s", avcodec_get_name(par->codec_id));
             return mode == FP_DECODE_GPU ? FP_EUNSUPPORTED : 0;
         }
-        ret = av_hwdevice_ctx_create(&dev, AV_HWDEVICE_TYPE_CUDA, NULL, NULL, 0);
+        ret = primary_device(&dev);
         if (ret < 0) {
             char buf[128];
             av_strerror(ret, buf, sizeof(buf));
@@ -451,7 +510,12 @@ int fp_input_open(fp_input **pin, const char *path, const fp_input_opts *o, fp_e
         goto fail;
     }
     in->dec->pkt_timebase = in->vst->time_base;
-    in->dec->thread_count = 0; /* FFmpeg picks from the core count */
+    /* CPU decode: FFmpeg picks from the core count. NVDEC: one thread; frame threads only queue work for
+     * one hardware engine and add hand-offs (H100, 2026-11-22: 305 vs 281 fps at 1080p H.264, 135 vs 131
+     * at 4K, docs/benchmarks.md). FP_DECODE_THREADS overrides both (bench/media/bench_decode.sh). */
+    in->dec->thread_count = in->use_gpu ? 1 : 0;
+    if (getenv("FP_DECODE_THREADS"))
+        in->dec->thread_count = atoi(getenv("FP_DECODE_THREADS"));
 #ifdef FP_HAVE_CUDA
     if (in->use_gpu) {
         in->dec->hw_device_ctx = av_buffer_ref(in->hw_device);

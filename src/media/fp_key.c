@@ -4,6 +4,8 @@
 #include "media/fp_key.h"
 
 #include <math.h>
+
+#include "media/fp_key_core.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -24,12 +26,6 @@ int fp_key_parse_color(const char *s, float rgb[3])
     return 0;
 }
 
-static inline void chroma(float r, float g, float b, float *cb, float *cr)
-{
-    *cb = -0.168736f * r - 0.331264f * g + 0.5f * b;
-    *cr = 0.5f * r - 0.418688f * g - 0.081312f * b;
-}
-
 int fp_key_apply(const fp_key *k, const fp_planar *rgb, const fp_planar *alpha, fp_err *e)
 {
     const size_t plane = (size_t)rgb->width * rgb->height;
@@ -38,10 +34,10 @@ int fp_key_apply(const fp_key *k, const fp_planar *rgb, const fp_planar *alpha, 
         rgb->channels < 3 || alpha->channels != 1 || rgb->width != alpha->width || rgb->height != alpha->height ||
         rgb->layout != alpha->layout)
         return fp_errorf(e, FP_EINVAL, "key: unsupported planes (need host fp32 RGB and alpha of one size)");
-    chroma(k->rgb[0], k->rgb[1], k->rgb[2], &kcb, &kcr);
+    fp_key_chroma(k->rgb[0], k->rgb[1], k->rgb[2], &kcb, &kcr);
     for (size_t i = 0; i < plane; i++) {
         const float *src;
-        float r, g, b, cb, cr, d, a;
+        float r, g, b;
         if (rgb->layout == FP_LAYOUT_NCHW) {
             src = (const float *)rgb->data + (size_t)rgb->n * rgb->channels * plane;
             r = src[i];
@@ -53,15 +49,8 @@ int fp_key_apply(const fp_key *k, const fp_planar *rgb, const fp_planar *alpha, 
             g = src[1];
             b = src[2];
         }
-        chroma(r, g, b, &cb, &cr);
-        d = sqrtf((cb - kcb) * (cb - kcb) + (cr - kcr) * (cr - kcr));
-        if (d <= k->tolerance)
-            a = 0.0f;
-        else if (k->softness > 0.0f)
-            a = fminf(1.0f, (d - k->tolerance) / k->softness);
-        else
-            a = 1.0f;
-        ((float *)alpha->data)[(size_t)alpha->n * plane + i] = a;
+        ((float *)alpha->data)[(size_t)alpha->n * plane + i] =
+            fp_key_alpha(r, g, b, kcb, kcr, k->tolerance, k->softness);
     }
     return 0;
 }

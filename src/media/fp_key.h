@@ -32,4 +32,11 @@ int fp_key_parse_color(const char *s, float rgb[3]);
  * Returns 0, or FP_EINVAL for mismatched or unsupported (fp16, device) planes. */
 int fp_key_apply(const fp_key *k, const fp_planar *rgb, const fp_planar *alpha, fp_err *e);
 
+#ifdef FP_HAVE_CUDA
+/* The device twin (fp_key_cuda.cu): same planes in CUDA memory, queued on `stream` (a cudaStream_t),
+ * nothing allocated or synchronised. Same results as fp_key_apply to the bit (shared fp_key_core.h).
+ * FP_EINVAL for planes it cannot read (host, fp16, mismatched), FP_EDEVICE when the launch fails. */
+int fp_key_apply_cuda(const fp_key *k, const fp_planar *rgb, const fp_planar *alpha, void *stream, fp_err *e);
+#endif
+
 #endif

@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,6 +29,7 @@
 #include <libswscale/swscale.h>
 
 #include "core/fp_log.h"
+#include "media/fp_devpath.h"
 #include "media/fp_encoder.h"
 #include "pipeline/fp_output.h"
 #include "pipeline/fp_pipeline.h"
@@ -63,6 +65,11 @@ struct fp_transcode {
     struct SwsContext *sws;
     int sws_w, sws_h, sws_fmt;   /* the source the conversion context was made for */
     AVFrame *sw, *conv;
+    fp_devpath_cfg dev_cfg;
+    fp_devpath *dev;     /* NVDEC frames stay on the GPU (fp_devpath.h); opened at the first CUDA frame */
+    int dev_off;         /* the device path was found unusable for this run (one line said why) */
+    int decode_only;     /* -o null, NVDEC, nothing to process: frames are counted, never downloaded */
+    int cuda_device;     /* the opening thread's CUDA device (the input's and the model's) */
 
     /* --fps: output frame k is the latest input frame at or before t0 + k / fps */
     AVFrame *held;
@@ -550,10 +557,15 @@ int fp_transcode_open(fp_transcode **pt, const fp_transcode_opts *o, fp_err *e)
     if ((ret = setup_copy_streams(t, e)) < 0)
         goto fail;
     av_dict_copy(&t->out->metadata, fp_input_format(t->in)->metadata, 0);
+    av_dict_copy(&t->out->metadata, o->format_metadata, 0);
     if (copy_chapters(fp_input_format(t->in), t->out) < 0) {
         ret = fp_errorf(e, FP_ENOMEM, "%s: output: out of memory", o->output);
         goto fail;
     }
+    /* What `ffmpeg -hwaccel cuda -hwaccel_output_format cuda -f null` measures: decode alone. */
+    t->decode_only = t->st.gpu_decode && !t->float_path && !strcmp(o->output, "null");
+    if (t->st.gpu_decode || (o->stage && o->stage->prefer_device))
+        t->cuda_device = fp_devpath_current_device();
     t->st.encoders = t->nenc;
     snprintf(t->st.encoder, sizeof(t->st.encoder), "%s", t->codec->name);
     snprintf(t->st.pix_fmt, sizeof(t->st.pix_fmt), "%s", av_get_pix_fmt_name(enc_fmt));
@@ -755,13 +767,95 @@ static struct SwsContext *sws_threaded(int sw, int sh, enum AVPixelFormat sf, in
     return c;
 }
 
+/*
+ * The device path's hook: a CUDA frame goes through fp_devpath (kernels on the GPU, one pinned
+ * download). Opened at the first CUDA frame, when the decoded format is known (before decoding the
+ * decoder reports the stream's software format, not NVDEC's), and again if the frame size or format
+ * changes. Returns 1 when t->conv holds the encoder-ready frame, 2 when t->sw holds the pinned download
+ * of the decoded planes (plain transcode: the host path converts them), 0 when the host path must
+ * download itself (device path unusable: said once), or a negative error.
+ */
+static int devpath_frame(fp_transcode *t, AVFrame *dec, fp_err *e)
+{
+    const AVHWFramesContext *hf = dec->hw_frames_ctx ? (const AVHWFramesContext *)dec->hw_frames_ctx->data : NULL;
+    fp_devpath_cfg c = { 0 };
+    int ret;
+
+    if (t->dev_off || (dec->format == AV_PIX_FMT_CUDA && !hf))
+        return 0;
+    if (getenv("FP_HOST_PATH") && atoi(getenv("FP_HOST_PATH"))) {
+        /* A/B knob for benchmarks and bisecting: the host path even where the device path would run. */
+        fp_log(FP_LOG_INFO, "process", "%s: FP_HOST_PATH set: frames are processed on the host", t->o.input);
+        t->dev_off = 1;
+        return 0;
+    }
+    c.upload = dec->format != AV_PIX_FMT_CUDA;
+    c.sw_fmt = c.upload ? dec->format : hf->sw_format;
+    c.in_w = dec->width;
+    c.in_h = dec->height;
+    c.crop = t->o.crop;
+    c.out_w = t->out_w;
+    c.out_h = t->out_h;
+    c.out_fmt = t->cfg.pix_fmt;
+    c.float_path = t->float_path;
+    c.stage = t->o.stage;
+    c.device = t->cuda_device;
+    if (t->dev) {
+        const fp_devpath_stats *ds = fp_devpath_get_stats(t->dev);
+        if (ds->pinned_alive_max > t->st.pinned_frames)
+            t->st.pinned_frames = ds->pinned_alive_max;
+    }
+    /* Only the decoded format and size can change within a run (the rest is the run's configuration). */
+    if (!t->dev || c.sw_fmt != t->dev_cfg.sw_fmt || c.in_w != t->dev_cfg.in_w || c.in_h != t->dev_cfg.in_h ||
+        c.upload != t->dev_cfg.upload) {
+        char why[256];
+        fp_devpath_freep(&t->dev);
+        if (!fp_devpath_check(&c, why, sizeof(why))) {
+            fp_log(FP_LOG_INFO, "process", "%s: frames are downloaded before processing: %s", t->o.input, why);
+            t->dev_off = 1;
+            return 0;
+        }
+        if ((ret = fp_devpath_open(&t->dev, &c, e)) < 0) {
+            fp_log(FP_LOG_WARN, "process", "%s: device path unavailable (%s); processing on the host", t->o.input,
+                   e->msg);
+            fp_err_clear(e);
+            t->dev_off = 1;
+            return 0;
+        }
+        t->dev_cfg = c;
+        t->st.device_path = 1;
+    }
+    if (t->float_path) {
+        av_frame_unref(t->conv);
+        if ((ret = fp_devpath_convert(t->dev, dec, dec->pts, t->conv, e)) < 0) {
+            fp_err_prefix(e, "%s: ", t->o.input);
+            return ret;
+        }
+        t->conv->sample_aspect_ratio = t->cfg.sar;
+        return 1;
+    }
+    av_frame_unref(t->sw);
+    if ((ret = fp_devpath_convert(t->dev, dec, dec->pts, t->sw, e)) < 0) {
+        fp_err_prefix(e, "%s: ", t->o.input);
+        return ret;
+    }
+    return 2;
+}
+
 /* Converts one decoded frame into t->conv (encoder format and size). */
 static int convert(fp_transcode *t, AVFrame *dec, fp_err *e)
 {
     AVFrame *src = dec;
     int ret;
 
-    if (dec->format == AV_PIX_FMT_CUDA) {
+    /* NVDEC frames, and CPU-decoded frames for a stage that computes on the GPU anyway (uploaded once) */
+    if ((dec->format == AV_PIX_FMT_CUDA ||
+         (t->float_path && t->o.stage && t->o.stage->prefer_device && t->o.stage->process_cuda)) &&
+        (ret = devpath_frame(t, dec, e)) != 0) {
+        if (ret < 0 || ret == 1)
+            return ret < 0 ? ret : 0;
+        src = t->sw;
+    } else if (dec->format == AV_PIX_FMT_CUDA) {
         /* Download: the fused GPU conversion path takes over here once the CUDA twins of fp_image
          * are integrated; until then the CPU path reads NV12/P010 from host memory. */
         av_frame_unref(t->sw);
@@ -849,7 +943,12 @@ static int fps_emit_until(fp_transcode *t, fp_stage *st, int64_t until_us, fp_er
 /* One decoded frame: download (NVDEC), convert / float processing, frame-rate conversion. */
 static int process_one(fp_transcode *t, fp_stage *st, AVFrame *f, fp_err *e)
 {
-    int ret = convert(t, f, e);
+    int ret;
+    if (t->decode_only) {
+        t->st.frames_out++;
+        return 0;
+    }
+    ret = convert(t, f, e);
     if (ret < 0)
         return ret;
     if (t->o.emit_from_pts != AV_NOPTS_VALUE && f->pts != AV_NOPTS_VALUE && f->pts < t->o.emit_from_pts)
@@ -1005,8 +1104,10 @@ static int run_pipeline(fp_transcode *t, fp_err *e)
 
     /* Queue depths: a few frames each; memory stays flat whatever the input length. */
     if ((ret = fp_pipeline_alloc(&t->pl, "transcode")) < 0 ||
-        (ret = fp_pipeline_queue(t->pl, "decoded", 4, frame_free_cb, &t->q_dec)) < 0 ||
-        (ret = fp_pipeline_queue(t->pl, "converted", 4, frame_free_cb, &t->q_conv)) < 0 ||
+        (ret = fp_pipeline_queue(t->pl, "decoded", t->o.queue_decoded > 0 ? t->o.queue_decoded : 4, frame_free_cb,
+                                 &t->q_dec)) < 0 ||
+        (ret = fp_pipeline_queue(t->pl, "converted", t->o.queue_converted > 0 ? t->o.queue_converted : 4,
+                                 frame_free_cb, &t->q_conv)) < 0 ||
         (ret = fp_pipeline_add_stage(t->pl, "decode", decode_stage, t, &s_dec)) < 0 ||
         (ret = fp_pipeline_add_stage(t->pl, "process", process_stage, t, &s_proc)) < 0 ||
         (ret = fp_pipeline_add_stage(t->pl, "encode", encode_stage, t, &s_enc)) < 0)
@@ -1062,7 +1163,12 @@ int fp_transcode_run(fp_transcode *t, fp_err *e)
     t->conv = av_frame_alloc();
     if (!t->sw || !t->conv)
         return fp_errorf(e, FP_ENOMEM, "transcode: out of memory");
-    ret = avformat_write_header(t->out, NULL);
+    {
+        AVDictionary *mo = NULL;
+        av_dict_copy(&mo, t->o.mux_opts, 0);
+        ret = avformat_write_header(t->out, &mo);
+        av_dict_free(&mo);
+    }
     if (ret < 0) {
         char buf[128];
         av_strerror(ret, buf, sizeof(buf));
@@ -1106,6 +1212,8 @@ int fp_transcode_run(fp_transcode *t, fp_err *e)
         goto end;
     ret = 0;
 end:
+    if (t->dev && fp_devpath_get_stats(t->dev)->pinned_alive_max > t->st.pinned_frames)
+        t->st.pinned_frames = fp_devpath_get_stats(t->dev)->pinned_alive_max;
     t->st.corrupt = fp_input_errors(t->in);
     {
         struct timespec now;
@@ -1132,6 +1240,7 @@ void fp_transcode_freep(fp_transcode **pt)
     /* Stages first (they use the pool and the muxer), then the pool. */
     fp_pipeline_freep(&t->pl);
     fp_encpool_freep(&t->pool);
+    fp_devpath_freep(&t->dev); /* before the input: FFmpeg's device holds the context it runs on */
     if (t->out) {
         if (t->out->pb && !(t->out->oformat->flags & AVFMT_NOFILE))
             avio_closep(&t->out->pb);

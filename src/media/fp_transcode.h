@@ -38,6 +38,14 @@ typedef struct fp_process_stage {
     int makes_alpha;
     int (*process)(void *opaque, const fp_planar *rgb, const fp_planar *alpha, int64_t pts, fp_err *e);
     void *opaque;
+    /* Optional device twin (CUDA builds, NVDEC decode): the same planes in device memory, work queued on
+     * `stream` (a cudaStream_t; the caller synchronises). With it the frame never leaves the GPU until
+     * the encoder-format download (fp_devpath.h); without it the host path runs. */
+    int (*process_cuda)(void *opaque, const fp_planar *rgb, const fp_planar *alpha, int64_t pts, void *stream,
+                        fp_err *e);
+    /* 1: the stage computes on the GPU anyway (a CUDA model): CPU-decoded frames are uploaded once and take
+     * the device path too. 0: CPU-decoded frames take the host path (the key: the CPU path stays as is). */
+    int prefer_device;
 } fp_process_stage;
 
 typedef struct fp_transcode_opts {
@@ -67,6 +75,11 @@ typedef struct fp_transcode_opts {
                                     run through the stage but not encoded; AV_NOPTS_VALUE (default): all */
     const AVDictionary *video_metadata; /* extra tags for the output video stream (borrowed), e.g. the
                                            matte task's alpha type; set after the source's tags */
+    const AVDictionary *format_metadata; /* extra file-level tags (borrowed), set after the source's */
+    int queue_decoded, queue_converted; /* frames the decode->process and process->encode queues hold;
+                                           0: 4 each (fp_autoconf's depths for callers that ask it) */
+    const AVDictionary *mux_opts; /* muxer options (borrowed), e.g. movflags=use_metadata_tags (the MOV
+                                     muxer writes arbitrary file-level tags only so, as mdta keys) */
 } fp_transcode_opts;
 
 void fp_transcode_opts_default(fp_transcode_opts *o);
@@ -75,6 +88,8 @@ typedef struct fp_transcode_stats {
     int64_t frames_in, frames_out, packets_copied;
     int corrupt;
     int gpu_decode;
+    int device_path;             /* 1: frames stayed on the GPU until one pinned download (fp_devpath.h) */
+    int pinned_frames;           /* pinned host frames the device path allocated (its peak in use) */
     int encoders;
     char encoder[32];
     char pix_fmt[32];

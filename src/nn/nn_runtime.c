@@ -27,6 +27,7 @@
 #include "framepipe.h"
 #include "nn/nn_backend.h"
 #include "nn/nn_cpu.h"
+#include "nn/nn_fuse.h"
 #include "nn/nn_graph.h"
 #include "nn/nn_plan.h"
 #include "nn/nn_runtime.h"
@@ -40,7 +41,9 @@ enum { VS_NONE = 0, VS_CONST = 1, VS_INPUT = 2, VS_ARENA = 3, VS_STAGED = 4 };
 #define NN_VALUE_INPUT_MAX 4096 /* elements of an input whose values join the plan key */
 
 typedef struct nn_step {
-    int node;
+    int node;              /* graph node index (unused when xnode is set) */
+    nn_node *xnode;        /* a node the runtime made (boundary Cast of half storage), owned by the plan */
+    int out_cast;          /* output Cast of graph output out_cast-1 (skipped when the caller's buffer is half) */
     int upcast;            /* CPU: fp16/bf16 tensors converted around an fp32 kernel */
     int on_cpu;            /* device backend lacks the op: run on the CPU reference (allow_cpu_fallback) */
     nn_tensor **in, **out; /* the plan's tensors for this node's inputs/outputs */
@@ -70,6 +73,16 @@ typedef struct nn_plan_s {
     uint64_t id;           /* unique per model, never reused (run capture key of backends without prepare) */
     uint64_t last_used;
     int split;             /* first node whose shapes need values computed at run time; -1 if none */
+    int nvals;             /* values in vals: the graph's, then half twins of boundary values */
+    nn_dtype half;         /* storage of float32 activations: FLOAT16/BFLOAT16, or UNDEFINED (as declared) */
+    unsigned char *half_in;/* per graph input: the caller gave half data for a float32 input */
+    int *out_twin;         /* per graph output: value index of its half twin (caller half buffers), -1 */
+    nn_node *xnodes;       /* boundary Cast nodes (steps point at them) */
+    nn_attr *xattrs;
+    int *xio;
+    char **xnames;
+    int nxnodes;
+    double flops, bytes;   /* work of one run (fp_model_stats) */
 } nn_plan_s;
 
 struct fp_model {
@@ -91,7 +104,25 @@ struct fp_model {
     uint64_t prepared_key; /* capture key of the current preparation: a captured run (CUDA graph)
                               holds pointers to what prepare_node allocated, so each preparation gets
                               a new key and graphs of earlier ones are never replayed */
+    nn_dtype half;         /* fp16/bf16 storage asked for on a device backend, else UNDEFINED */
+    int half_warned;       /* "this plan runs float32" said once */
+    int half_refused;      /* set by plan_half when the backend refused a node in half storage */
+    int nfused;            /* nodes removed by fusion at load */
 };
+
+/* splitmix64's finaliser: spreads a pointer's bits over the whole capture key */
+static uint64_t mix64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+static nn_node *step_node(const fp_model *m, const nn_step *st)
+{
+    return st->xnode ? st->xnode : &m->g->nodes[st->node];
+}
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -248,11 +279,13 @@ static int model_from_graph(nn_graph *g, const fp_model_opts *opts, fp_model **o
         ret = nn_cpu_ctx_create(&m->fold_ctx, 1, e);
     if (ret >= 0)
         ret = fold_static(m, e);
+    if (ret >= 0 && !opts->no_fuse)
+        ret = nn_graph_fuse(m->g, &m->nfused, e);
     if (ret >= 0)
         ret = find_value_inputs(m, e);
     if (ret >= 0) {
         nn_backend_opts bo = { .threads = opts->threads, .device_id = opts->device_id,
-                               .precision = opts->fp16 ? NN_PREC_FP16 : NN_PREC_FP32,
+                               .precision = opts->bf16 ? NN_PREC_BF16 : opts->fp16 ? NN_PREC_FP16 : NN_PREC_FP32,
                                .cuda_stream = opts->cuda_stream, .use_cuda_graph = opts->use_cuda_graph };
         ret = be->init(&m->bctx, &bo, e);
         if (ret < 0)
@@ -266,6 +299,9 @@ static int model_from_graph(nn_graph *g, const fp_model_opts *opts, fp_model **o
     }
     m->allow_cpu_fallback = opts->allow_cpu_fallback;
     m->cpu_threads = opts->threads;
+    /* Half storage is a device-backend matter: the CPU kernels compute float32 whatever is asked. */
+    if (be->device != NN_DEV_HOST && (opts->bf16 || opts->fp16))
+        m->half = opts->bf16 ? NN_DT_BFLOAT16 : NN_DT_FLOAT16;
     /* When every input's shape is declared and concrete (and no input's value shapes the graph), plan
      * now: the backend is asked about every node with real shapes, so an unsupported op fails the load
      * (naming it) rather than the first run. Otherwise that check happens when the first plan is made. */
@@ -322,7 +358,7 @@ static void plan_free(fp_model *m, nn_plan_s *p)
                 nn_tensor_free(&p->vals[v]);
     for (int s = 0; s < p->nsteps; s++) {
         nn_step *st = &p->steps[s];
-        const nn_node *n = &m->g->nodes[st->node];
+        const nn_node *n = step_node(m, st);
         if (st->hin)
             for (int k = 0; k < n->nin; k++)
                 nn_tensor_free(&st->hin[k]);
@@ -341,6 +377,17 @@ static void plan_free(fp_model *m, nn_plan_s *p)
             nn_tensor_free(&p->shadows[i]);
     if (m->prepared == p)
         m->prepared = NULL;
+    for (int i = 0; i < p->nxnodes; i++) {
+        if (p->xnodes[i].backend_data && m->be->release_node)
+            m->be->release_node(m->bctx, &p->xnodes[i]);
+        free(p->xnames[i]);
+    }
+    free(p->xnodes);
+    free(p->xattrs);
+    free(p->xio);
+    free(p->xnames);
+    free(p->half_in);
+    free(p->out_twin);
     if (p->arena)
         m->be->free_mem(m->bctx, p->arena);
     free(p->steps);
@@ -431,7 +478,12 @@ void fp_model_get_stats(const fp_model *m, fp_model_stats *st)
         st->last_plan_folded = m->last->nfolded;
         st->last_plan_arena_bytes = m->last->arena_bytes;
         st->last_plan_naive_bytes = m->last->naive_bytes;
+        st->last_plan_storage = (fp_dtype)(m->last->half ? m->last->half : NN_DT_FLOAT);
+        st->last_plan_casts = m->last->nxnodes;
+        st->last_plan_flops = m->last->flops;
+        st->last_plan_bytes = m->last->bytes;
     }
+    st->fused = m->nfused;
 }
 
 size_t fp_dtype_size(fp_dtype t)
@@ -476,7 +528,10 @@ static int check_inputs(fp_model *m, const fp_tensor *in, int nin, fp_err *e)
                                  v->name, (long long)t->dims[k]);
             tt.dims[k] = t->dims[k];
         }
-        int bad = (nn_dtype)t->dtype != v->t.dtype;
+        /* half storage: a half input for a float32 one is taken as it is (zero copy from an fp16
+         * preprocess kernel) */
+        int bad = (nn_dtype)t->dtype != v->t.dtype &&
+                  !(m->half && v->t.dtype == NN_DT_FLOAT && (nn_dtype)t->dtype == m->half);
         if (v->shape_known) {
             if (t->ndim != v->t.ndim)
                 bad = 1;
@@ -794,7 +849,7 @@ done:
     return ret;
 }
 
-static int build_plan(fp_model *m, const fp_tensor *in, int nin, nn_plan_s **out, fp_err *e)
+static int build_plan(fp_model *m, const fp_tensor *in, int nin, int no_half, nn_plan_s **out, fp_err *e)
 {
     nn_graph *g = m->g;
     int ret = 0;
@@ -803,15 +858,22 @@ static int build_plan(fp_model *m, const fp_tensor *in, int nin, nn_plan_s **out
     if (!p)
         return fp_errorf(e, FP_ENOMEM, "%s: plan: out of memory", g->path);
     int nv = g->nvalues;
-    p->vals = calloc((size_t)nv + 1, sizeof(nn_tensor));
-    p->vstate = calloc((size_t)nv + 1, 1);
-    p->vowned = calloc((size_t)nv + 1, 1);
+    /* room for a half twin per graph input and output after the graph's values (plan_half) */
+    size_t cap = (size_t)nv + (size_t)g->ninputs + (size_t)g->noutputs + 1;
+    p->nvals = nv;
+    p->half = no_half ? NN_DT_UNDEFINED : m->half;
+    p->vals = calloc(cap, sizeof(nn_tensor));
+    p->vstate = calloc(cap, 1);
+    p->vowned = calloc(cap, 1);
     p->steps = calloc((size_t)g->nnodes + 1, sizeof(nn_step));
-    p->buf_of_value = malloc(((size_t)nv + 1) * sizeof(int));
-    if (!p->vals || !p->vstate || !p->vowned || !p->steps || !p->buf_of_value) {
+    p->buf_of_value = malloc(cap * sizeof(int));
+    p->half_in = calloc((size_t)g->ninputs + 1, 1);
+    if (!p->vals || !p->vstate || !p->vowned || !p->steps || !p->buf_of_value || !p->half_in) {
         plan_free(m, p);
         return fp_errorf(e, FP_ENOMEM, "%s: plan: out of memory", g->path);
     }
+    for (size_t v = 0; v < cap; v++)
+        p->buf_of_value[v] = -1;
     for (int v = 0; v < nv; v++) {
         p->buf_of_value[v] = -1;
         if (g->values[v].is_const) {
@@ -824,6 +886,18 @@ static int build_plan(fp_model *m, const fp_tensor *in, int nin, nn_plan_s **out
         int v = g->inputs[i];
         nn_tensor *t = &p->vals[v];
         t->dtype = (nn_dtype)in[i].dtype;
+        if (t->dtype != g->values[v].t.dtype && t->dtype == m->half) {
+            /* planned as the float32 the model declares (shape inference checks dtypes against the
+             * float32 weights); plan_half gives it back its half dtype */
+            t->dtype = NN_DT_FLOAT;
+            p->half_in[i] = 1;
+            if (!p->half) {
+                plan_free(m, p);
+                return fp_errorf(e, FP_EUNSUPPORTED, "%s: plan: input '%s' is given as %s but this plan "
+                                 "stores float32 (a node refused half storage): give it as float32", g->path,
+                                 g->values[v].name, nn_dtype_name(m->half));
+            }
+        }
         t->ndim = in[i].ndim;
         memcpy(t->dims, in[i].dims, sizeof(t->dims));
         t->device = NN_DEV_HOST;
@@ -838,6 +912,11 @@ static int build_plan(fp_model *m, const fp_tensor *in, int nin, nn_plan_s **out
                             g->values[v].name, (long long)nn_tensor_numel(t), NN_VALUE_INPUT_MAX);
             plan_free(m, p);
             return ret;
+        }
+        if (value_in && p->half_in[i]) {
+            plan_free(m, p);
+            return fp_errorf(e, FP_EUNSUPPORTED, "%s: plan: input '%s' decides output shapes through its "
+                             "values: give it as float32", g->path, g->values[v].name);
         }
         if (value_in) {
             /* Its value shapes the plan: copy it so the plan's constants do not alias caller memory. */
@@ -868,6 +947,210 @@ static int needs_runtime_value(const nn_plan_s *p, const nn_node *n)
     for (int k = 0; k < n->nin && k < 32; k++)
         if ((n->def->value_inputs >> k & 1u) && n->inputs[k] >= 0 && p->vstate[n->inputs[k]] != VS_CONST)
             return 1;
+    return 0;
+}
+
+/* FLOPs (2 per multiply-add) of the matrix-shaped ops, and every step's input and output bytes. */
+static void plan_work(const fp_model *m, nn_plan_s *p)
+{
+    p->flops = p->bytes = 0;
+    for (int s = 0; s < p->nsteps; s++) {
+        const nn_step *st = &p->steps[s];
+        const nn_node *n = step_node(m, st);
+        for (int k = 0; k < n->nin; k++)
+            if (st->in[k])
+                p->bytes += (double)nn_tensor_nbytes(st->in[k]);
+        for (int k = 0; k < n->nout; k++)
+            if (st->out[k])
+                p->bytes += (double)nn_tensor_nbytes(st->out[k]);
+        const char *t = n->op_type;
+        const nn_tensor *x = n->nin > 0 ? st->in[0] : NULL, *w = n->nin > 1 ? st->in[1] : NULL,
+                        *y = n->nout > 0 ? st->out[0] : NULL;
+        if (!x || !w || !y)
+            continue;
+        double taps = 1;
+        for (int d = 2; d < w->ndim; d++)
+            taps *= (double)w->dims[d];
+        if (!strcmp(t, "Conv") || !strcmp(t, "FusedConv") || !strcmp(t, "DeformConv")) {
+            if (w->ndim >= 2)
+                p->flops += 2.0 * (double)nn_tensor_numel(y) * (double)w->dims[1] * taps;
+        } else if (!strcmp(t, "ConvTranspose")) {
+            if (w->ndim >= 2)
+                p->flops += 2.0 * (double)nn_tensor_numel(x) * (double)w->dims[1] * taps;
+        } else if (!strcmp(t, "MatMul")) {
+            if (x->ndim >= 1)
+                p->flops += 2.0 * (double)nn_tensor_numel(y) * (double)x->dims[x->ndim - 1];
+        } else if (!strcmp(t, "Gemm")) {
+            if (x->ndim == 2)
+                p->flops += 2.0 * (double)nn_tensor_numel(y) * (double)x->dims[nn_attr_int(n, "transA", 0) ? 0 : 1];
+        }
+    }
+}
+
+/* A boundary Cast node made by the runtime (plan-owned, freed by plan_free). */
+static nn_node *make_cast(fp_model *m, nn_plan_s *p, int from, int to, const char *why)
+{
+    int i = p->nxnodes;
+    nn_node *n = &p->xnodes[i];
+    nn_attr *a = &p->xattrs[i];
+    char buf[256];
+    snprintf(buf, sizeof(buf), "%s '%s'", why, m->g->values[from < m->g->nvalues ? from : to].name);
+    if (!(p->xnames[i] = strdup(buf)))
+        return NULL;
+    p->nxnodes++;
+    a->name = (char *)"to";
+    a->type = NN_ATTR_INT;
+    a->i = p->vals[to].dtype;
+    p->xio[2 * i] = from;
+    p->xio[2 * i + 1] = to;
+    n->name = p->xnames[i];
+    n->op_type = (char *)"Cast";
+    n->domain = (char *)"";
+    n->opset = m->g->opset;
+    n->nin = n->nout = 1;
+    n->inputs = &p->xio[2 * i];
+    n->outputs = &p->xio[2 * i + 1];
+    n->nattr = 1;
+    n->attrs = a;
+    n->def = nn_op_find("", "Cast");
+    return n;
+}
+
+/* A new value of p: value v's shape in dtype dt, in the arena. */
+static int add_twin(nn_plan_s *p, int v, nn_dtype dt)
+{
+    int t = p->nvals++;
+    p->vals[t] = p->vals[v];
+    p->vals[t].dtype = dt;
+    p->vals[t].data = NULL;
+    p->vals[t].owned = 0;
+    p->vstate[t] = VS_ARENA;
+    return t;
+}
+
+/* Every step input/output that is &p->vals[from] reads/writes &p->vals[to] instead. */
+static void redirect(nn_plan_s *p, nn_step *steps, int nsteps, const fp_model *m, int from, int to, int outs)
+{
+    for (int s = 0; s < nsteps; s++) {
+        const nn_node *n = step_node(m, &steps[s]);
+        for (int k = 0; k < n->nin; k++)
+            if (steps[s].in[k] == &p->vals[from])
+                steps[s].in[k] = &p->vals[to];
+        for (int k = 0; outs && k < n->nout; k++)
+            if (steps[s].out[k] == &p->vals[from])
+                steps[s].out[k] = &p->vals[to];
+    }
+}
+
+/* Fill *st as a Cast step from value `from` to value `to`; on failure *st is left empty. */
+static int cast_step(fp_model *m, nn_plan_s *p, nn_step *st, int from, int to, const char *why)
+{
+    memset(st, 0, sizeof(*st));
+    st->in = calloc(2, sizeof(nn_tensor *));
+    st->out = calloc(2, sizeof(nn_tensor *));
+    st->shadow_in = malloc(2 * sizeof(int));
+    st->shadow_out = malloc(2 * sizeof(int));
+    if (!st->in || !st->out || !st->shadow_in || !st->shadow_out || !(st->xnode = make_cast(m, p, from, to, why))) {
+        free(st->in);
+        free(st->out);
+        free(st->shadow_in);
+        free(st->shadow_out);
+        memset(st, 0, sizeof(*st));
+        return FP_ENOMEM;
+    }
+    st->in[0] = &p->vals[from];
+    st->out[0] = &p->vals[to];
+    st->shadow_in[0] = st->shadow_out[0] = -1;
+    return 0;
+}
+
+/* Half storage on a device backend (docs/nn.md, "Precision"): every float32 value the plan keeps in
+ * the arena becomes p->half. A float32 graph input that steps read gets a half twin filled by a Cast
+ * step first; a float32 graph output gets a half twin its producer writes and a Cast step last (the
+ * twin is also what a caller's half output buffer is copied from). Half inputs given by the caller
+ * (half_in) are read as they are. Constants stay float32 host tensors: the backend converts them to the
+ * node's storage dtype in prepare_node. Every step is asked again with its new dtypes; a refusal sets
+ * m->half_refused and returns FP_EUNSUPPORTED naming the node (get_plan then plans float32). */
+static int plan_half(fp_model *m, nn_plan_s *p, fp_err *e)
+{
+    nn_graph *g = m->g;
+    int nv = g->nvalues, ni = g->ninputs, no = g->noutputs, ret = 0;
+    nn_dtype h = p->half;
+    p->xnodes = calloc((size_t)(ni + no) + 1, sizeof(nn_node));
+    p->xattrs = calloc((size_t)(ni + no) + 1, sizeof(nn_attr));
+    p->xio = calloc(2 * (size_t)(ni + no) + 2, sizeof(int));
+    p->xnames = calloc((size_t)(ni + no) + 1, sizeof(char *));
+    p->out_twin = malloc(((size_t)no + 1) * sizeof(int));
+    nn_step *steps = calloc((size_t)(p->nsteps + ni + no) + 1, sizeof(nn_step));
+    unsigned char *is_out = calloc((size_t)nv + 1, 1);
+    if (!p->xnodes || !p->xattrs || !p->xio || !p->xnames || !p->out_twin || !steps || !is_out) {
+        free(steps);
+        free(is_out);
+        return fp_errorf(e, FP_ENOMEM, "out of memory");
+    }
+    for (int i = 0; i < no; i++) {
+        p->out_twin[i] = -1;
+        is_out[g->outputs[i]] = 1;
+    }
+    for (int v = 0; v < nv; v++)
+        if (p->vstate[v] == VS_ARENA && p->vals[v].dtype == NN_DT_FLOAT && !is_out[v])
+            p->vals[v].dtype = h;
+    int ns = 0;
+    for (int i = 0; i < ni && ret >= 0; i++) {
+        int v = g->inputs[i];
+        if (p->half_in[i]) {
+            p->vals[v].dtype = h;
+            continue;
+        }
+        if ((p->vstate[v] != VS_INPUT && p->vstate[v] != VS_STAGED) || p->vals[v].dtype != NN_DT_FLOAT)
+            continue;
+        int read = 0;
+        for (int s = 0; s < p->nsteps && !read; s++)
+            for (int k = 0; k < step_node(m, &p->steps[s])->nin; k++)
+                read |= p->steps[s].in[k] == &p->vals[v];
+        if (!read)
+            continue;
+        int t = add_twin(p, v, h);
+        redirect(p, p->steps, p->nsteps, m, v, t, 0);
+        if ((ret = cast_step(m, p, &steps[ns], v, t, "input cast")) >= 0)
+            ns++;
+    }
+    memcpy(steps + ns, p->steps, (size_t)p->nsteps * sizeof(nn_step));
+    int body = ns;
+    ns += p->nsteps;
+    for (int i = 0; i < no && ret >= 0; i++) {
+        int v = g->outputs[i], dup = -1;
+        for (int j = 0; j < i; j++)
+            if (g->outputs[j] == v)
+                dup = j;
+        if (dup >= 0) {
+            p->out_twin[i] = p->out_twin[dup];
+            continue;
+        }
+        if (p->vstate[v] != VS_ARENA || p->vals[v].dtype != NN_DT_FLOAT)
+            continue;
+        int t = add_twin(p, v, h);
+        redirect(p, steps + body, p->nsteps, m, v, t, 1);
+        p->out_twin[i] = t;
+        if ((ret = cast_step(m, p, &steps[ns], t, v, "output cast")) >= 0)
+            steps[ns++].out_cast = i + 1;
+    }
+    free(is_out);
+    free(p->steps);
+    p->steps = steps;
+    p->nsteps = ns;
+    if (ret < 0)
+        return fp_errorf(e, FP_ENOMEM, "out of memory");
+    for (int s = 0; s < p->nsteps; s++) {
+        nn_step *st = &p->steps[s];
+        const nn_node *n = step_node(m, st);
+        const char *why = NULL;
+        if (!m->be->supports_op(m->bctx, n, st->in, n->nin, st->out, n->nout, &why)) {
+            m->half_refused = 1;
+            return nn_node_error(e, n, FP_EUNSUPPORTED, "the %s backend does not run it in %s storage%s%s",
+                                 m->be->name, nn_dtype_name(h), why ? ": " : "", why ? why : "");
+        }
+    }
     return 0;
 }
 
@@ -962,6 +1245,12 @@ static int plan_nodes(fp_model *m, nn_plan_s *p, int start, nn_plan_s **out, fp_
             s->shadow_out[k] = upcast && tout[k] && is_half(tout[k]->dtype) ? p->nshadows++ : -1;
         }
     }
+    /* Half storage needs the whole run on the device in one piece: fallback steps run CPU kernels
+     * (float32), and a split plan's continuation is host-only. */
+    if (ret >= 0 && p->half && !p->ncpu_steps && p->split < 0)
+        ret = plan_half(m, p, e);
+    else
+        p->half = NN_DT_UNDEFINED;
     if (ret < 0) {
         fp_err_prefix(e, "%s: plan: ", g->path);
         plan_free(m, p);
@@ -969,6 +1258,7 @@ static int plan_nodes(fp_model *m, nn_plan_s *p, int start, nn_plan_s **out, fp_
     }
 
     /* Lifetimes -> arena placement. Buffers: runtime values, then shadows. */
+    nv = p->nvals;
     int *first = malloc(((size_t)nv + 1) * sizeof(int)), *last = malloc(((size_t)nv + 1) * sizeof(int));
     p->shadows = calloc((size_t)p->nshadows + 1, sizeof(nn_tensor));
     p->buf_of_shadow = malloc(((size_t)p->nshadows + 1) * sizeof(int));
@@ -981,20 +1271,26 @@ static int plan_nodes(fp_model *m, nn_plan_s *p, int start, nn_plan_s **out, fp_
     }
     for (int v = 0; v < nv; v++)
         first[v] = last[v] = -1;
+    /* from the steps' tensors, not the nodes' value ids: plan_half points steps at half twins */
     for (int s = 0; s < p->nsteps; s++) {
-        const nn_node *n = &g->nodes[p->steps[s].node];
+        const nn_step *st = &p->steps[s];
+        const nn_node *n = step_node(m, st);
         for (int k = 0; k < n->nin; k++)
-            if (n->inputs[k] >= 0)
-                last[n->inputs[k]] = s;
+            if (st->in[k])
+                last[st->in[k] - p->vals] = s;
         for (int k = 0; k < n->nout; k++)
-            if (n->outputs[k] >= 0) {
-                first[n->outputs[k]] = s;
-                if (last[n->outputs[k]] < s)
-                    last[n->outputs[k]] = s;
+            if (st->out[k]) {
+                int v = (int)(st->out[k] - p->vals);
+                first[v] = s;
+                if (last[v] < s)
+                    last[v] = s;
             }
     }
-    for (int i = 0; i < g->noutputs; i++)
+    for (int i = 0; i < g->noutputs; i++) {
         last[g->outputs[i]] = p->nsteps; /* kept until copied out */
+        if (p->out_twin && p->out_twin[i] >= 0)
+            last[p->out_twin[i]] = p->nsteps;
+    }
     for (int j = p->split; j >= 0 && j < g->nnodes; j++) /* read after the split: live to the end */
         for (int k = 0; k < g->nodes[j].nin; k++)
             if (g->nodes[j].inputs[k] >= 0 && last[g->nodes[j].inputs[k]] >= 0)
@@ -1014,7 +1310,7 @@ static int plan_nodes(fp_model *m, nn_plan_s *p, int start, nn_plan_s **out, fp_
     p->host_shadows = m->be->device != NN_DEV_HOST;
     for (int s = 0; s < p->nsteps; s++) {
         nn_step *st = &p->steps[s];
-        const nn_node *n = &g->nodes[st->node];
+        const nn_node *n = step_node(m, st);
         for (int io = 0; io < 2; io++) {
             int cnt = io ? n->nout : n->nin;
             for (int k = 0; k < cnt; k++) {
@@ -1044,6 +1340,7 @@ static int plan_nodes(fp_model *m, nn_plan_s *p, int start, nn_plan_s **out, fp_
         return fp_errorf(e, FP_ENOMEM, "%s: plan: out of memory", g->path);
     }
     p->arena_bytes = (size_t)total;
+    plan_work(m, p);
     if (total > 0) {
         ret = m->be->alloc(m->bctx, (size_t)total, &p->arena, e);
         if (ret < 0) {
@@ -1064,7 +1361,7 @@ static int plan_nodes(fp_model *m, nn_plan_s *p, int start, nn_plan_s **out, fp_
     /* Device backends: fallback steps get host views; shadows and staging are plain host buffers. */
     for (int s = 0; s < p->nsteps && ret >= 0; s++) {
         nn_step *st = &p->steps[s];
-        const nn_node *n = &g->nodes[st->node];
+        const nn_node *n = step_node(m, st);
         if (!st->on_cpu)
             continue;
         st->hin = calloc((size_t)n->nin + 1, sizeof(nn_tensor));
@@ -1129,6 +1426,7 @@ static int plan_continue(fp_model *m, nn_plan_s *prev, nn_plan_s **out, fp_err *
         return fp_errorf(e, FP_ENOMEM, "%s: plan: out of memory", g->path);
     }
     p->id = ++m->key_counter;
+    p->nvals = nv;
     for (int v = 0; v < nv; v++) {
         p->buf_of_value[v] = -1;
         if (!prev->vstate[v])
@@ -1160,7 +1458,16 @@ static int get_plan(fp_model *m, const fp_tensor *in, int nin, nn_plan_s **out, 
         }
     }
     nn_plan_s *p;
-    int ret = build_plan(m, in, nin, &p, e);
+    int ret = build_plan(m, in, nin, 0, &p, e);
+    if (ret == FP_EUNSUPPORTED && m->half_refused) {
+        /* a node the backend cannot run in half storage: this shape runs float32, said once */
+        m->half_refused = 0;
+        if (!m->half_warned++)
+            fp_log(FP_LOG_WARN, "nn", "%s (this input shape runs in float32)",
+                   e ? e->msg : "half storage refused by the backend");
+        fp_err_clear(e);
+        ret = build_plan(m, in, nin, 1, &p, e);
+    }
     if (ret < 0) {
         free(key);
         return ret;
@@ -1218,10 +1525,10 @@ static int prepare_plan(fp_model *m, nn_plan_s *p, fp_err *e)
     m->prepared = NULL;
     for (int s = 0; s < p->nsteps; s++) {
         nn_step *st = &p->steps[s];
-        const nn_node *n = &m->g->nodes[st->node];
+        nn_node *n = step_node(m, st);
         if (st->on_cpu)
             continue;
-        int ret = m->be->prepare_node(m->bctx, &m->g->nodes[st->node], st->in, n->nin, st->out, n->nout, e);
+        int ret = m->be->prepare_node(m->bctx, n, st->in, n->nin, st->out, n->nout, e);
         if (ret < 0) {
             fp_err_prefix(e, "%s: plan: ", m->g->path);
             return ret;
@@ -1236,7 +1543,7 @@ static int prepare_plan(fp_model *m, nn_plan_s *p, fp_err *e)
 static int run_cpu_kernel(fp_model *m, nn_plan_s *p, nn_step *st, nn_tensor *const *in, nn_tensor *const *out,
                           fp_err *e)
 {
-    const nn_node *n = &m->g->nodes[st->node];
+    const nn_node *n = step_node(m, st);
     const nn_backend *be = st->on_cpu ? &nn_backend_cpu : m->be;
     nn_backend_ctx *bctx = st->on_cpu ? m->cpu_bctx : m->bctx;
     nn_tensor *kin[256], *kout[256];
@@ -1260,7 +1567,7 @@ static int run_cpu_kernel(fp_model *m, nn_plan_s *p, nn_step *st, nn_tensor *con
 
 static int run_step(fp_model *m, nn_plan_s *p, nn_step *st, fp_err *e)
 {
-    const nn_node *n = &m->g->nodes[st->node];
+    const nn_node *n = step_node(m, st);
     if (!st->on_cpu) {
         if (!st->upcast)
             return m->be->run_node(m->bctx, n, st->in, n->nin, st->out, n->nout, e);
@@ -1326,6 +1633,8 @@ int fp_model_run(fp_model *m, const fp_tensor *in, int nin, fp_tensor *outs, int
         if (outs[i].data) {
             nn_tensor have = { .dtype = (nn_dtype)outs[i].dtype, .ndim = outs[i].ndim };
             memcpy(have.dims, outs[i].dims, sizeof(have.dims));
+            if (p->out_twin && p->out_twin[i] >= 0 && have.dtype == p->vals[p->out_twin[i]].dtype)
+                t = &p->vals[p->out_twin[i]]; /* half buffer: copied from the half twin */
             if (have.dtype != t->dtype || !nn_shape_equal(&have, t)) {
                 char a[160], b[160];
                 return fp_errorf(e, FP_EINVAL, "%s: run: output '%s' is %s%s, the buffer given is %s%s",
@@ -1335,14 +1644,34 @@ int fp_model_run(fp_model *m, const fp_tensor *in, int nin, fp_tensor *outs, int
             }
         }
     }
+    /* Half buffers given for float32 outputs are filled from the half twin: their output Casts would
+     * write a float32 copy nobody reads. Which ones are skipped is part of the capture key. */
+    unsigned char skip_cast[64] = { 0 };
+    uint64_t skip_bits = 0;
+    for (int i = 0; i < nout && i < 64 && p->out_twin; i++)
+        if (p->out_twin[i] >= 0 && outs[i].data && (nn_dtype)outs[i].dtype == p->vals[p->out_twin[i]].dtype) {
+            skip_cast[i] = 1;
+            skip_bits |= 1ull << i;
+        }
     /* Whole-run capture (CUDA graphs) only for runs that stay on the device. */
     int capture = m->be->run_begin && m->be->run_end && !p->ncpu_steps;
     uint64_t key = m->be->prepare_node ? m->prepared_key : p->id;
+    if (skip_bits)
+        key = mix64(key ^ skip_bits ^ 0x5bd1e995u);
+    /* A captured run reads the caller's device inputs in place: their addresses are baked into it, so
+     * they join the key (a new address captures again; the backend keeps a few graphs per instance). */
+    for (int i = 0; i < nin; i++)
+        if (p->vstate[g->inputs[i]] == VS_INPUT && in[i].device != FP_DEVICE_HOST)
+            key = mix64(key ^ (uint64_t)(uintptr_t)in[i].data);
     if (capture)
         ret = m->be->run_begin(m->bctx, key, e);
     int replayed = ret == 1;
-    for (int s = 0; !replayed && ret >= 0 && s < p->nsteps; s++)
+    for (int s = 0; !replayed && ret >= 0 && s < p->nsteps; s++) {
+        int oc = p->steps[s].out_cast;
+        if (oc > 0 && oc <= 64 && skip_cast[oc - 1])
+            continue;
         ret = run_step(m, p, &p->steps[s], e);
+    }
     if (capture && !replayed) {
         if (ret >= 0) {
             ret = m->be->run_end(m->bctx, key, e);
@@ -1392,6 +1721,9 @@ int fp_model_run(fp_model *m, const fp_tensor *in, int nin, fp_tensor *outs, int
     }
     for (int i = 0; i < nout && ret >= 0; i++) {
         const nn_tensor *t = &last->vals[g->outputs[i]];
+        if (outs[i].data && last->out_twin && last->out_twin[i] >= 0 &&
+            (nn_dtype)outs[i].dtype == last->vals[last->out_twin[i]].dtype)
+            t = &last->vals[last->out_twin[i]];
         size_t nb = nn_tensor_nbytes(t);
         if (!outs[i].data) {
             outs[i].dtype = (fp_dtype)t->dtype;

@@ -64,6 +64,43 @@ int fp_matte_check_size(const fp_matte *m, int w, int h, fp_err *e);
  * FP_EDEVICE (CUDA, including out of memory), FP_EUNSUPPORTED. */
 int fp_matte_run(fp_matte *m, const float *rgb, int w, int h, float *fgr, float *pha, fp_err *e);
 
+/* Several independent streams (rows) in one model call — the chunk batcher's call; fp_matte_run is
+ * this with one row. Each row has its own recurrent state: row i of r1..r4 belongs to stream i.
+ *  src  [N,3,H,W], read only: host float32 planar RGB in [0,1], or FP_DEVICE_CUDA memory of the
+ *       model's dtype (fp_matte_model_fp16) on the CUDA backend, written by the caller (no staging).
+ *  fgr  [N,3,H,W] and pha [N,1,H,W] descriptors, each may be NULL (not wanted). data NULL: the
+ *       runtime's host tensor (model dtype) is handed over, owned (fp_tensor_free). data set on the
+ *       host: float32, written (converted from an fp16 model). data set on the device: the model's
+ *       dtype, written by the runtime in place.
+ * State: after open/reset it is the zero state, good for any N (the network broadcasts it); after a
+ * run it holds N rows and a run with another N is refused (FP_EINVAL) until fp_matte_keep_rows says
+ * which rows go on. A new stream cannot join mid-way (its row would need a zero row of the carried
+ * shape): batches start together. The state advances only on success.
+ * Errors: those of fp_matte_run; FP_EUNSUPPORTED when N exceeds fp_matte_max_batch. */
+int fp_matte_run_batch(fp_matte *m, const fp_tensor *src, fp_tensor *fgr, fp_tensor *pha, fp_err *e);
+
+/* Keep state rows rows[0..n) (strictly increasing), in that order, as rows 0..n-1: the batch shrinks
+ * when streams end. n == 0 resets. A zero state needs nothing. FP_EINVAL for bad indices,
+ * FP_EUNSUPPORTED for a state in device memory (not done: the runtime returns host state today). */
+int fp_matte_keep_rows(fp_matte *m, const int *rows, int n, fp_err *e);
+
+/* Rows of the carried state (0: zero state) and the largest batch the model takes (1 for an export
+ * with a fixed batch of 1, else unbounded: 65536). */
+int fp_matte_state_rows(const fp_matte *m);
+int fp_matte_max_batch(const fp_matte *m);
+/*
+ * Device-resident run (CUDA builds, cuda backend): src, fgr and pha are CUDA device pointers in the
+ * model's dtype (fp16 when fp_matte_model_fp16, else fp32), [1,3,h,w] / [1,3,h,w] / [1,1,h,w]; src must
+ * be complete (the caller synchronised the stream that wrote it), fgr/pha are complete on return. The
+ * recurrent state stays on the device (two sets of buffers owned by m, swapped each frame) and is
+ * separate from fp_matte_run's: one fp_matte runs one way per sequence (fp_matte_reset between).
+ * Errors as fp_matte_run; FP_EUNSUPPORTED on the CPU backend or without CUDA.
+ */
+int fp_matte_run_device(fp_matte *m, const void *src, int w, int h, void *fgr, void *pha, fp_err *e);
+
+/* 1 when fp_matte_run_device can run (CUDA build and cuda backend). */
+int fp_matte_device_ok(const fp_matte *m);
+
 /* Forget the recurrent state (next frame starts from zero state, as the first one). */
 void fp_matte_reset(fp_matte *m);
 

@@ -20,6 +20,7 @@
 #include "media/fp_transcode.h"
 #include "core/fp_log.h"
 #include "pipeline/fp_output.h"
+#include "tasks/matte_bg.h"
 
 typedef struct chunk {
     int64_t warmup_pts, start_pts, end_pts; /* end AV_NOPTS_VALUE: to the end */
@@ -38,6 +39,7 @@ typedef struct runner {
     int n;
     atomic_int next;
     atomic_int failed;
+    atomic_int announced;
     int threads_per_model;
 } runner;
 
@@ -107,22 +109,210 @@ end:
     return ret;
 }
 
-static int run_one(runner *r, chunk *c, fp_err *e)
+/* ---- the batch: one frame of each chunk of a round in one model call ---------------------------
+ * Every chunk of a round runs its own fp_transcode (decode, convert, encode) on its own thread; its
+ * stage hands each frame to gang_submit, which blocks until every chunk still running has handed one
+ * in, and the last one to arrive runs fp_matte_run_batch over all of them (call k holds frame k of
+ * each chunk, row = chunk order) and wakes the others. A chunk that ends leaves; the next call keeps
+ * the state rows of the chunks still running (fp_matte_keep_rows), so the batch shrinks. Chunks
+ * cannot join a round mid-way (their state row would start from zero among carried ones). */
+
+typedef struct gang_member {
+    int active;                   /* in the round and not yet left */
+    int waiting;                  /* handed in a frame for the next call */
+    int row;                      /* its state row after the last call; -1 before its first */
+    const float *rgb;
+    float *fgr, *pha;
+    int w, h;
+    int ret;
+    fp_err err;
+} gang_member;
+
+typedef struct gang {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    fp_matte *m;                  /* borrowed: one instance for the round */
+    gang_member *mb;
+    int n, nactive, nwaiting;
+    uint64_t gen;                 /* model calls made: a waiter wakes when it moves */
+    float *src, *fgr;             /* staging: src [rows,3,H,W]; fgr [rows,3,H,W] then pha [rows,1,H,W] */
+    size_t cap;                   /* frames the staging holds */
+    double model_s;
+    int64_t calls, rows_run, rows_padded;
+    int max_rows;
+    int pad;                      /* ended chunks keep their rows (one plan) instead of shrinking the batch */
+    int fault_max_rows;           /* test hook: calls of more rows fail as out of GPU memory (0: off) */
+} gang;
+
+typedef struct gang_ref {
+    gang *g;
+    int i;
+} gang_ref;
+
+static void gang_fail_waiting(gang *g, int ret, const fp_err *err)
+{
+    for (int i = 0; i < g->n; i++)
+        if (g->mb[i].waiting) {
+            g->mb[i].ret = ret;
+            g->mb[i].err = *err;
+        }
+}
+
+/* Lock held. Runs the call when every active member waits; wakes them all. */
+static void gang_try_run(gang *g)
+{
+    int list[256], keep[256], nl = 0, nk = 0, w = 0, h = 0, ret = 0, rows;
+    size_t n;
+    fp_err err;
+    double t0;
+
+    if (!g->nactive || g->nwaiting != g->nactive)
+        return;
+    fp_err_clear(&err);
+    for (int i = 0; i < g->n; i++)
+        if (g->mb[i].waiting) {
+            list[nl++] = i;
+            w = g->mb[i].w;
+            h = g->mb[i].h;
+        }
+    n = (size_t)w * h;
+    /* shrink: the rows are the waiting chunks, in order; pad: every chunk of the round keeps its row
+     * (member i = row i), an ended chunk's row runs on its last frame and its outputs are dropped */
+    rows = g->pad ? g->n : nl;
+    for (int j = 0; j < nl && !ret; j++) {
+        gang_member *mb = &g->mb[list[j]];
+        if (mb->w != w || mb->h != h)
+            ret = fp_errorf(&err, FP_EINVAL, "matte: batch: chunks of different frame sizes (%dx%d, %dx%d)", mb->w,
+                            mb->h, w, h);
+        else if (!g->pad && fp_matte_state_rows(g->m) && mb->row < 0)
+            ret = fp_errorf(&err, FP_EINTERNAL, "matte: batch: chunk %d joined a running batch", list[j]);
+        else if (mb->row >= 0)
+            keep[nk++] = mb->row;
+    }
+    if (!ret && g->fault_max_rows > 0 && rows > g->fault_max_rows)
+        ret = fp_errorf(&err, FP_EDEVICE, "matte: batch: out of GPU memory (injected by FP_MATTE_TEST_MAX_ROWS=%d "
+                        "for a batch of %d)", g->fault_max_rows, rows);
+    if (!ret && !g->pad && nk != fp_matte_state_rows(g->m))
+        ret = fp_matte_keep_rows(g->m, keep, nk, &err);
+    if (!ret && g->cap < (size_t)rows * n) {
+        float *a = realloc(g->src, (size_t)rows * 3 * n * sizeof(float)), *b;
+        if (a) {
+            /* pad rows that never had a frame (a chunk that failed before its first) stay defined */
+            memset(a + g->cap * 3, 0, ((size_t)rows * n - g->cap) * 3 * sizeof(float));
+            g->src = a;
+        }
+        b = a ? realloc(g->fgr, (size_t)rows * 4 * n * sizeof(float)) : NULL;
+        if (b) {
+            g->fgr = b;
+            g->cap = (size_t)rows * n;
+        } else {
+            ret = fp_errorf(&err, FP_ENOMEM, "matte: batch: out of memory");
+        }
+    }
+    if (!ret) {
+        float *pha = g->fgr + (size_t)rows * 3 * n;
+        fp_tensor ts = { .dtype = FP_DTYPE_FLOAT32, .ndim = 4, .dims = { rows, 3, h, w }, .data = g->src };
+        fp_tensor tf = { .dtype = FP_DTYPE_FLOAT32, .ndim = 4, .dims = { rows, 3, h, w }, .data = g->fgr };
+        fp_tensor tp = { .dtype = FP_DTYPE_FLOAT32, .ndim = 4, .dims = { rows, 1, h, w }, .data = pha };
+        for (int j = 0; j < nl; j++)
+            memcpy(g->src + (size_t)(g->pad ? list[j] : j) * 3 * n, g->mb[list[j]].rgb, 3 * n * sizeof(float));
+        t0 = now_s();
+        ret = fp_matte_run_batch(g->m, &ts, &tf, &tp, &err);
+        g->model_s += now_s() - t0;
+        if (!ret) {
+            for (int j = 0; j < nl; j++) {
+                gang_member *mb = &g->mb[list[j]];
+                int r = g->pad ? list[j] : j;
+                memcpy(mb->fgr, g->fgr + (size_t)r * 3 * n, 3 * n * sizeof(float));
+                memcpy(mb->pha, pha + (size_t)r * n, n * sizeof(float));
+                mb->row = r;
+                mb->ret = 0;
+            }
+            g->calls++;
+            g->rows_run += nl;
+            g->rows_padded += rows - nl;
+            g->max_rows = rows > g->max_rows ? rows : g->max_rows;
+        }
+    }
+    if (ret)
+        gang_fail_waiting(g, ret, &err);
+    for (int j = 0; j < nl; j++)
+        g->mb[list[j]].waiting = 0;
+    g->nwaiting = 0;
+    g->gen++;
+    pthread_cond_broadcast(&g->cv);
+}
+
+/* The stage's run hook: fp_matte_run's contract, through the batch. */
+static int gang_submit(void *opaque, const float *rgb, int w, int h, float *fgr, float *pha, fp_err *e)
+{
+    gang_ref *ref = opaque;
+    gang *g = ref->g;
+    gang_member *mb = &g->mb[ref->i];
+    uint64_t gen;
+    int ret;
+
+    pthread_mutex_lock(&g->mu);
+    mb->rgb = rgb;
+    mb->fgr = fgr;
+    mb->pha = pha;
+    mb->w = w;
+    mb->h = h;
+    mb->waiting = 1;
+    g->nwaiting++;
+    gen = g->gen;
+    gang_try_run(g);
+    while (g->gen == gen)
+        pthread_cond_wait(&g->cv, &g->mu);
+    ret = mb->ret;
+    if (ret < 0)
+        fp_errorf(e, mb->err.code ? mb->err.code : ret, "%s", mb->err.code ? mb->err.msg : "matte: batch failed");
+    pthread_mutex_unlock(&g->mu);
+    return ret;
+}
+
+static void gang_leave(gang *g, int i)
+{
+    pthread_mutex_lock(&g->mu);
+    if (g->mb[i].active) {
+        g->mb[i].active = 0;
+        g->nactive--;
+        gang_try_run(g); /* the others may all be waiting for this one */
+    }
+    pthread_mutex_unlock(&g->mu);
+}
+
+/* One chunk through fp_transcode. ref NULL: with its own model instance (threads mode); else as a
+ * member of ref's batch (the model is the batch's), leaving the batch whatever happens. */
+static int run_one(runner *r, chunk *c, gang_ref *ref, fp_err *e)
 {
     const fp_matte_chunk_opts *o = r->o;
     fp_matte_opts mo = o->model;
     fp_matte *m = NULL;
     fp_matte_stage s = { 0 };
     fp_process_stage stage = { "matte", o->mode == FP_MATTE_MODE_RGBA, fp_matte_stage_process, &s };
+    fp_matte_bg_stage bs = { &s, NULL, { 0, 1 }, AV_NOPTS_VALUE };
     fp_transcode_opts to;
     fp_transcode *t = NULL;
     int ret;
 
-    if (!mo.threads)
-        mo.threads = r->threads_per_model;
-    if ((ret = fp_matte_open(&m, &mo, e)) < 0)
-        return ret;
-    s.m = m;
+    if (ref) {
+        s.m = ref->g->m;
+        s.run = gang_submit;
+        s.run_opaque = ref;
+    } else {
+        if (!mo.threads)
+            mo.threads = r->threads_per_model;
+        if ((ret = fp_matte_open(&m, &mo, e)) < 0)
+            return ret;
+        s.m = m;
+    }
+    if (o->mode == FP_MATTE_MODE_COMPOSITE && o->bg_path) {
+        if ((ret = fp_matte_bg_open(&bs.bg, o->bg_path, e)) < 0)
+            goto end;
+        stage.process = fp_matte_bg_stage_process;
+        stage.opaque = &bs;
+    }
     s.mode = o->mode;
     s.premultiplied = o->premultiplied;
     memcpy(s.bg_rgb, o->bg_rgb, sizeof(s.bg_rgb));
@@ -133,6 +323,8 @@ static int run_one(runner *r, chunk *c, fp_err *e)
     to.pix_fmt = o->pix_fmt;
     to.stage = &stage;
     to.encoders = 1;
+    to.queue_decoded = o->queue_decoded;
+    to.queue_converted = o->queue_converted;
     to.copy_audio = to.copy_subs = to.copy_data = 0; /* the join copies them once from the source */
     to.interrupted = o->interrupted;
     to.video_metadata = o->video_metadata;
@@ -141,7 +333,11 @@ static int run_one(runner *r, chunk *c, fp_err *e)
     to.emit_from_pts = c->start_pts;
     if ((ret = fp_transcode_open(&t, &to, e)) >= 0) {
         fp_input *in = fp_transcode_input(t);
-        ret = fp_matte_check_size(m, fp_input_decoder(in)->width, fp_input_decoder(in)->height, e);
+        bs.time_base = fp_input_video_stream(in)->time_base;
+        bs.start_pts = fp_input_video_stream(in)->start_time; /* the stream's, so every chunk maps alike */
+        ret = fp_matte_check_size(s.m, fp_input_decoder(in)->width, fp_input_decoder(in)->height, e);
+        if (ret >= 0 && o->announce && !atomic_exchange(&r->announced, 1))
+            fprintf(stderr, "%s\n", o->announce);
         if (ret >= 0)
             ret = fp_transcode_run(t, e);
     }
@@ -152,6 +348,10 @@ static int run_one(runner *r, chunk *c, fp_err *e)
         ret = fp_errorf(e, FP_EINTERNAL, "%s: chunk wrote %lld frames, planned %lld", c->path,
                         (long long)c->st.frames_out, (long long)c->nframes);
     fp_transcode_freep(&t);
+end:
+    if (ref)
+        gang_leave(ref->g, ref->i);
+    fp_matte_bg_freep(&bs.bg);
     fp_matte_stage_uninit(&s);
     fp_matte_freep(&m);
     return ret;
@@ -167,7 +367,7 @@ static void *worker(void *arg)
         if (r->c[i].done)
             continue;
         fp_err_clear(&r->c[i].err);
-        r->c[i].ret = run_one(r, &r->c[i], &r->c[i].err);
+        r->c[i].ret = run_one(r, &r->c[i], NULL, &r->c[i].err);
         if (r->c[i].ret < 0)
             atomic_store(&r->failed, 1);
         else
@@ -176,12 +376,115 @@ static void *worker(void *arg)
     return NULL;
 }
 
+typedef struct gang_arg {
+    runner *r;
+    chunk *c;
+    gang_ref ref;
+} gang_arg;
+
+static void *gang_worker(void *arg)
+{
+    gang_arg *a = arg;
+    fp_err_clear(&a->c->err);
+    a->c->ret = run_one(a->r, a->c, &a->ref, &a->c->err);
+    if (a->c->ret >= 0)
+        a->c->done = 1;
+    return NULL;
+}
+
+typedef struct gang_totals {
+    double model_s;
+    int64_t calls, rows, padded;
+    int max_rows;
+} gang_totals;
+
+/* Batch mode: the chunks not done, in rounds of up to `batch` chunks started together, each round one
+ * batch over one model instance (opened here, reset per round). Chunk results land in c[]; returns
+ * the model's open error, FP_ENOMEM, or 0 (then see c[].ret). A failed round ends the run. */
+static int run_gangs(runner *r, int batch, gang_totals *gt, fp_err *e)
+{
+    fp_matte_opts mo = r->o->model;
+    fp_matte *m = NULL;
+    pthread_t th[256];
+    gang_arg args[256];
+    gang_member *mb = calloc(256, sizeof(*mb)); /* 256 error buffers: not on a thread's stack */
+    int ret;
+
+    if (!mb)
+        return fp_errorf(e, FP_ENOMEM, "matte: out of memory");
+    if ((ret = fp_matte_open(&m, &mo, e)) < 0) {
+        free(mb);
+        return ret;
+    }
+    for (int next = 0; next < r->n;) {
+        gang g;
+        int idx[256], nm = 0, started = 0, failed = 0;
+        for (; next < r->n && nm < batch; next++)
+            if (!r->c[next].done)
+                idx[nm++] = next;
+        if (!nm)
+            break;
+        memset(&g, 0, sizeof(g));
+        memset(mb, 0, 256 * sizeof(*mb));
+        pthread_mutex_init(&g.mu, NULL);
+        pthread_cond_init(&g.cv, NULL);
+        g.m = m;
+        g.mb = mb;
+        /* Fault injection for the CPU tests of the OOM retry (no GPU in CI): FP_MATTE_TEST_MAX_ROWS=N
+         * makes every call of more than N rows fail as CUDA out of memory would. */
+        g.fault_max_rows = getenv("FP_MATTE_TEST_MAX_ROWS") ? atoi(getenv("FP_MATTE_TEST_MAX_ROWS")) : 0;
+        g.pad = r->o->batch_tail == FP_MATTE_TAIL_PAD ||
+                (r->o->batch_tail == FP_MATTE_TAIL_AUTO && !strcmp(fp_matte_backend(m), "cuda"));
+        g.n = g.nactive = nm;
+        for (int j = 0; j < nm; j++) {
+            mb[j].active = 1;
+            mb[j].row = -1;
+        }
+        fp_matte_reset(m);
+        for (int j = 0; j < nm; j++) {
+            args[j] = (gang_arg){ r, &r->c[idx[j]], { &g, j } };
+            if (pthread_create(&th[j], NULL, gang_worker, &args[j]) != 0)
+                break;
+            started++;
+        }
+        for (int j = started; j < nm; j++) {
+            /* not started: out of the batch, reported as such */
+            r->c[idx[j]].ret = fp_errorf(&r->c[idx[j]].err, FP_ENOMEM, "matte: cannot start a chunk thread");
+            gang_leave(&g, j);
+        }
+        for (int j = 0; j < started; j++)
+            pthread_join(th[j], NULL);
+        gt->model_s += g.model_s;
+        gt->calls += g.calls;
+        gt->rows += g.rows_run;
+        gt->padded += g.rows_padded;
+        gt->max_rows = g.max_rows > gt->max_rows ? g.max_rows : gt->max_rows;
+        free(g.src);
+        free(g.fgr);
+        pthread_cond_destroy(&g.cv);
+        pthread_mutex_destroy(&g.mu);
+        for (int j = 0; j < nm; j++)
+            failed |= r->c[idx[j]].ret < 0;
+        if (failed)
+            break;
+    }
+    fp_matte_freep(&m);
+    free(mb);
+    return 0;
+}
+
 /* ---- join ------------------------------------------------------------------------------------ */
 
 /* fp_audio's packets (audio the container cannot hold, transcoded at the join). */
 static int join_write(void *opaque, AVPacket *pkt)
 {
     return av_interleaved_write_frame(opaque, pkt) < 0 ? FP_EIO : 0;
+}
+
+int fp_matte_is_mov(const char *output)
+{
+    const AVOutputFormat *f = av_guess_format(NULL, output, NULL);
+    return f && !strcmp(f->name, "mov");
 }
 
 static int join(const fp_matte_chunk_opts *o, chunk *c, int n, fp_err *e)
@@ -193,6 +496,7 @@ static int join(const fp_matte_chunk_opts *o, chunk *c, int n, fp_err *e)
     AVRational vtb = { 0, 1 };
     fp_audio **aenc = NULL; /* source stream -> its audio transcoder (fp_audio.h); NULL: copied */
     unsigned naenc = 0;
+    AVDictionary *mux = NULL;
 
     if (!vp || !ap) {
         ret = fp_errorf(e, FP_ENOMEM, "%s: join: out of memory", o->output);
@@ -264,11 +568,15 @@ static int join(const fp_matte_chunk_opts *o, chunk *c, int n, fp_err *e)
         map[i] = os->index;
     }
     av_dict_copy(&out->metadata, src->metadata, 0);
+    if (fp_matte_is_mov(o->output)) {
+        av_dict_copy(&out->metadata, o->video_metadata, 0); /* MOV: the alpha type at the file level */
+        av_dict_set(&mux, "movflags", "use_metadata_tags", 0);
+    }
     if (!(out->oformat->flags & AVFMT_NOFILE) && avio_open(&out->pb, fp_output_tmp_path(po), AVIO_FLAG_WRITE) < 0) {
         ret = fp_errorf(e, FP_EOUTPUT, "%s: output: cannot create the output file", o->output);
         goto end;
     }
-    if (avformat_write_header(out, NULL) < 0) {
+    if (avformat_write_header(out, &mux) < 0) {
         ret = fp_errorf(e, FP_EOUTPUT, "%s: output: cannot write the header", o->output);
         goto end;
     }
@@ -367,6 +675,7 @@ end:
     for (unsigned i = 0; aenc && i < naenc; i++)
         fp_audio_freep(&aenc[i]);
     free(aenc);
+    av_dict_free(&mux);
     free(map);
     fp_output_abort(&po);
     return ret;
@@ -378,7 +687,8 @@ int fp_matte_run_chunked(const fp_matte_chunk_opts *o, fp_matte_chunk_stats *st,
     chunk *c = NULL;
     runner r;
     pthread_t *th = NULL;
-    int k = o->chunks, par, ret, started = 0;
+    int k = o->chunks, par, batch, ret, started = 0;
+    gang_totals gt = { 0 };
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     double t0 = now_s();
     const char *slash = strrchr(o->output, '/'), *dot;
@@ -413,6 +723,23 @@ int fp_matte_run_chunked(const fp_matte_chunk_opts *o, fp_matte_chunk_stats *st,
                  (int)getpid(), dot);
     }
     par = o->parallel > 0 && o->parallel < k ? o->parallel : k;
+    /* batch mode: par is the batch (chunks per model call and at once) */
+    batch = o->batch == 1 ? 1 : o->batch > 1 && o->batch < par ? o->batch : par;
+    batch = batch > 256 ? 256 : batch;
+    if (batch > 1) {
+        fp_matte *probe = NULL;
+        fp_matte_opts mo = o->model;
+        if ((ret = fp_matte_open(&probe, &mo, e)) < 0)
+            goto end;
+        if (fp_matte_max_batch(probe) < batch) {
+            fp_log(FP_LOG_INFO, "matte", "%s: the model takes a batch of %d only; chunks run on threads, one model "
+                   "instance each", o->model.model, fp_matte_max_batch(probe));
+            batch = 1;
+        }
+        fp_matte_freep(&probe);
+    }
+    if (batch > 1)
+        par = batch;
     memset(&r, 0, sizeof(r));
     r.o = o;
     r.c = c;
@@ -427,15 +754,20 @@ int fp_matte_run_chunked(const fp_matte_chunk_opts *o, fp_matte_chunk_stats *st,
         atomic_store(&r.next, 0);
         atomic_store(&r.failed, 0);
         r.threads_per_model = cores > par ? (int)(cores / par) : 1;
-        for (started = 0; started < par; started++)
-            if (pthread_create(&th[started], NULL, worker, &r) != 0)
-                break;
-        if (!started) {
-            ret = fp_errorf(e, FP_ENOMEM, "matte: cannot start a chunk thread");
-            goto end;
+        if (batch > 1) {
+            if ((ret = run_gangs(&r, par, &gt, e)) < 0)
+                goto end;
+        } else {
+            for (started = 0; started < par; started++)
+                if (pthread_create(&th[started], NULL, worker, &r) != 0)
+                    break;
+            if (!started) {
+                ret = fp_errorf(e, FP_ENOMEM, "matte: cannot start a chunk thread");
+                goto end;
+            }
+            for (int i = 0; i < started; i++)
+                pthread_join(th[i], NULL);
         }
-        for (int i = 0; i < started; i++)
-            pthread_join(th[i], NULL);
         for (int i = 0; i < k; i++) {
             if (!c[i].done && c[i].ret < 0) {
                 failed = 1;
@@ -443,13 +775,17 @@ int fp_matte_run_chunked(const fp_matte_chunk_opts *o, fp_matte_chunk_stats *st,
                 first = first < 0 ? i : first;
             }
         }
-        /* Out of GPU memory with several chunks at once: retry the chunks not done with half as many
-         * at once (each holds its own model and activations), down to one, instead of failing. */
+        /* Out of GPU memory with several chunks at once (threads: each holds its own model and
+         * activations; batch: one call holds them all): retry the chunks not done with half as many at
+         * once / half the batch, down to one, instead of failing. */
         if (!failed || !oom || par == 1)
             break;
-        fp_log(FP_LOG_WARN, "matte", "%s: GPU error with %d chunks at once (%s); retrying with %d", o->output, par,
-               c[first].err.code ? c[first].err.msg : "no message", par / 2);
+        fp_log(FP_LOG_WARN, "matte", "%s: GPU error with %s %d (%s); retrying with %d", o->output,
+               batch > 1 ? "a batch of" : "chunks at once:", par, c[first].err.code ? c[first].err.msg : "no message",
+               par / 2);
         par /= 2;
+        if (batch > 1)
+            batch = par > 1 ? par : 2; /* a batch of 1 is still the batch path: one model, one row */
         for (int i = 0; i < k; i++)
             if (!c[i].done) {
                 c[i].ret = 0;
@@ -475,6 +811,13 @@ int fp_matte_run_chunked(const fp_matte_chunk_opts *o, fp_matte_chunk_stats *st,
             st->frames += c[i].st.frames_out;
             st->warmup_frames_run += c[i].nwarm;
             st->model_s += c[i].model_s;
+        }
+        st->batch = batch > 1 ? par : 0;
+        if (batch > 1) {
+            st->model_s = gt.model_s;
+            st->model_calls = gt.calls;
+            st->mean_rows = gt.calls ? (double)gt.rows / gt.calls : 0;
+            st->padded_rows = gt.padded;
         }
         st->seconds = now_s() - t0;
     }

@@ -11,6 +11,12 @@
 #include <string.h>
 #include <time.h>
 
+#ifdef FP_HAVE_CUDA
+#include <cuda_runtime_api.h>
+
+#include "tasks/matte_cuda.h"
+#endif
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -54,7 +60,8 @@ int fp_matte_stage_process(void *opaque, const fp_planar *rgb, const fp_planar *
         pa = (float *)alpha->data + (size_t)alpha->n * n;
 
     t0 = now_s();
-    ret = fp_matte_run(s->m, px, w, h, s->fgr, s->pha, e);
+    ret = s->run ? s->run(s->run_opaque, px, w, h, s->fgr, s->pha, e)
+                 : fp_matte_run(s->m, px, w, h, s->fgr, s->pha, e);
     s->model_s += now_s() - t0;
     if (ret < 0)
         return ret;
@@ -82,9 +89,102 @@ int fp_matte_stage_process(void *opaque, const fp_planar *rgb, const fp_planar *
     return 0;
 }
 
+#ifdef FP_HAVE_CUDA
+static int dev_f32_nchw(const fp_planar *p)
+{
+    return p && p->data && p->on_device && p->dtype == FP_DTYPE_F32 && p->layout == FP_LAYOUT_NCHW;
+}
+
+static int cuda_err(fp_err *e, cudaError_t err, const char *what)
+{
+    return fp_errorf(e, err == cudaErrorMemoryAllocation ? FP_ENOMEM : FP_EDEVICE, "matte: stage: %s: %s", what,
+                     cudaGetErrorString(err));
+}
+
+int fp_matte_stage_process_cuda(void *opaque, const fp_planar *rgb, const fp_planar *alpha, int64_t pts,
+                                void *stream, fp_err *e)
+{
+    fp_matte_stage *s = opaque;
+    int w = rgb->width, h = rgb->height, ret, f16 = fp_matte_model_fp16(s->m);
+    size_t n = (size_t)w * h, esz = f16 ? 2 : 4;
+    float *px, *pa = NULL;
+    const void *src;
+    cudaError_t err;
+    double t0;
+
+    (void)pts;
+    if (!dev_f32_nchw(rgb) || rgb->channels != 3)
+        return fp_errorf(e, FP_EINVAL, "matte: stage: expects device fp32 NCHW RGB planes");
+    if (s->mode == FP_MATTE_MODE_RGBA && (!dev_f32_nchw(alpha) || alpha->channels != 1 || alpha->width != w ||
+                                          alpha->height != h))
+        return fp_errorf(e, FP_EINVAL, "matte: stage: expects a device fp32 alpha plane of the frame's size");
+    if (s->mode == FP_MATTE_MODE_COMPOSITE && s->bg_image && (s->bg_w != w || s->bg_h != h))
+        return fp_errorf(e, FP_EINVAL, "matte: stage: background image is %dx%d, frames are %dx%d", s->bg_w,
+                         s->bg_h, w, h);
+    if (s->d_cap < n) {
+        cudaFree(s->d_fgr);
+        cudaFree(s->d_pha);
+        cudaFree(s->d_src16);
+        cudaFree(s->d_bg);
+        s->d_fgr = s->d_pha = s->d_src16 = NULL;
+        s->d_bg = NULL;
+        s->d_cap = 0;
+        if ((err = cudaMalloc(&s->d_fgr, 3 * n * esz)) != cudaSuccess ||
+            (err = cudaMalloc(&s->d_pha, n * esz)) != cudaSuccess ||
+            (f16 && (err = cudaMalloc(&s->d_src16, 3 * n * 2)) != cudaSuccess))
+            return cuda_err(e, err, "device scratch");
+        s->d_cap = n;
+    }
+    if (s->mode == FP_MATTE_MODE_COMPOSITE && s->bg_image && !s->d_bg) {
+        if ((err = cudaMalloc((void **)&s->d_bg, 3 * n * sizeof(float))) != cudaSuccess ||
+            (err = cudaMemcpy(s->d_bg, s->bg_image, 3 * n * sizeof(float), cudaMemcpyHostToDevice)) != cudaSuccess)
+            return cuda_err(e, err, "background upload");
+    }
+    px = (float *)rgb->data + (size_t)rgb->n * 3 * n;
+    if (s->mode == FP_MATTE_MODE_RGBA)
+        pa = (float *)alpha->data + (size_t)alpha->n * n;
+    src = px;
+    if (f16) {
+        if ((ret = fp_matte_cast_f16_cuda(px, s->d_src16, 3 * n, stream, e)) < 0)
+            return ret;
+        src = s->d_src16;
+    }
+    /* The model runs on the runtime's stream: what the preprocess (and the cast) queued must be done. */
+    if ((err = cudaStreamSynchronize((cudaStream_t)stream)) != cudaSuccess)
+        return cuda_err(e, err, "preprocess");
+    t0 = now_s();
+    ret = fp_matte_run_device(s->m, src, w, h, s->d_fgr, s->d_pha, e);
+    s->model_s += now_s() - t0;
+    if (ret < 0)
+        return ret;
+    s->frames++;
+    return fp_matte_compose_cuda(s->d_fgr, s->d_pha, f16, n, s->mode, s->premultiplied, s->bg_rgb,
+                                 s->mode == FP_MATTE_MODE_COMPOSITE ? s->d_bg : NULL, px, pa, stream, e);
+}
+#endif
+
+fp_matte_stage_cuda_fn fp_matte_stage_device_fn(const fp_matte *m)
+{
+#ifdef FP_HAVE_CUDA
+    return fp_matte_device_ok(m) ? fp_matte_stage_process_cuda : NULL;
+#else
+    (void)m;
+    return NULL;
+#endif
+}
+
 void fp_matte_stage_uninit(fp_matte_stage *s)
 {
     free(s->fgr);
     s->fgr = s->pha = NULL;
     s->cap = 0;
+#ifdef FP_HAVE_CUDA
+    cudaFree(s->d_fgr);
+    cudaFree(s->d_pha);
+    cudaFree(s->d_src16);
+    cudaFree(s->d_bg);
+#endif
+    s->d_fgr = s->d_pha = s->d_src16 = NULL;
+    s->d_bg = NULL;
+    s->d_cap = 0;
 }

@@ -270,8 +270,11 @@ end:
 }
 
 /* Ctrl-C as soon as the temporary output exists: exit 130, nothing left under any name. */
-static void ctrl_c(const char *in)
+/* chunks > 1: the batched chunk path (three transcodes feeding one model call): every chunk must see
+ * the interruption and leave the batch, none may wait for the others forever. */
+static void ctrl_c(const char *in, int chunks)
 {
+    char nch[16];
     char dir[1024], out[1100], err[1100];
     pid_t pid;
     int st = 0, seen = 0;
@@ -282,7 +285,9 @@ static void ctrl_c(const char *in)
     pid = fork();
     if (pid == 0) {
         freopen(err, "w", stderr);
-        execl(fpbin, fpbin, "matte", in, "-o", out, "--model", model, "--backend", "cpu", (char *)NULL);
+        snprintf(nch, sizeof(nch), "%d", chunks);
+        execl(fpbin, fpbin, "matte", in, "-o", out, "--model", model, "--backend", "cpu", "--chunks", nch,
+              (char *)NULL);
         _exit(127);
     }
     for (int i = 0; i < 20000 && !seen; i++) {
@@ -319,6 +324,68 @@ static void bad_model(const char *in, const char *m, const char *needle)
     CHECK_MSG(!needle || (err && strstr(err, needle)), "'%s' not in the message", needle);
     CHECK(!exists(out));
     free(err);
+}
+
+/* --composite VIDEO: a 1 s background at 5 fps (red for 0.6 s, then blue; 32x24, H.264) behind the
+ * 2 s, 10 fps input: frame k (t = k/10 s) must show red where t mod 1 < 0.6, else blue (its own frame
+ * rate mapped by time, scaled to 96x72, looped in the second second). Checked on the keyed area:
+ * the pixels whose alpha (the --alpha-only output `matte`, lossless) is 0, at least a quarter of the
+ * frame. Sequential and --chunks 2 (each chunk its own background decoder, starting mid-way). */
+static void composite_video(const char *in, const char *matte)
+{
+    enum { W = 96, H = 72, NF = 20 };
+    char bg[1100], out[1100], rgb[1100], al[1100];
+    snprintf(bg, sizeof(bg), "%s/bg.mp4", tmp);
+    snprintf(al, sizeof(al), "%s/matte.gray", tmp);
+    CHECK(sh("ffmpeg -nostdin -v error -y -filter_complex 'color=c=red:s=32x24:r=5:d=0.6[a];color=c=blue:s=32x24:r=5:"
+             "d=0.4[b];[a][b]concat=n=2:v=1:a=0' -c:v libx264 -pix_fmt yuv420p '%s' 2>/dev/null || ffmpeg -nostdin -v "
+             "error -y -filter_complex 'color=c=red:s=32x24:r=5:d=0.6[a];color=c=blue:s=32x24:r=5:d=0.4[b];[a][b]"
+             "concat=n=2:v=1:a=0' -c:v ffv1 '%s'", bg, bg) == 0);
+    CHECK(sh("ffmpeg -nostdin -v error -y -i '%s' -vf extractplanes=r -f rawvideo -pix_fmt gray '%s'", matte, al) == 0);
+    for (int chunked = 0; chunked < 2; chunked++) {
+        unsigned char *x, *a;
+        size_t nx = 0, na = 0;
+        int bad = 0, keyed_min = W * H;
+        snprintf(out, sizeof(out), "%s/comp_video%d.mkv", tmp, chunked);
+        snprintf(rgb, sizeof(rgb), "%s/comp_video%d.rgb", tmp, chunked);
+        CHECK(sh("'%s' matte '%s' -o '%s' --model '%s' --backend cpu --composite '%s' -c:v ffv1 %s", fpbin, in, out,
+                 model, bg, chunked ? "--chunks 2" : "") == 0);
+        frames_and_times(in, out);
+        CHECK(sh("ffmpeg -nostdin -v error -y -i '%s' -f rawvideo -pix_fmt rgb24 '%s'", out, rgb) == 0);
+        x = (unsigned char *)read_file(rgb, &nx);
+        a = (unsigned char *)read_file(al, &na);
+        CHECK(x && a && nx == (size_t)NF * W * H * 3 && na == (size_t)NF * W * H);
+        for (int k = 0; x && a && nx == (size_t)NF * W * H * 3 && na == (size_t)NF * W * H && k < NF; k++) {
+            int red = (k % 10) < 6, keyed = 0;
+            double sr = 0, sg = 0, sb = 0;
+            for (int i = 0; i < W * H; i++) {
+                const unsigned char *p = x + ((size_t)k * W * H + i) * 3;
+                if (a[(size_t)k * W * H + i])
+                    continue;
+                keyed++;
+                sr += p[0];
+                sg += p[1];
+                sb += p[2];
+            }
+            keyed_min = keyed < keyed_min ? keyed : keyed_min;
+            if (keyed) {
+                sr /= keyed;
+                sg /= keyed;
+                sb /= keyed;
+            }
+            if (!keyed || (red ? !(sr > 200 && sg < 40 && sb < 40) : !(sb > 200 && sr < 40 && sg < 40))) {
+                printf("frame %d (t %.1f s): keyed %d px, mean RGB %.0f %.0f %.0f, expected %s\n", k, k / 10.0, keyed,
+                       sr, sg, sb, red ? "red" : "blue");
+                bad++;
+            }
+        }
+        printf("composite over a video%s: %d of %d frames wrong, keyed area >= %d of %d px per frame\n",
+               chunked ? " (2 chunks)" : "", bad, NF, keyed_min, W * H);
+        CHECK_EQ_INT(bad, 0);
+        CHECK(keyed_min >= W * H / 4);
+        free(x);
+        free(a);
+    }
 }
 
 int main(int argc, char **argv)
@@ -371,6 +438,16 @@ int main(int argc, char **argv)
     CHECK_MSG(!strncmp(buf, "prores,4444", 11) && strstr(buf, ",yuva444p1"), "mov: %s", buf);
     frames_and_times(in, out);
     audio_copied(out, "aac");
+    /* the MOV muxer keeps no stream tags: the alpha type is a file-level mdta key (use_metadata_tags),
+     * single pass and through the chunk join */
+    capture(buf, sizeof(buf), "ffprobe -v error -show_entries format_tags=alpha_type -of csv=p=0 '%s'", out);
+    CHECK_MSG(!strcmp(buf, "premultiplied\n"), "mov alpha_type (file level): '%s'", buf);
+    snprintf(out, sizeof(out), "%s/out_chunks.mov", tmp);
+    CHECK(sh("'%s' matte '%s' -o '%s' --model '%s' --backend cpu --alpha-mode premultiplied --chunks 2", fpbin, inaac,
+             out, model) == 0);
+    capture(buf, sizeof(buf), "ffprobe -v error -show_entries format_tags=alpha_type -of csv=p=0 '%s'", out);
+    CHECK_MSG(!strcmp(buf, "premultiplied\n"), "mov alpha_type (file level, chunks): '%s'", buf);
+    frames_and_times(in, out);
 
     /* .mkv: FFV1 with alpha; lossless, so its alpha is compared with a direct model run */
     snprintf(out, sizeof(out), "%s/out.mkv", tmp);
@@ -447,7 +524,15 @@ int main(int argc, char **argv)
         size_t nx = 0, ny = 0;
         int maxd = 0;
         snprintf(ch, sizeof(ch), "%s/chunked.mkv", tmp);
-        CHECK(sh("'%s' matte '%s' -o '%s' --model '%s' --backend cpu --chunks 3", fpbin, in, ch, model) == 0);
+        /* the default is one batch: the three chunks' frames in one model call, each its own state row */
+        capture(buf, sizeof(buf), "'%s' matte '%s' -o '%s' --model '%s' --backend cpu --chunks 3 2>&1; echo rc=$?", fpbin,
+                in, ch, model);
+        CHECK_MSG(strstr(buf, "rc=0") && strstr(buf, "batch 3: "), "batched chunks: %s", buf);
+        /* the auto-configuration (--batch 0: all 3 chunks in one call on the CPU), logged once */
+        {
+            const char *ac = strstr(buf, "auto-configuration for 96x72 on CPU: chunks 3, batch 3, queues ");
+            CHECK_MSG(ac && !strstr(ac + 1, "auto-configuration"), "auto-configuration line: %s", buf);
+        }
         frames_and_times(in, ch);
         audio_copied(ch, "opus");
         CHECK_MSG(strstr(probe_v(ch, NULL, "stream_tags=alpha_type", buf, sizeof(buf)), "straight"), "tag: %s", buf);
@@ -466,6 +551,38 @@ int main(int argc, char **argv)
         CHECK(maxd <= 1);
         free(x);
         free(y);
+        /* the same chunk plan without the tensor batch (one model per chunk on its own thread), with the
+         * batch refused as out of GPU memory (fault injection) so it retries with half the batch, and with
+         * a padded tail (ended chunks keep their rows) instead of the CPU's shrinking one: all equal the
+         * batched output within one code value (rows are independent images: measured 0) */
+        static const char *const vname[3] = { "one model per chunk", "after an injected OOM (retry with half the batch)",
+                                              "a padded tail" };
+        static const char *const vargs[3] = { "--batch 1", "", "--batch-tail pad" };
+        static const char *const vwant[3] = { "no tensor batch", "batch 1: ", "padded tail (+" };
+        x = (unsigned char *)read_file(pb, &nx);
+        for (int v = 0; v < 3; v++) {
+            char o2[1100], pc[1100];
+            int d2 = 0;
+            snprintf(o2, sizeof(o2), "%s/chunked_%d.mkv", tmp, v);
+            snprintf(pc, sizeof(pc), "%s/chunked_%d.yuva", tmp, v);
+            capture(buf, sizeof(buf), "%s'%s' matte '%s' -o '%s' --model '%s' --backend cpu --chunks 3 %s 2>&1; "
+                    "echo rc=$?", v == 1 ? "FP_MATTE_TEST_MAX_ROWS=2 " : "", fpbin, in, o2, model, vargs[v]);
+            CHECK_MSG(strstr(buf, "rc=0") && strstr(buf, vwant[v]), "%s: %s", o2, buf);
+            CHECK_MSG(v != 1 || (strstr(buf, "a batch of 3") && strstr(buf, "retrying with 1")), "no OOM retry: %s", buf);
+            CHECK_MSG(v != 2 || !strstr(buf, "(+0 padded rows)"), "no padded rows: %s", buf);
+            frames_and_times(in, o2);
+            CHECK(sh("ffmpeg -nostdin -v error -y -i '%s' -f rawvideo '%s'", o2, pc) == 0);
+            y = (unsigned char *)read_file(pc, &ny);
+            CHECK(x && y && nx == ny && nx > 0);
+            for (size_t i = 0; x && y && nx == ny && i < nx; i++) {
+                int d = abs(x[i] - y[i]);
+                d2 = d > d2 ? d : d2;
+            }
+            printf("chunks batched vs %s: max difference %d code value(s)\n", vname[v], d2);
+            CHECK(d2 <= 1);
+            free(y);
+        }
+        free(x);
     }
 
     /* composite over a colour, and the matte as grey: flat video, no alpha */
@@ -495,6 +612,7 @@ int main(int argc, char **argv)
     snprintf(out, sizeof(out), "%s/matte.mkv", tmp);
     CHECK(sh("'%s' matte '%s' -o '%s' --model '%s' --backend cpu --alpha-only -c:v ffv1", fpbin, in, out, model) == 0);
     frames_and_times(in, out);
+    composite_video(in, out);
 
     return fp_test_finish("matte_e2e formats");
 
@@ -555,6 +673,7 @@ faults:
     snprintf(inlong, sizeof(inlong), "%s/long.mkv", tmp);
     CHECK(sh("ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=size=96x72:rate=25 -t 20 -c:v ffv1 '%s'", inlong) ==
           0);
-    ctrl_c(inlong);
+    ctrl_c(inlong, 1);
+    ctrl_c(inlong, 3);
     return fp_test_finish("matte_e2e faults");
 }

@@ -376,15 +376,32 @@ nvdec)
     run_ok probe --json "$C/av1.mkv" > a.json || exit 1
     echo "  av1: $(python3 -c 'import json; print(json.load(open("a.json"))["decode"])')"
   fi
+  # NVDEC clips of their own, 256x144: NVDEC's VP9 minimum is 128x128 in both dimensions (the shared
+  # 160x120 clips are below it, and their refusal is checked below). Made here, not in make_clips.sh,
+  # so the CPU cases keep their tiny clips.
+  N=nv; mkdir -p "$N"
+  NV="testsrc2=size=256x144:rate=25:duration=2"
+  ffmpeg -nostdin -y -v error -f lavfi -i "$NV" -c:v libx264 -pix_fmt yuv420p -g 25 "$N/h264.mp4" || fail "make nv/h264.mp4"
+  # without libx265 (the GPU machine's FFmpeg), the same clip made beforehand by scripts/fetch-gpu-deps.sh
+  G=${FP_GPU_CLIPS:-$(cd "$(dirname "$0")/../.." && pwd)/.gpu-deps/clips}
+  ffmpeg -nostdin -y -v error -f lavfi -i "$NV" -c:v libx265 -pix_fmt yuv420p10le -x265-params log-level=none "$N/hevc10.mkv" 2>/dev/null \
+    || { rm -f "$N/hevc10.mkv"; cp "$G/hevc10_256x144.mkv" "$N/hevc10.mkv" 2>/dev/null && echo "  (hevc10 from $G)"; } \
+    || echo "  (hevc10 not made: no libx265 in this FFmpeg and no $G/hevc10_256x144.mkv)"
+  ffmpeg -nostdin -y -v error -f lavfi -i "$NV" -c:v libvpx-vp9 -deadline realtime -cpu-used 8 "$N/vp9.webm" || fail "make nv/vp9.webm"
   for f in h264.mp4 hevc10.mkv vp9.webm; do
-    [ -f "$C/$f" ] || { echo "  ($f not made by this FFmpeg)"; continue; }
-    run_ok transcode "$C/$f" -o "g_$f.mkv" -c:v ffv1 -an --decode gpu || continue
-    run_ok transcode "$C/$f" -o "c_$f.mkv" -c:v ffv1 -an --decode cpu || continue
+    [ -f "$N/$f" ] || { echo "  ($f not made by this FFmpeg)"; continue; }
+    run_ok transcode "$N/$f" -o "g_$f.mkv" -c:v ffv1 -an --decode gpu || continue
+    run_ok transcode "$N/$f" -o "c_$f.mkv" -c:v ffv1 -an --decode cpu || continue
     check "$f: NVDEC frames" eq "$(nframes "g_$f.mkv")" "$(nframes "c_$f.mkv")"
     check "$f: NVDEC timestamps" eq "$(vpts "g_$f.mkv")" "$(vpts "c_$f.mkv")"
     check "$f: NVDEC pixels equal the CPU decoder's" eq \
       "$(ffmpeg -v error -i "g_$f.mkv" -f framemd5 - | grep -v '^#' | md5sum)" "$(ffmpeg -v error -i "c_$f.mkv" -f framemd5 - | grep -v '^#' | md5sum)"
   done
+  # below NVDEC's minimum size: refused with --decode gpu, with the size rule as the reason
+  expect_fail 4 vp9.webm decode x.mkv transcode "$C/vp9.webm" -o x.mkv -an --decode gpu
+  check "small VP9: the reason names NVDEC's size range" grep -q "160x120 is outside NVDEC's" err.txt
+  run_ok transcode "$C/vp9.webm" -o small_auto.mkv -c:v ffv1 -an
+  check "small VP9: auto falls back to the CPU" eq "$(nframes small_auto.mkv)" "$(nframes "$C/vp9.webm")"
   # a stream NVDEC cannot take (AV1 on Hopper, ProRes) falls back in auto and is refused with --decode gpu
   run_ok transcode "$C/prores.mov" -o p.mkv -c:v ffv1 -an
   expect_fail 4 prores.mov decode x.mkv transcode "$C/prores.mov" -o x.mkv --decode gpu

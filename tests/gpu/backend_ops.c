@@ -30,6 +30,7 @@
 
 #include "fp_test.h"
 #include "nn/nn_backend.h"
+#include "nn/nn_fuse.h"
 #include "nn/nn_op.h"
 #include "nn/nn_tensor.h"
 
@@ -406,7 +407,8 @@ static void run_case(const char *op, int opset, const char *attrs, int nin, cons
 
         n.name = strdup(op);
         n.op_type = (char *)op;
-        n.domain = (char *)"";
+        /* FusedConv is the runtime's fusion product (com.microsoft, defined in nn_fuse.c) */
+        n.domain = (char *)(strcmp(op, "FusedConv") ? "" : "com.microsoft");
         n.opset = opset;
         n.nin = nin;
         n.nout = nout;
@@ -421,7 +423,7 @@ static void run_case(const char *op, int opset, const char *attrs, int nin, cons
             snprintf(err, sizeof(err), "bad attribute spec");
             goto done;
         }
-        n.def = nn_op_find("", op);
+        n.def = strcmp(op, "FusedConv") ? nn_op_find("", op) : &nn_op_fused_conv;
         if (!n.def || !n.def->cpu || !n.def->infer) {
             status = 2;
             skip_why = "no CPU reference kernel registered";
@@ -718,6 +720,9 @@ static void cases_shape(void)
     CASE("Split", 13, "axis=i:1", 2, F(2, 7, 3, 9), VI(2, 5));
     CASE("Split", 13, "axis=i:-1", 3, F(8, 3, 129), VI(1, 100, 28));
     CASE("Split", 13, "axis=i:0", 3, F(9, 7));
+    /* rows of >= 512 bytes (the refiner's full-resolution Concat/Split): the 2-D memcpy path */
+    CASE("Concat", 13, "axis=i:1", 1, F(2, 3, 33, 129), F(2, 1, 33, 129));
+    CASE("Split", 13, "axis=i:1", 2, F(2, 7, 33, 65), VI(3, 4));
     CASE("Slice", 13, "", 1, F(2, 3, 7, 129), VI(1, 0), VI(7, 100), VI(2, 3), VI(2, 3));
     CASE("Slice", 13, "", 1, F(3, 7, 9), VI(-1), VI(-100), VI(2), VI(-2));
     CASE("Slice", 13, "", 1, F(8, 16, 7, 9), VI(0, 4), VI(8, 12), VI(0, 1));
@@ -776,6 +781,20 @@ static void cases_conv(void)
          FR(-2, 2, 2, 36, 5, 7));
     CASE("DeformConv", 19, "strides=is:2,2;dilations=is:2,2;pads=is:2,2,2,2", 1, F(8, 3, 9, 9), F(5, 3, 3, 3),
          FR(-1.5, 1.5, 8, 18, 5, 5), NONE, F(8, 9, 5, 5));
+    /* FusedConv: Conv with the activation in its bias epilogue, each activation, with and without bias */
+    CASE("FusedConv", 11, "pads=is:1,1,1,1;activation=s:Relu", 1, F(1, 3, 7, 9), FC(8, 3, 3, 3), FC(8));
+    CASE("FusedConv", 11, "pads=is:1,1,1,1;group=i:16;activation=s:HardSwish", 1, F(8, 16, 7, 129), FC(16, 1, 3, 3),
+         FC(16));
+    CASE("FusedConv", 11, "activation=s:Clip;activation_params=fs:0,6", 1, F(2, 24, 7, 9), FC(40, 24, 1, 1), FC(40));
+    CASE("FusedConv", 11, "strides=is:2,2;pads=is:1,1,1,1;activation=s:LeakyRelu;activation_params=fs:0.1", 1,
+         F(1, 5, 9, 7), FC(6, 5, 3, 3));
+    CASE("FusedConv", 11, "activation=s:HardSigmoid;activation_params=fs:0.2,0.5", 1, F(1, 6, 7, 9), FC(6, 6, 1, 1),
+         FC(6));
+    CASE("FusedConv", 11, "pads=is:1,1,1,1;activation=s:Sigmoid", 1, F(1, 3, 7, 9), FC(4, 3, 3, 3), FC(4));
+    CASE("FusedConv", 11, "pads=is:1,1,1,1;activation=s:Tanh", 1, F(1, 3, 7, 9), FC(4, 3, 3, 3));
+    /* output planes of a multiple of 16 bytes: the vectorised epilogue */
+    CASE("FusedConv", 11, "pads=is:1,1,1,1;activation=s:HardSwish", 1, F(2, 3, 8, 16), FC(8, 3, 3, 3), FC(8));
+    CASE("Conv", 11, "pads=is:1,1,1,1", 1, F(2, 3, 8, 16), FC(8, 3, 3, 3), FC(8));
     CASE("BatchNormalization", 15, "epsilon=f:1e-5", 1, F(8, 16, 7, 9), FC(16), FC(16), FC(16), FPC(16));
     CASE("BatchNormalization", 15, "", 1, F(1, 3, 129), FC(3), FC(3), FC(3), FPC(3));
 }
@@ -844,6 +863,10 @@ static void cases_reduce(void)
     CASE("ReduceLogSumExp", 13, "axes=is:1", 1, F(3, 129));
     CASE("ReduceProd", 13, "axes=is:1", 1, FP(3, 7));
     CASE("ReduceMean", 18, "keepdims=i:1", 1, F(2, 3, 7, 9), VI(1, 3));
+    /* the matting refiner's channel mean at (small) full resolution: one thread per output pixel */
+    CASE("ReduceMean", 13, "axes=is:1;keepdims=i:1", 1, F(2, 3, 33, 129));
+    CASE("Softmax", 13, "axis=i:1", 1, F(1, 5, 33, 129));
+    CASE("ReduceLogSumExp", 13, "axes=is:1", 1, F(2, 4, 9, 129));
     CASE("ArgMax", 13, "axis=i:1;keepdims=i:1", 1, F(8, 129, 3));
     CASE("ArgMax", 13, "axis=i:-1;keepdims=i:0", 1, F(7, 129));
     CASE("ArgMin", 13, "axis=i:0;select_last_index=i:1", 1, F(9, 3, 7));
@@ -885,6 +908,19 @@ static void cases_resize(void)
     CASE("Resize", 10, "mode=s:nearest", 1, F(1, 3, 7, 9), VF(1, 1, 2, 2));
     CASE("Upsample", 9, "mode=s:nearest", 1, F(1, 3, 7, 9), VF(1, 1, 2, 2));
     CASE("Upsample", 9, "mode=s:linear", 1, F(8, 3, 7, 9), VF(1, 1, 2, 3));
+    /* Outputs 32+ wide take the row kernel (one block row per output row): every mode through it. */
+    CASE("Resize", 13, "mode=s:nearest", 1, F(2, 3, 7, 33), NONE, VF(1, 1, 2, 2));
+    CASE("Resize", 13, "mode=s:nearest;nearest_mode=s:round_prefer_ceil", 1, F(1, 2, 7, 20), NONE, VF0,
+         VI(1, 2, 13, 47));
+    CASE("Resize", 13, "mode=s:linear", 1, F(8, 4, 9, 17), NONE, VF(1, 1, 4, 4));
+    CASE("Resize", 13, "mode=s:linear;coordinate_transformation_mode=s:align_corners", 1, F(1, 3, 7, 129), NONE,
+         VF0, VI(1, 3, 15, 40));
+    CASE("Resize", 13, "mode=s:cubic", 1, F(1, 3, 7, 20), NONE, VF(1, 1, 2, 2));
+    CASE("Resize", 13, "mode=s:cubic;exclude_outside=i:1;cubic_coeff_a=f:-0.5", 1, F(1, 3, 5, 9), NONE, VF0,
+         VI(1, 3, 11, 37));
+    CASE("Resize", 13, "mode=s:linear;coordinate_transformation_mode=s:tf_crop_and_resize;extrapolation_value=f:0.25",
+         1, F(1, 2, 7, 9), VF(0, 0, -0.1, 0.2, 1, 1, 0.9, 1.2), NONE, VI(1, 2, 5, 36));
+    CASE("Upsample", 9, "mode=s:nearest", 1, F(1, 3, 7, 129), VF(1, 1, 2, 2));
 }
 
 int main(int argc, char **argv)

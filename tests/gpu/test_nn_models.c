@@ -6,9 +6,11 @@
  * PyTorch in float64 from the same float32 weights):
  *   fp32, graph off : max|a-b| / max|b| <= 1e-4 per output (the bar the CPU backend meets);
  *   fp32, graph on  : two runs, both bit-identical to the graph-off output (capture, then replay);
+ *   fp32 unfused    : the same model loaded with no_fuse (no BatchNorm folding, no FusedConv):
+ *                     max|a-b|/max|b| <= 1e-4 against the fused run (the fusion pass on CUDA);
  *   fp16            : PSNR of every output against the fp32 output >= 45 dB — but only when the
  *                     backend really stored float tensors in fp16 (nn_cuda_stats); otherwise SKIPPED
- *                     with the reason (the runtime does not yet give the backend fp16 tensors).
+ *                     with the reason (the runtime did not give the backend fp16 tensors).
  * Inputs are given in host memory (the runtime stages them into the arena). Prints one line per check
  * and "test_nn_models: N passed, N failed, N skipped"; exit 77 without a CUDA device.
  *
@@ -79,12 +81,12 @@ static void check_model(const char *dir, const char *name)
 {
     char path[4096], what[512];
     fp_err e = {0};
-    fp_model *m32 = NULL, *mg = NULL, *m16 = NULL;
+    fp_model *m32 = NULL, *mg = NULL, *m16 = NULL, *mnf = NULL;
     snprintf(path, sizeof(path), "%s/model.onnx", dir);
     fp_model_opts o32 = {.backend = "cuda"}, og = {.backend = "cuda", .use_cuda_graph = 1},
-                  o16 = {.backend = "cuda", .fp16 = 1};
+                  o16 = {.backend = "cuda", .fp16 = 1}, onf = {.backend = "cuda", .no_fuse = 1};
     if (fp_model_load(path, &o32, &m32, &e) < 0 || fp_model_load(path, &og, &mg, &e) < 0 ||
-        fp_model_load(path, &o16, &m16, &e) < 0) {
+        fp_model_load(path, &o16, &m16, &e) < 0 || fp_model_load(path, &onf, &mnf, &e) < 0) {
         printf("FAIL %s: load: %s\n", name, e.msg);
         fp_test_failed++;
         goto out;
@@ -197,6 +199,35 @@ static void check_model(const char *dir, const char *name)
                     fp_test_failed++;
                 free_outs(ogv, nout);
             }
+            /* The fusion pass on CUDA: fused (default) against unfused, same inputs. */
+            {
+                fp_tensor onfv[MAXV];
+                fp_model_stats fs;
+                fp_model_get_stats(m32, &fs);
+                snprintf(what, sizeof(what), "%s step%d fp32 unfused", name, step);
+                if (run(mnf, in, nin, onfv, nout, what) < 0) {
+                    fp_test_failed++;
+                } else {
+                    for (int k = 0; k < nout; k++) {
+                        int64_t n = numel(&o32v[k]);
+                        double maxd = 0, maxb = 0;
+                        for (int64_t j = 0; j < n; j++) {
+                            double a = as_f64(o32v[k].data, o32v[k].dtype, j), b = as_f64(onfv[k].data, onfv[k].dtype, j);
+                            maxd = fmax(maxd, isfinite(a) ? fabs(a - b) : INFINITY);
+                            maxb = fmax(maxb, fabs(b));
+                        }
+                        double rel = maxb > 0 ? maxd / maxb : maxd;
+                        int ok = rel <= 1e-4;
+                        printf("%s %s output %d: fused (%d nodes removed) vs unfused max|a-b|/max|b| = %.3g (limit 1e-4)\n",
+                               ok ? "PASS" : "FAIL", what, k, fs.fused, rel);
+                        if (ok)
+                            fp_test_passed++;
+                        else
+                            fp_test_failed++;
+                    }
+                    free_outs(onfv, nout);
+                }
+            }
             /* fp16 against fp32, only if fp16 storage really happened. */
             nn_cuda_stats s0, s1;
             nn_cuda_stats_get(&s0);
@@ -242,6 +273,7 @@ out:
     fp_model_freep(&m32);
     fp_model_freep(&mg);
     fp_model_freep(&m16);
+    fp_model_freep(&mnf);
 }
 
 int main(int argc, char **argv)

@@ -31,10 +31,28 @@ check "missing input names the file" grep -q "missing.mp4: plan: cannot open" "$
 check "unknown task exits 2" test $? = 2
 "$fp" cancel 42 --queue "$q" 2>"$d/err.txt"
 check "cancel of an unknown job exits 9" test $? = 9
-"$fp" status --queue "postgres://nobody@127.0.0.1:1/none" 2>/dev/null
-check "unreachable queue exits 9" test $? = 9
+"$fp" status --queue "postgres://nobody@127.0.0.1:1/none" 2>"$d/err.txt"
+rc=$?
+if grep -q "built without PostgreSQL support" "$d/err.txt"; then
+  check "postgres:// in a build without libpq exits 4" test $rc = 4
+else
+  check "unreachable queue exits 9" test $rc = 9
+fi
 "$fp" worker --bogus 2>/dev/null
 check "unknown option exits 2" test $? = 2
+# --gpus on a machine without a GPU: one line saying so, exit 7 (documented: GPU error), nothing runs.
+# (On a GPU machine scripts/gpu/jobs.sh checks the other side: one worker thread per GPU.)
+if [ ! -e /dev/nvidia0 ]; then
+  "$fp" worker --gpus all --queue "$q" --exit-when-idle 2>"$d/err.txt"
+  check "worker --gpus all without a GPU exits 7" test $? = 7
+  check "  with one line" test "$(wc -l < "$d/err.txt")" = 1
+  check "  that says why and what to do" grep -q "^framepipe worker: --gpus all: no GPU on this machine (.*); leave out --gpus to run CPU workers$" "$d/err.txt"
+  "$fp" worker --gpus 0 --queue "$q" --exit-when-idle 2>"$d/err.txt"
+  check "worker --gpus 0 without a GPU exits 7" test $? = 7
+  check "  naming the GPU" grep -q "^framepipe worker: --gpus 0: GPU 0 is not on this machine (0 found" "$d/err.txt"
+else
+  echo "worker --gpus checks: this machine has a GPU: skipped here (scripts/gpu/jobs.sh covers it)"
+fi
 
 # SIGTERM: the worker finishes the chunk it holds, then exits 0; the rest stay queued
 id=$("$fp" submit "$d/in.mp4" --task packetmd5 -o "$d/o.jsonl" --chunk-seconds 0.4 --queue "$q")

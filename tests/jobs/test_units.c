@@ -8,6 +8,7 @@
 
 #include "fp_test.h"
 #include "jobs/jobs_plan.h"
+#include "jobs/jobs_queue.h"
 #include "jobs/jobs_spec.h"
 #include "jobs/jobs_store.h"
 #include "jobs_testutil.h"
@@ -230,8 +231,44 @@ static void test_plan(void)
     }
 }
 
+/* The optional parts (PostgreSQL, S3): a build without one refuses its URLs with one clear line,
+ * FP_EUNSUPPORTED (exit 4); a build with it does not (the engine tests cover what it then does). */
+static void test_optional(void)
+{
+    fp_jobq *q = NULL;
+    fp_store *s = NULL;
+    fp_err e = { 0 };
+    int r = fp_jobq_open(&q, "postgres://nobody@127.0.0.1:1/none", NULL, &e);
+#ifdef FP_JOBS_HAVE_PG
+    printf("optional: PostgreSQL built in\n");
+    CHECK(r != FP_EUNSUPPORTED);
+#else
+    printf("optional: PostgreSQL not built: checking the refusal\n");
+    CHECK_EQ_INT(r, FP_EUNSUPPORTED);
+    CHECK(strstr(e.msg, "postgres://nobody@127.0.0.1:1/none: queue: this framepipe was built without PostgreSQL") != NULL);
+    CHECK_EQ_INT(fp_exit_code(r), FP_EXIT_UNSUPPORTED);
+#endif
+    fp_jobq_freep(&q);
+    memset(&e, 0, sizeof(e));
+    setenv("FP_S3_ENDPOINT", "http://127.0.0.1:1", 1);
+    r = fp_store_open(&s, "s3://bucket/prefix", &e);
+#ifdef FP_JOBS_HAVE_S3
+    printf("optional: S3 built in\n");
+    CHECK(r != FP_EUNSUPPORTED);
+#else
+    printf("optional: S3 not built: checking the refusal\n");
+    CHECK_EQ_INT(r, FP_EUNSUPPORTED);
+    CHECK(strstr(e.msg, "s3://bucket/prefix: store: this framepipe was built without S3 support") != NULL);
+    memset(&e, 0, sizeof(e));
+    CHECK_EQ_INT(fp_store_publish("s3://bucket/key.mp4", "/dev/null", &e), FP_EUNSUPPORTED);
+#endif
+    fp_store_freep(&s);
+    unsetenv("FP_S3_ENDPOINT");
+}
+
 int main(void)
 {
+    test_optional();
     test_spec();
     test_keys();
     test_file_store();

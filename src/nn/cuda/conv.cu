@@ -9,10 +9,15 @@
  * within 1e-5 of the CPU reference (no TF32). Layout is NCHW as ONNX gives it; cuDNN's NCHW
  * tensor-core kernels transpose internally.
  *
- * Does not own: folding BatchNorm into a preceding Conv, or fusing activations into it (graph passes
- * of the runtime); asymmetric padding (reported unsupported; the runtime can insert a Pad).
+ * FusedConv (com.microsoft; made by the runtime's fusion pass, src/nn/nn_fuse.c) is Conv with its
+ * activation applied in the same pass over the output as the bias (one read and one write of the
+ * output instead of two of each).
+ *
+ * Does not own: the graph rewrites themselves (BatchNorm folding and activation fusion are the
+ * runtime's, nn_fuse.c); asymmetric padding on ConvTranspose (reported unsupported).
  */
 #include "nn/cuda/nn_cuda.h"
+#include "nn/nn_fuse.h"
 
 #include <cublas_v2.h>
 #include <pthread.h>
@@ -26,6 +31,8 @@ typedef struct conv_priv {
     int fwd_algo;          /* cudnnConvolutionFwdAlgo_t or cudnnConvolutionBwdDataAlgo_t */
     size_t ws_bytes;
     int64_t C_out, inner;  /* bias broadcast: channels and spatial size of the output */
+    int act;               /* FusedConv: nn_act applied after the bias, with act_a/act_b */
+    float act_a, act_b;
     /* Asymmetric pads (Conv only): cuDNN pads both sides alike, so the input is first copied into a
      * zeroed buffer at the start of the workspace with the difference added explicitly; cuDNN's own
      * workspace follows at xp_off. */
@@ -237,6 +244,11 @@ static int conv_prepare(nn_backend_ctx *ctx, nn_node *n, cu_node *cn, nn_tensor 
         return nn_node_error(e, n, FP_ENOMEM, "cuda: out of memory");
     cn->priv = c;
     cn->priv_free = conv_priv_free;
+    if (!strcmp(n->op_type, "FusedConv")) {
+        int rc = nn_fused_act(n, &c->act, &c->act_a, &c->act_b, e);
+        if (rc < 0)
+            return rc;
+    }
     nn_dtype dt = out[0]->dtype;
     cudnnDataType_t cdt = cudnn_dt(dt);
     CUDNN_CHECK(e, n, cudnnCreateTensorDescriptor(&c->x));
@@ -377,6 +389,70 @@ __global__ void bias_kernel(T *y, const T *b, int64_t C, int64_t inner, int64_t 
         cu_st(y + i, cu_ld(y + i) + cu_ld(b + (i / inner) % C));
 }
 
+/* FusedConv's epilogue: optional bias, then the activation, in one pass over the output. One block
+ * row (blockIdx.y) per (batch, channel) plane when there are few enough planes: the channel is then
+ * known per block and no thread divides (64-bit division is emulated in dozens of instructions, on
+ * every element of every Conv output otherwise). */
+template <typename T>
+__global__ void bias_act_plane_kernel(T *y, const T *b, int64_t C, int64_t inner, int act, float pa, float pb)
+{
+    int64_t plane = blockIdx.y;
+    float bv = b ? cu_ld(b + plane % C) : 0.f;
+    T *p = y + plane * inner;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < inner; i += (int64_t)gridDim.x * blockDim.x)
+        cu_st(p + i, nn_act_apply(act, cu_ld(p + i) + bv, pa, pb));
+}
+
+/* bias_act_plane_kernel, 16 bytes per thread per step (planes of a multiple of 16 bytes, aligned). */
+template <typename T>
+__global__ void bias_act_plane_vec(T *y, const T *b, int64_t C, int64_t inner, int act, float pa, float pb)
+{
+    constexpr int K = 16 / sizeof(T);
+    int64_t plane = blockIdx.y, nvec = inner / K;
+    float bv = b ? cu_ld(b + plane % C) : 0.f;
+    uint4 *p = (uint4 *)(y + plane * inner);
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < nvec; i += (int64_t)gridDim.x * blockDim.x) {
+        uint4 v = p[i];
+        T *t = (T *)&v;
+#pragma unroll
+        for (int k = 0; k < K; k++)
+            cu_st(t + k, nn_act_apply(act, cu_ld(t + k) + bv, pa, pb));
+        p[i] = v;
+    }
+}
+
+template <typename T>
+__global__ void bias_act_kernel(T *y, const T *b, int64_t C, int64_t inner, int64_t total, int act, float pa,
+                                float pb)
+{
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x) {
+        float v = cu_ld(y + i);
+        if (b)
+            v += cu_ld(b + (i / inner) % C);
+        cu_st(y + i, nn_act_apply(act, v, pa, pb));
+    }
+}
+
+/* Bias and/or activation over a conv output y [N, C, inner...]. */
+template <typename T>
+static void bias_act_launch(cudaStream_t s, T *y, const T *b, int64_t C, int64_t inner, int64_t total, int act,
+                            float pa, float pb)
+{
+    int64_t planes = inner ? total / inner : 0;
+    if (planes > 0 && planes <= 65535) {
+        int64_t bx = (inner + 255) / 256;
+        if (bx > 4096 / (planes < 4096 ? planes : 4096) + 1)
+            bx = 4096 / (planes < 4096 ? planes : 4096) + 1; /* enough blocks to fill the GPU; loop the rest */
+        dim3 grid((unsigned)(bx < 1 ? 1 : bx), (unsigned)planes);
+        if ((inner * (int64_t)sizeof(T)) % 16 == 0 && ((uintptr_t)y & 15u) == 0)
+            bias_act_plane_vec<T><<<grid, 256, 0, s>>>(y, b, C, inner, act, pa, pb);
+        else
+            bias_act_plane_kernel<T><<<grid, 256, 0, s>>>(y, b, C, inner, act, pa, pb);
+    } else {
+        bias_act_kernel<T><<<cu_grid(total), 256, 0, s>>>(y, b, C, inner, total, act, pa, pb);
+    }
+}
+
 static int conv_run(nn_backend_ctx *ctx, const nn_node *n, cu_node *cn, nn_tensor *const *in, int nin,
                     nn_tensor **out, int nout, fp_err *e)
 {
@@ -408,13 +484,25 @@ static int conv_run(nn_backend_ctx *ctx, const nn_node *n, cu_node *cn, nn_tenso
         CUDNN_CHECK(e, n, cudnnConvolutionForward(ctx->cudnn, &one, c->x, x, c->w, cu_in(cn, in, 1), c->conv,
                                                   (cudnnConvolutionFwdAlgo_t)c->fwd_algo, ws, c->ws_bytes, &zero, c->y,
                                                   out[0]->data));
-    if (nin > 2 && in[2]) {
+    if (c->act != NN_ACT_NONE) {
+        int64_t total = nn_tensor_numel(out[0]);
+        const void *b = nin > 2 && in[2] ? cu_in(cn, in, 2) : NULL;
+        void *y = out[0]->data;
+        int64_t C = c->C_out, inner = c->inner;
+        int act = c->act;
+        float pa = c->act_a, pb = c->act_b;
+        int rc = CU_FLOAT_SWITCH(out[0]->dtype, T,
+            (bias_act_launch<T>(ctx->stream, (T *)y, (const T *)b, C, inner, total, act, pa, pb)));
+        if (rc < 0)
+            return nn_node_error(e, n, rc, "cuda: bias dtype");
+        CU_LAUNCH_CHECK(e, n);
+    } else if (nin > 2 && in[2]) {
         int64_t total = nn_tensor_numel(out[0]);
         const void *b = cu_in(cn, in, 2);
         void *y = out[0]->data;
         int64_t C = c->C_out, inner = c->inner;
         int rc = CU_FLOAT_SWITCH(out[0]->dtype, T,
-            (bias_kernel<T><<<cu_grid(total), 256, 0, ctx->stream>>>((T *)y, (const T *)b, C, inner, total)));
+            (bias_act_launch<T>(ctx->stream, (T *)y, (const T *)b, C, inner, total, NN_ACT_NONE, 0.f, 0.f)));
         if (rc < 0)
             return nn_node_error(e, n, rc, "cuda: bias dtype");
         CU_LAUNCH_CHECK(e, n);
@@ -702,6 +790,7 @@ static int dcn_run(nn_backend_ctx *ctx, const nn_node *n, cu_node *cn, nn_tensor
 
 const cu_op cu_ops_conv[] = {
     {"Conv", conv_supports, conv_prepare, conv_run, 0},
+    {"FusedConv", conv_supports, conv_prepare, conv_run, 0},
     {"ConvTranspose", conv_supports, conv_prepare, conv_run, 0},
     {"BatchNormalization", bn_supports, bn_prepare, bn_run, 0x1Eu},
     {"DeformConv", dcn_supports, dcn_prepare, dcn_run, 0},

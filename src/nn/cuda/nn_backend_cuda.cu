@@ -17,10 +17,171 @@
 #include "nn/cuda/nn_cuda.h"
 #include "nn/cuda/nn_cuda_stats.h"
 
+#include <pthread.h>
+#include <stdio.h>
+
 #include <stdlib.h>
 #include <string.h>
 
 static nn_cuda_stats cu_stats; /* updated with __atomic builtins: models may run in several threads */
+
+/* ---- per-node profile: process-wide table, filled at sync from each instance's pending events */
+#define CU_PROF_MAX 8192
+static int cu_prof_on;
+static pthread_mutex_t cu_prof_lock = PTHREAD_MUTEX_INITIALIZER;
+static nn_cuda_prof_entry *cu_prof_tab;
+static int cu_prof_n;
+
+extern "C" void nn_cuda_profile_enable(int on)
+{
+    __atomic_store_n(&cu_prof_on, on, __ATOMIC_RELAXED);
+}
+
+extern "C" void nn_cuda_profile_reset(void)
+{
+    pthread_mutex_lock(&cu_prof_lock);
+    cu_prof_n = 0;
+    pthread_mutex_unlock(&cu_prof_lock);
+}
+
+extern "C" int nn_cuda_profile_get(nn_cuda_prof_entry *out, int max)
+{
+    pthread_mutex_lock(&cu_prof_lock);
+    int n = cu_prof_n;
+    for (int i = 0; i < n && i < max; i++)
+        out[i] = cu_prof_tab[i];
+    pthread_mutex_unlock(&cu_prof_lock);
+    return n;
+}
+
+static void cu_prof_add(const nn_node *n, float ms)
+{
+    pthread_mutex_lock(&cu_prof_lock);
+    if (!cu_prof_tab)
+        cu_prof_tab = (nn_cuda_prof_entry *)calloc(CU_PROF_MAX, sizeof(*cu_prof_tab));
+    int i = 0;
+    /* a linear scan: profiling runs are few, and node order repeats, so start near the last hit */
+    static int hint;
+    for (int k = 0; cu_prof_tab && k < cu_prof_n; k++) {
+        i = (hint + k) % cu_prof_n;
+        if (!strncmp(cu_prof_tab[i].name, n->name, sizeof(cu_prof_tab[i].name) - 1) &&
+            !strcmp(cu_prof_tab[i].op_type, n->op_type))
+            goto found;
+    }
+    if (!cu_prof_tab || cu_prof_n == CU_PROF_MAX) {
+        pthread_mutex_unlock(&cu_prof_lock);
+        return;
+    }
+    i = cu_prof_n++;
+    snprintf(cu_prof_tab[i].name, sizeof(cu_prof_tab[i].name), "%s", n->name);
+    snprintf(cu_prof_tab[i].op_type, sizeof(cu_prof_tab[i].op_type), "%s", n->op_type);
+    cu_prof_tab[i].ms = 0;
+    cu_prof_tab[i].runs = 0;
+found:
+    hint = i + 1;
+    cu_prof_tab[i].ms += ms;
+    cu_prof_tab[i].runs++;
+    pthread_mutex_unlock(&cu_prof_lock);
+}
+
+/* Read back the pending event pairs (the stream has been synchronised). */
+static void cu_prof_flush(nn_backend_ctx *ctx)
+{
+    for (int i = 0; i < ctx->prof_n; i++) {
+        float ms = 0;
+        if (cudaEventElapsedTime(&ms, ctx->prof_ev[2 * i], ctx->prof_ev[2 * i + 1]) == cudaSuccess)
+            cu_prof_add(ctx->prof_node[i], ms);
+    }
+    cudaGetLastError();
+    ctx->prof_n = 0;
+}
+
+/* Profiling a plain run times each node between two events; when the host enqueues slower than the
+ * GPU runs (batch 1: cuDNN's host-side work per call), the GPU idles between nodes and a node's
+ * events would measure host latency. So the first profiled node of a run puts a gate kernel in front
+ * of it that waits (at most ~2 s) on a mapped host flag; the flag is raised before anything waits on
+ * the stream (sync, copy, prepare, capture), by which time the run is enqueued and its nodes run back
+ * to back, as in a replayed graph. */
+__global__ void cu_gate_kernel(volatile int *flag)
+{
+    long long t0 = clock64();
+    while (!*flag) {
+        __nanosleep(1000);
+        if (clock64() - t0 > 4000000000LL)
+            break;
+    }
+}
+
+static void cu_gate_open(nn_backend_ctx *ctx)
+{
+    if (!ctx->prof_gated)
+        return;
+    __atomic_store_n(ctx->prof_gate, 1, __ATOMIC_SEQ_CST);
+    ctx->prof_gated = 0;
+}
+
+static void cu_gate_close(nn_backend_ctx *ctx)
+{
+    if (ctx->prof_gated)
+        return;
+    if (!ctx->prof_gate) {
+        void *p = NULL;
+        if (cudaHostAlloc(&p, sizeof(int), cudaHostAllocMapped) != cudaSuccess) {
+            cudaGetLastError();
+            return; /* profile without the gate */
+        }
+        ctx->prof_gate = (int *)p;
+    }
+    int *dev = NULL;
+    if (cudaHostGetDevicePointer((void **)&dev, ctx->prof_gate, 0) != cudaSuccess) {
+        cudaGetLastError();
+        return;
+    }
+    __atomic_store_n(ctx->prof_gate, 0, __ATOMIC_SEQ_CST);
+    cu_gate_kernel<<<1, 1, 0, ctx->stream>>>(dev);
+    if (cudaGetLastError() == cudaSuccess)
+        ctx->prof_gated = 1;
+}
+
+static void cu_prof_free(nn_backend_ctx *ctx)
+{
+    cu_gate_open(ctx);
+    if (ctx->prof_gate)
+        cudaFreeHost(ctx->prof_gate);
+    ctx->prof_gate = NULL;
+    for (int i = 0; i < 2 * ctx->prof_cap; i++)
+        cudaEventDestroy(ctx->prof_ev[i]);
+    free(ctx->prof_ev);
+    free((void *)ctx->prof_node);
+    ctx->prof_ev = NULL;
+    ctx->prof_node = NULL;
+    ctx->prof_cap = ctx->prof_n = 0;
+}
+
+/* The next free event pair, growing the pool; -1 when events cannot be made (the node runs unprofiled). */
+static int cu_prof_slot(nn_backend_ctx *ctx)
+{
+    if (ctx->prof_n == ctx->prof_cap) {
+        int cap = ctx->prof_cap ? 2 * ctx->prof_cap : 256;
+        cudaEvent_t *ev = (cudaEvent_t *)realloc(ctx->prof_ev, 2 * (size_t)cap * sizeof(*ev));
+        if (!ev)
+            return -1;
+        ctx->prof_ev = ev;
+        const nn_node **nd = (const nn_node **)realloc((void *)ctx->prof_node, (size_t)cap * sizeof(*nd));
+        if (!nd)
+            return -1;
+        ctx->prof_node = nd;
+        for (int i = 2 * ctx->prof_cap; i < 2 * cap; i++)
+            if (cudaEventCreate(&ev[i]) != cudaSuccess) {
+                cudaGetLastError();
+                for (int k = 2 * ctx->prof_cap; k < i; k++)
+                    cudaEventDestroy(ev[k]);
+                return -1;
+            }
+        ctx->prof_cap = cap;
+    }
+    return ctx->prof_n++;
+}
 
 extern "C" void nn_cuda_stats_get(nn_cuda_stats *st)
 {
@@ -232,6 +393,17 @@ int cu_strided_copy(nn_backend_ctx *ctx, const nn_node *n, void *dst, const void
             CU_CHECK(e, n, cudaMemcpyAsync(d, s, (size_t)total * esize, cudaMemcpyDeviceToDevice, ctx->stream));
         return 0;
     }
+    /* Rows of one contiguous run each (Concat/Split/Slice on an outer axis: at full resolution a
+     * row is megabytes): the copy engine's 2-D memcpy, no index arithmetic per element. Narrow rows
+     * stay with the kernel, which is better at many short runs. */
+    if (g.ndim == 2 && g.dst_st[1] == 1 && g.src_st[1] == 1 && g.dims[1] * esize >= 512 &&
+        g.dst_st[0] >= g.dims[1] && g.src_st[0] >= g.dims[1] && g.dst_st[0] * esize < (1LL << 31) &&
+        g.src_st[0] * esize < (1LL << 31)) {
+        CU_CHECK(e, n, cudaMemcpy2DAsync(d, (size_t)(g.dst_st[0] * esize), s, (size_t)(g.src_st[0] * esize),
+                                         (size_t)(g.dims[1] * esize), (size_t)g.dims[0], cudaMemcpyDeviceToDevice,
+                                         ctx->stream));
+        return 0;
+    }
     unsigned grid = cu_grid(total);
     switch (esize) {
     case 1: cu_strided_copy_kernel<uint8_t><<<grid, 256, 0, ctx->stream>>>((uint8_t *)d, (const uint8_t *)s, g, total); break;
@@ -257,7 +429,9 @@ static const cu_op *const *cu_tables(void)
 
 static const cu_op *cu_op_find(const nn_node *n)
 {
-    if (n->domain && n->domain[0] && strcmp(n->domain, "ai.onnx") != 0)
+    /* com.microsoft's FusedConv is what the runtime's fusion pass makes (src/nn/nn_fuse.c) */
+    if (n->domain && n->domain[0] && strcmp(n->domain, "ai.onnx") != 0 &&
+        !(!strcmp(n->domain, "com.microsoft") && !strcmp(n->op_type, "FusedConv")))
         return NULL;
     for (const cu_op *const *t = cu_tables(); *t; t++)
         for (const cu_op *op = *t; op->op_type; op++)
@@ -379,9 +553,11 @@ static void cu_free(nn_backend_ctx *ctx)
     if (!ctx)
         return;
     cudaSetDevice(ctx->device);
+    cu_gate_open(ctx);
     if (ctx->stream)
         cudaStreamSynchronize(ctx->stream);
     cu_graphs_clear(ctx);
+    cu_prof_free(ctx);
     if (ctx->cublas)
         cublasDestroy(ctx->cublas);
     if (ctx->cudnn)
@@ -447,6 +623,7 @@ static int cu_alloc(nn_backend_ctx *ctx, size_t bytes, void **ptr, fp_err *e)
     if (bytes == 0)
         bytes = 1;
     cudaSetDevice(ctx->device);
+    cu_gate_open(ctx);
     if ((st = cudaMalloc(ptr, bytes)) != cudaSuccess) {
         *ptr = NULL;
         cudaGetLastError(); /* clear the sticky-free error so later calls do not see it */
@@ -460,6 +637,7 @@ static void cu_free_mem(nn_backend_ctx *ctx, void *ptr)
 {
     if (!ptr)
         return;
+    cu_gate_open(ctx); /* cudaFree waits for the device */
     cudaFree(ptr);
 }
 
@@ -468,6 +646,7 @@ static int cu_copy(nn_backend_ctx *ctx, void *dst, nn_device dst_dev, const void
 {
     if (bytes == 0 || dst == src)
         return 0;
+    cu_gate_open(ctx); /* a copy from/to pageable memory waits for the stream */
     cudaMemcpyKind kind = dst_dev == NN_DEV_CUDA
         ? (src_dev == NN_DEV_CUDA ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice)
         : (src_dev == NN_DEV_CUDA ? cudaMemcpyDeviceToHost : cudaMemcpyHostToHost);
@@ -536,6 +715,7 @@ static void cu_release_node(nn_backend_ctx *ctx, nn_node *n)
     if (!cn)
         return;
     /* Kernels of earlier runs may still read this state. */
+    cu_gate_open(ctx);
     cudaStreamSynchronize(ctx->stream);
     while (cn) {
         cu_node *next = cn->next;
@@ -549,6 +729,7 @@ static int cu_prepare_node(nn_backend_ctx *ctx, nn_node *n, nn_tensor *const *in
                            nn_tensor *const *out, int nout, fp_err *e)
 {
     const cu_op *op = cu_op_find(n);
+    cu_gate_open(ctx); /* prepare synchronises the stream */
     if (!op)
         return nn_node_error(e, n, FP_EUNSUPPORTED, "cuda: op %s is not implemented on the cuda backend", n->op_type);
     if (nin > CU_MAX_IN)
@@ -658,7 +839,15 @@ static int cu_run_node_(nn_backend_ctx *ctx, const nn_node *n, nn_tensor *const 
 static int cu_run_node(nn_backend_ctx *ctx, const nn_node *n, nn_tensor *const *in, int nin,
                        nn_tensor **out, int nout, fp_err *e)
 {
+    int slot = -1;
+    if (__atomic_load_n(&cu_prof_on, __ATOMIC_RELAXED) && !ctx->capturing && (slot = cu_prof_slot(ctx)) >= 0) {
+        cu_gate_close(ctx);
+        ctx->prof_node[slot] = n;
+        cudaEventRecord(ctx->prof_ev[2 * slot], ctx->stream);
+    }
     int rc = cu_run_node_(ctx, n, in, nin, out, nout, e);
+    if (slot >= 0)
+        cudaEventRecord(ctx->prof_ev[2 * slot + 1], ctx->stream);
     if (rc < 0 && ctx->capturing) {
         cudaGraph_t g = NULL;
         if (cudaStreamEndCapture(ctx->stream, &g) == cudaSuccess && g)
@@ -698,6 +887,7 @@ static int cu_run_node_(nn_backend_ctx *ctx, const nn_node *n, nn_tensor *const 
 
 static int cu_run_begin(nn_backend_ctx *ctx, uint64_t plan_key, fp_err *e)
 {
+    cu_gate_open(ctx);
     if (!ctx->use_graph)
         return 0;
     for (int i = 0; i < ctx->ngraphs; i++) {
@@ -760,7 +950,10 @@ static int cu_run_end(nn_backend_ctx *ctx, uint64_t plan_key, fp_err *e)
 
 static int cu_sync(nn_backend_ctx *ctx, fp_err *e)
 {
+    cu_gate_open(ctx);
     CU_CHECK(e, NULL, cudaStreamSynchronize(ctx->stream));
+    if (ctx->prof_n)
+        cu_prof_flush(ctx);
     return 0;
 }
 

@@ -58,6 +58,12 @@ struct nn_backend_ctx {
     int ngraphs;
     int graph_next;              /* round-robin eviction slot */
     uint64_t prep_gen;           /* bumped by every prepare_node: plans may have changed */
+    /* per-node profile (nn_cuda_profile_enable): event pairs of node runs not yet read back */
+    cudaEvent_t *prof_ev;        /* 2 per slot */
+    const nn_node **prof_node;
+    int prof_cap, prof_n;
+    int *prof_gate;              /* mapped host flag holding the stream until a run is enqueued */
+    int prof_gated;              /* a gate kernel is waiting on prof_gate */
 };
 
 /* Per-node, per-plan state (n->backend_data is a list of them, one per signature). Everything here

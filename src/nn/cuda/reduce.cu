@@ -3,9 +3,10 @@
  * ReduceMean, ReduceMax, ReduceMin, ReduceProd, ReduceL1, ReduceL2, ReduceSumSquare, ReduceLogSumExp,
  * GlobalAveragePool, GlobalMaxPool, Softmax, LogSoftmax, LayerNormalization, InstanceNormalization.
  *
- * Owns: cu_ops_reduce and the one "rows" kernel behind them: the input is seen as rows (the kept
+ * Owns: cu_ops_reduce and the "rows" kernel behind them: the input is seen as rows (the kept
  * dims) of R elements (the reduced dims, any strides); one thread block reduces one row with warp
- * shuffles, and the normalising ops then rewrite the row in place of the output. Variance is two-pass
+ * shuffles, and the normalising ops then rewrite the row in place of the output. Short rows
+ * (R <= 64: channel means and softmaxes at full resolution) go to cols_kernel, one thread per row. Variance is two-pass
  * (mean first), not E[x^2]-E[x]^2, so fp16 activations with large means stay accurate.
  *
  * Also ArgMax/ArgMin (one thread per row). Does not own TopK (topk.cu) or integer reductions (reported
@@ -42,6 +43,8 @@ __device__ __forceinline__ int64_t rows_off(const rows_geom &g, int64_t r)
 {
     if (g.r_contig)
         return r;
+    if (g.nr == 1) /* one strided run (a channel axis): no division */
+        return r * g.rs[0];
     int64_t off = 0;
     for (int k = g.nr - 1; k >= 0; k--) {
         off += (r % g.rd[k]) * g.rs[k];
@@ -215,6 +218,66 @@ __global__ void rows_kernel(T *y, const T *x, rows_geom g, int mode, const T *sc
     }
 }
 
+/* Short rows (a channel mean or softmax over C <= RD_COLS_MAX at full resolution): one thread per
+ * row, the reduced elements read in a loop. Neighbouring threads have neighbouring rows, so with the
+ * reduced axis outside the spatial ones every load is coalesced, where rows_kernel would spend a
+ * whole block, two barriers and mostly-empty memory transactions on three elements. Same fp32
+ * arithmetic, sums in index order. Not for the normalisations (they keep rows_kernel). */
+#define RD_COLS_MAX 64
+
+template <typename T>
+__global__ void cols_kernel(T *y, const T *x, rows_geom g, int mode)
+{
+    for (int64_t row = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; row < g.nrows;
+         row += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t base = rows_base(g, row);
+        const T *xr = x + base;
+        int maxlike = mode == RD_MAX || mode == RD_SOFTMAX || mode == RD_LOGSOFTMAX || mode == RD_LSE;
+        float acc = maxlike ? -INFINITY : mode == RD_MIN ? INFINITY : mode == RD_PROD ? 1.f : 0.f;
+        int nan = 0;
+        for (int64_t r = 0; r < g.R; r++) {
+            float v = cu_ld(xr + rows_off(g, r));
+            if (maxlike) {
+                nan |= v != v;
+                acc = fmaxf(acc, v);
+            } else if (mode == RD_MIN) {
+                nan |= v != v;
+                acc = fminf(acc, v);
+            } else if (mode == RD_PROD) {
+                acc *= v;
+            } else if (mode == RD_L1) {
+                acc += fabsf(v);
+            } else if (mode == RD_L2 || mode == RD_SUMSQ) {
+                acc += v * v;
+            } else {
+                acc += v;
+            }
+        }
+        if (nan)
+            acc = __int_as_float(0x7fc00000);
+        switch (mode) {
+        case RD_MEAN: cu_st(y + row, acc / (float)g.R); continue;
+        case RD_L2: cu_st(y + row, sqrtf(acc)); continue;
+        case RD_LSE: case RD_SOFTMAX: case RD_LOGSOFTMAX: break;
+        default: cu_st(y + row, acc); continue;
+        }
+        float m = acc == -INFINITY ? 0.f : acc, sum = 0.f;
+        for (int64_t r = 0; r < g.R; r++)
+            sum += expf(cu_ld(xr + rows_off(g, r)) - m);
+        if (mode == RD_LSE) {
+            cu_st(y + row, m + logf(sum));
+            continue;
+        }
+        float ls = logf(sum), inv = 1.f / sum;
+        T *yr = y + base;
+        for (int64_t r = 0; r < g.R; r++) {
+            int64_t o = rows_off(g, r);
+            float v = cu_ld(xr + o) - m;
+            cu_st(yr + o, mode == RD_SOFTMAX ? expf(v) * inv : v - ls);
+        }
+    }
+}
+
 /* ---------------------------------------------------------------- op glue */
 
 typedef struct rd_desc {
@@ -384,11 +447,19 @@ static int rd_run(nn_backend_ctx *ctx, const nn_node *n, cu_node *cn, nn_tensor 
         bias = nin > 2 && in[2] ? cu_in(cn, in, 2) : NULL;
         C = in[0]->dims[1];
     }
+    void *y = out[0]->data;
+    const void *x = cu_in(cn, in, 0);
+    if (g.R <= RD_COLS_MAX && mode != RD_LAYERNORM && mode != RD_INSTNORM) {
+        int rc = CU_FLOAT_SWITCH(out[0]->dtype, T,
+            (cols_kernel<T><<<cu_grid(g.nrows), 256, 0, ctx->stream>>>((T *)y, (const T *)x, g, mode)));
+        if (rc < 0)
+            return nn_node_error(e, n, rc, "cuda: dtype");
+        CU_LAUNCH_CHECK(e, n);
+        return 0;
+    }
     /* Small rows waste a 256-thread block; 128 is a fair middle for the shapes we see. */
     unsigned threads = g.R >= 2048 ? 512 : g.R >= 256 ? 256 : g.R >= 64 ? 128 : 32;
     unsigned blocks = (unsigned)(g.nrows < 65535LL * 16 ? g.nrows : 65535LL * 16);
-    void *y = out[0]->data;
-    const void *x = cu_in(cn, in, 0);
     int rc = CU_FLOAT_SWITCH(out[0]->dtype, T,
         (rows_kernel<T><<<blocks, threads, 0, ctx->stream>>>((T *)y, (const T *)x, g, mode, (const T *)scale,
                                                               (const T *)bias, C, eps)));

@@ -225,6 +225,44 @@ __global__ void resize_kernel(T *y, const T *x, rz_geom g, int64_t total)
     }
 }
 
+/* The same arithmetic, one output row per block row (blockIdx.y over planes x OH): the row's
+ * coordinate and taps are computed once per thread and nothing divides per element (resize_kernel's
+ * 64-bit div/mod per output element made full-resolution upsampling compute-bound, ~20 ns an element
+ * on the H100). Results are bit-identical to resize_kernel. */
+template <typename T>
+__global__ void resize_rows_kernel(T *y, const T *x, rz_geom g, int64_t nrows)
+{
+    for (int64_t r = blockIdx.y; r < nrows; r += gridDim.y) {
+        int64_t oy = r % g.OH, p = r / g.OH;
+        int outy = 0;
+        double yi = rz_coord(g.ct, (double)oy, g.H, g.OH, g.sy, g.roi[0], g.roi[2], &outy);
+        int64_t iy[4];
+        float wy[4];
+        int ny = outy ? 0 : rz_taps(g, yi, g.H, g.sy, iy, wy);
+        const T *xp = x + p * g.H * g.W;
+        T *yr = y + r * g.OW;
+        for (int64_t ox = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; ox < g.OW; ox += (int64_t)gridDim.x * blockDim.x) {
+            int outside = outy;
+            double xi = rz_coord(g.ct, (double)ox, g.W, g.OW, g.sx, g.roi[1], g.roi[3], &outside);
+            if (outside) {
+                cu_st(yr + ox, g.extrap);
+                continue;
+            }
+            int64_t ix[4];
+            float wx[4];
+            int nx = rz_taps(g, xi, g.W, g.sx, ix, wx);
+            float acc = 0.f;
+            for (int a = 0; a < ny; a++) {
+                float row = 0.f;
+                for (int b = 0; b < nx; b++)
+                    row += wx[b] * cu_ld(xp + iy[a] * g.W + ix[b]);
+                acc += wy[a] * row;
+            }
+            cu_st(yr + ox, acc);
+        }
+    }
+}
+
 static int rz_supports(nn_backend_ctx *ctx, const nn_node *n, nn_tensor *const *in, int nin,
                        nn_tensor *const *out, int nout, const char **why)
 {
@@ -264,8 +302,19 @@ static int rz_run(nn_backend_ctx *ctx, const nn_node *n, cu_node *cn, nn_tensor 
         return 0;
     void *y = out[0]->data;
     const void *x = cu_in(cn, in, 0);
-    int rc = CU_FLOAT_SWITCH(out[0]->dtype, T,
-        (resize_kernel<T><<<cu_grid(total), 256, 0, ctx->stream>>>((T *)y, (const T *)x, g, total)));
+    int64_t nrows = g.planes * g.OH;
+    int rc;
+    if (g.OW >= 32) {
+        unsigned threads = g.OW >= 256 ? 256 : (unsigned)((g.OW + 31) / 32 * 32);
+        int64_t bx = (g.OW + threads - 1) / threads;
+        dim3 grid((unsigned)(bx > 64 ? 64 : bx), (unsigned)(nrows < 65535 ? nrows : 65535));
+        rc = CU_FLOAT_SWITCH(out[0]->dtype, T,
+            (resize_rows_kernel<T><<<grid, threads, 0, ctx->stream>>>((T *)y, (const T *)x, g, nrows)));
+    } else {
+        /* narrow outputs: a thread per element keeps the warps full */
+        rc = CU_FLOAT_SWITCH(out[0]->dtype, T,
+            (resize_kernel<T><<<cu_grid(total), 256, 0, ctx->stream>>>((T *)y, (const T *)x, g, total)));
+    }
     if (rc < 0)
         return nn_node_error(e, n, rc, "cuda: dtype");
     CU_LAUNCH_CHECK(e, n);
