@@ -923,13 +923,23 @@ static int process_flush(fp_transcode *t, fp_stage_t *st, fp_err *e)
     return fps_emit_until(t, st, t->held->pts + dur, e);
 }
 
+/* A stop asked for (Ctrl-C, or the jobs worker releasing the chunk): FP_EINTR with the one message.
+ * Polled per frame by the decode and encode stages and once more after the final flush, so a stop
+ * that arrives after decoding ended (a slow encoder's tail) still publishes nothing. */
+static int stop_requested(fp_transcode *t, fp_err *e)
+{
+    if ((t->o.interrupted && t->o.interrupted()) ||
+        (t->o.interrupted_arg_fn && t->o.interrupted_arg_fn(t->o.interrupted_arg)))
+        return fp_errorf(e, FP_EINTR, "%s: interrupted; no output written", t->o.output);
+    return 0;
+}
+
 /* Next decoded frame; stream-copy write failures surface here (the copy runs inside the read). */
 static int decode_one(fp_transcode *t, AVFrame *f, fp_err *e)
 {
     int ret;
-    if ((t->o.interrupted && t->o.interrupted()) ||
-        (t->o.interrupted_arg_fn && t->o.interrupted_arg_fn(t->o.interrupted_arg)))
-        return fp_errorf(e, FP_EINTR, "%s: interrupted; no output written", t->o.output);
+    if ((ret = stop_requested(t, e)) < 0)
+        return ret;
     ret = fp_input_read_frame(t->in, f, e);
     if (ret == FP_EIO || ret == FP_EOUTPUT)
         return fp_errorf(e, FP_EIO, "%s: output: write failed (disk full or I/O error)", t->o.output);
@@ -995,6 +1005,8 @@ static __attribute__((unused)) int run_serial(fp_transcode *t, fp_err *e)
     if ((ret = process_flush(t, NULL, e)) < 0)
         goto end;
     ret = pool_finish(t, e);
+    if (ret >= 0)
+        ret = stop_requested(t, e);
     if (ret >= 0)
         serial_progress(t, 1);
 end:
@@ -1064,7 +1076,9 @@ static int encode_stage(fp_stage *st, void *opaque)
     int ret;
     while ((ret = fp_stage_pop(st, t->q_conv, &item)) == 0) {
         AVFrame *f = item;
-        ret = fp_encpool_send(t->pool, f, fp_stage_err(st));
+        ret = stop_requested(t, fp_stage_err(st));
+        if (ret == 0)
+            ret = fp_encpool_send(t->pool, f, fp_stage_err(st));
         av_frame_free(&f);
         if (ret < 0) {
             if (ret == FP_EIO)
@@ -1076,7 +1090,9 @@ static int encode_stage(fp_stage *st, void *opaque)
     if (ret != FP_EOF)
         return ret;
     fp_stage_heartbeat(st);
-    return pool_finish(t, fp_stage_err(st));
+    if ((ret = pool_finish(t, fp_stage_err(st))) < 0)
+        return ret;
+    return stop_requested(t, fp_stage_err(st));
 }
 
 static int run_pipeline(fp_transcode *t, fp_err *e)
