@@ -1077,7 +1077,7 @@ static int encode_stage(fp_stage *st, void *opaque)
     int ret;
     while ((ret = fp_stage_pop(st, t->q_conv, &item)) == 0) {
         AVFrame *f = item;
-        ret = fp_encpool_send(t->pool, f, fp_stage_err(st));
+        ret = fp_encpool_send(t->pool, f, fp_stage_err(st)); /* polls stop_requested (set_stop) */
         av_frame_free(&f);
         if (ret < 0) {
             if (ret == FP_EIO)
@@ -1091,7 +1091,12 @@ static int encode_stage(fp_stage *st, void *opaque)
     if (ret != FP_EOF)
         return ret;
     fp_stage_heartbeat(st);
-    return pool_finish(t, fp_stage_err(st));
+    if ((ret = pool_finish(t, fp_stage_err(st))) < 0)
+        return ret;
+    /* a stop that landed after the last packet: still nothing is published */
+    if (stop_requested(t))
+        return fp_stage_fail(st, FP_EINTR, "%s: interrupted; no output written", t->o.output);
+    return 0;
 }
 
 static int run_pipeline(fp_transcode *t, fp_err *e)
