@@ -817,7 +817,8 @@ int fp_cmd_matte(int argc, char **argv)
                     (long long)cs.model_calls, cs.mean_rows, cs.padded_rows ? ", padded tail" : ", shrinking tail",
                     (long long)cs.padded_rows);
         else
-            fprintf(stderr, "  no tensor batch: one model instance per chunk on its own thread\n");
+            fprintf(stderr, "  no tensor batch: one model instance per chunk on its own thread; %d of %d chunks on the "
+                    "device path\n", cs.device_chunks, cs.chunks);
         goto end;
     }
     if ((ret = run_pass(&a, m, a.output, mode, &r, &e)) < 0)

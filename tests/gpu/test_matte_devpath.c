@@ -7,7 +7,10 @@
  *              four output modes (RGBA straight, RGBA premultiplied, composite over a colour, alpha,
  *              foreground): same frame count, same timestamps, every plane within 2 code values (the
  *              model gets the same floats either way; the compose kernel is the host loop's twin);
- *   upload:    CPU decode into the device path (stage prefers the device) gives the same.
+ *   upload:    CPU decode into the device path (stage prefers the device) gives the same;
+ *   chunks:    fp_matte_run_chunked (--chunks 3) on the device path (threads, one model per chunk: every
+ *              chunk reports device_path) vs FP_HOST_PATH=1 (the host-staged batch of 3): same frames and
+ *              timestamps, every plane within 2 code values.
  * Exits 77 (skipped) without a CUDA device.
  */
 #include <stdint.h>
@@ -23,6 +26,7 @@
 #include "media/fp_input.h"
 #include "media/fp_transcode.h"
 #include "tasks/matte.h"
+#include "tasks/matte_chunks.h"
 #include "tasks/matte_stage.h"
 #include "nn/nn_tensor.h"
 
@@ -203,6 +207,61 @@ static int compare(const char *a, const char *b, int *frames, int *pts_diff, int
     return 0;
 }
 
+/* --chunks 3 on the device path vs the host-staged batch (FP_HOST_PATH=1), rgba and composite. */
+static void test_chunks(const char *clip, const char *dir)
+{
+    static const struct { const char *name; fp_matte_mode mode; } cm[] = {
+        { "rgba", FP_MATTE_MODE_RGBA }, { "composite", FP_MATTE_MODE_COMPOSITE },
+    };
+    for (size_t i = 0; i < sizeof(cm) / sizeof(cm[0]); i++) {
+        char d[600], h[600];
+        fp_matte_chunk_opts o = { 0 };
+        fp_matte_chunk_stats sd = { 0 }, sh = { 0 };
+        fp_err e;
+        int frames, pd, maxd, rd, rh;
+        snprintf(d, sizeof(d), "%s/matte_chunks_%s_dev.mkv", dir, cm[i].name);
+        snprintf(h, sizeof(h), "%s/matte_chunks_%s_host.mkv", dir, cm[i].name);
+        fp_matte_opts_default(&o.model);
+        o.model.model = model_path;
+        o.model.backend = "cuda";
+        o.model.fp16 = 0;
+        o.input = clip;
+        o.mode = cm[i].mode;
+        o.bg_rgb[0] = 0.2f;
+        o.bg_rgb[1] = 0.4f;
+        o.bg_rgb[2] = 0.9f;
+        o.vcodec = "ffv1";
+        o.chunks = 3;
+        o.warmup_frames = 8;
+        o.no_audio = o.no_subs = 1;
+        fp_err_clear(&e);
+        unsetenv("FP_HOST_PATH");
+        o.output = d;
+        rd = fp_matte_run_chunked(&o, &sd, &e);
+        CHECK_MSG(rd == 0, "%s chunks, device: %s", cm[i].name, e.msg);
+        fp_err_clear(&e);
+        setenv("FP_HOST_PATH", "1", 1);
+        o.output = h;
+        rh = fp_matte_run_chunked(&o, &sh, &e);
+        unsetenv("FP_HOST_PATH");
+        CHECK_MSG(rh == 0, "%s chunks, host: %s", cm[i].name, e.msg);
+        if (rd || rh)
+            continue;
+        CHECK_MSG(sd.device_chunks == 3 && sd.batch == 0, "%s device run: %d device chunks, batch %d", cm[i].name,
+                  sd.device_chunks, sd.batch);
+        CHECK_MSG(sh.device_chunks == 0 && sh.batch == 3, "%s host run: %d device chunks, batch %d", cm[i].name,
+                  sh.device_chunks, sh.batch);
+        if (compare(d, h, &frames, &pd, &maxd) == 0) {
+            CHECK_MSG(frames == 20 && pd == 0 && maxd <= 2, "%s chunks: %d frames, %d pts differ, max difference %d",
+                      cm[i].name, frames, pd, maxd);
+            printf("  %s --chunks 3: device path (threads) vs host batch: %d frames, max difference %d (tolerance 2)\n",
+                   cm[i].name, frames, maxd);
+        } else {
+            CHECK_MSG(0, "%s chunks: unreadable outputs", cm[i].name);
+        }
+    }
+}
+
 int main(void)
 {
     const char *dir = getenv("FP_TEST_TMP") ? getenv("FP_TEST_TMP") : "/tmp";
@@ -286,6 +345,7 @@ int main(void)
         }
     }
     fp_matte_freep(&m);
+    test_chunks(clip, dir);
     if (model16_path[0]) {
         /* fp16 interface through the whole path: the src cast kernel and the fp16 compose */
         char g[600], c[600];
