@@ -15,8 +15,8 @@
 #include "pipeline/fp_signals.h"
 
 enum opt_id {
-    O_OUT = 1, O_CROP, O_SCALE, O_FPS, O_CODEC, O_PIXFMT, O_ENCODERS, O_SEGMENT, O_DECODE, O_MAXERR,
-    O_WATCHDOG, O_PROGRESS, O_AN, O_SN, O_DN, O_START, O_END, O_COLOR, O_TOL, O_SOFT, O_HELP,
+    O_OUT = 1, O_CROP, O_SCALE, O_FPS, O_CODEC, O_PIXFMT, O_ENCODERS, O_SEGMENT, O_ENCBUF, O_DECODE, O_MAXERR,
+    O_WATCHDOG, O_PROGRESS, O_AN, O_SN, O_DN, O_START, O_END, O_ACODEC, O_ABITRATE, O_COLOR, O_TOL, O_SOFT, O_HELP,
 };
 
 static const struct cli_opt {
@@ -32,12 +32,15 @@ static const struct cli_opt {
     { "--pix-fmt",        "FMT",       "encoder pixel format (explicitly accepting a conversion)", O_PIXFMT, 3 },
     { "--encoders",       "N",         "encoder instances on GOP segments (default: half the cores)", O_ENCODERS, 3 },
     { "--segment-frames", "N",         "frames per pool segment (default: -g, else 2 s)", O_SEGMENT, 3 },
+    { "--encode-buffer",  "MiB",       "memory for frames queued in the encoder pool (default 2048, at most 1/4 of RAM)", O_ENCBUF, 3 },
     { "--decode",         "auto|gpu|cpu", "decode path (default auto: NVDEC when the GPU supports the stream)", O_DECODE, 3 },
     { "--max-errors",     "N",         "corrupt packets tolerated before failing (default 0; -1 unlimited)", O_MAXERR, 3 },
     { "--watchdog",       "SECONDS",   "a demux/decode call stalled this long fails with exit 8 (default 30, 0 off)", O_WATCHDOG, 3 },
     { "--progress",       "json",      "JSON progress lines on stderr", O_PROGRESS, 3 },
     { "--start",          "SECONDS",   "first frame at or after this time", O_START, 3 },
     { "--end",            "SECONDS",   "stop before the first frame at or after this time", O_END, 3 },
+    { "-c:a",             "copy|ENC",  "audio: default copies, and transcodes what the container cannot hold (WebM: Opus, MP4/MOV: AAC); copy refuses instead", O_ACODEC, 3 },
+    { "-b:a",             "RATE",      "audio bitrate when transcoding (e.g. 128k)", O_ABITRATE, 3 },
     { "-an",              NULL,        "do not copy audio", O_AN, 3 },
     { "-sn",              NULL,        "do not copy subtitles", O_SN, 3 },
     { "-dn",              NULL,        "do not copy data streams", O_DN, 3 },
@@ -139,6 +142,15 @@ int fp_cli_parse(int cmd, int argc, char **argv, fp_cli_parsed *p, fp_err *e)
         case O_SEGMENT:
             if (parse_int(v, &p->o.seg_frames) < 0 || p->o.seg_frames < 1)
                 return fp_errorf(e, FP_EINVAL, "--segment-frames '%s': expected a positive count", v);
+            break;
+        case O_ACODEC: p->o.audio.codec = v; break;
+        case O_ABITRATE:
+            if (fp_audio_parse_bitrate(v, &p->o.audio.bitrate) < 0)
+                return fp_errorf(e, FP_EINVAL, "-b:a '%s': expected a bitrate such as 128k", v);
+            break;
+        case O_ENCBUF:
+            if (parse_int(v, &p->o.encode_buffer_mib) < 0 || p->o.encode_buffer_mib < 1)
+                return fp_errorf(e, FP_EINVAL, "--encode-buffer '%s': expected MiB, a positive count", v);
             break;
         case O_DECODE:
             if (fp_decode_mode_parse(v, &p->o.in.decode) < 0)

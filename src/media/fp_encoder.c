@@ -4,6 +4,7 @@
  */
 #include "media/fp_encoder.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include <libavutil/opt.h>
@@ -206,6 +207,16 @@ int fp_encoder_open(AVCodecContext **out, const fp_encoder_cfg *c, fp_err *e)
     if (c->global_header)
         ctx->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
     av_dict_copy(&opts, c->opts, 0);
+    /* libx265 ignores thread_count and sizes its pool to every core: N instances of it would each
+     * start a thread per core. pools=N caps it, unless the user's x265-params already say. */
+    if (c->threads > 0 && !strcmp(c->codec->name, "libx265")) {
+        AVDictionaryEntry *xp = av_dict_get(opts, "x265-params", NULL, 0);
+        if (!xp || !strstr(xp->value, "pools")) {
+            char buf[512];
+            snprintf(buf, sizeof(buf), "%s%spools=%d", xp ? xp->value : "", xp ? ":" : "", c->threads);
+            av_dict_set(&opts, "x265-params", buf, 0);
+        }
+    }
     if (d && d->profile_default && !av_dict_get(opts, "profile", NULL, 0)) {
         const AVPixFmtDescriptor *pd = av_pix_fmt_desc_get(c->pix_fmt);
         int full = pix_alpha(c->pix_fmt) || (pd && pd->log2_chroma_w == 0);

@@ -1,14 +1,14 @@
 /*
  * fp_transcode — configure-then-run of one file or frame range. See fp_transcode.h.
  *
- * Threads: decode, conversion/processing and muxing run on the caller's thread; encoding runs on the
- * pool's threads (fp_encpool.c), which is where the time goes for the CPU encoders. When the
- * pipeline module's stage threads and bounded queues land, decode and process become their own
- * stages; the order of operations here stays the same.
+ * Threads: three fp_pipeline stages (decode | process | encode) with bounded queues; the encode stage
+ * feeds the encoder pool, whose own threads (fp_encpool.c) are where the time goes for CPU encoders.
+ * Copied and transcoded audio (fp_audio.c) is muxed from the decode stage, under mux_lock. Progress
+ * lines and the per-stage table are the pipeline module's (fp_progress, fp_metrics).
  *
- * Output safety: everything is written to "<dir>/.<name>.part-<pid>" and renamed over the final name
- * only after the trailer is written and the file closed without error; on any failure, interruption or
- * watchdog stall the temporary file is removed.
+ * Output safety is fp_output's (pipeline module): everything is written under a temporary name beside
+ * the output and renamed over the final name only after the trailer is written and the file closed
+ * without error; on any failure, interruption or watchdog stall the temporary file is removed.
  */
 #include "media/fp_transcode.h"
 
@@ -32,13 +32,8 @@
 #include "media/fp_devpath.h"
 #include "media/fp_encoder.h"
 #include "pipeline/fp_output.h"
-#ifdef FP_MEDIA_PIPELINE
 #include "pipeline/fp_pipeline.h"
 #include "pipeline/fp_progress.h"
-typedef fp_stage fp_stage_t;
-#else
-typedef void fp_stage_t; /* the serial driver passes NULL */
-#endif
 #include "media/fp_encpool.h"
 
 struct fp_transcode {
@@ -50,6 +45,8 @@ struct fp_transcode {
     fp_output *outp;     /* the temporary file; NULL once published or aborted */
     int header_written;
     int *smap;        /* input stream index -> output stream index, -1: not copied */
+    fp_audio **aenc;  /* input stream index -> its audio transcoder; NULL: copied as it is */
+    fp_err aerr;      /* an audio transcoding error (raised inside the demuxer's packet callback) */
     int vout;
 
     const AVCodec *codec;
@@ -58,16 +55,15 @@ struct fp_transcode {
     AVRational enc_tb;
     int nenc, seg_frames;
     fp_encpool *pool;
-#ifdef FP_MEDIA_PIPELINE
     fp_pipeline *pl;
     fp_queue *q_dec, *q_conv;
-#endif
     pthread_mutex_t mux_lock; /* the muxer is fed from the decode stage (copies) and the encode stage */
 
     enum AVPixelFormat src_fmt;   /* decoded software format */
     int out_w, out_h;
     int float_path;
     struct SwsContext *sws;
+    int sws_w, sws_h, sws_fmt;   /* the source the conversion context was made for */
     AVFrame *sw, *conv;
     fp_devpath_cfg dev_cfg;
     fp_devpath *dev;     /* NVDEC frames stay on the GPU (fp_devpath.h); opened at the first CUDA frame */
@@ -81,15 +77,7 @@ struct fp_transcode {
 
     fp_transcode_stats st;
     struct timespec t_start;
-    double last_progress;
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 void fp_transcode_opts_default(fp_transcode_opts *o)
 {
@@ -128,6 +116,20 @@ static int64_t range_us(const fp_transcode *t, int64_t pts)
     return pts == AV_NOPTS_VALUE ? AV_NOPTS_VALUE : av_rescale_q(pts, t->ist->time_base, AV_TIME_BASE_Q);
 }
 
+/* fp_audio's packets (already in the output stream's time base), muxed beside the video. */
+static int audio_write(void *opaque, AVPacket *pkt)
+{
+    fp_transcode *t = opaque;
+    int ret;
+    pthread_mutex_lock(&t->mux_lock);
+    ret = av_interleaved_write_frame(t->out, pkt);
+    pthread_mutex_unlock(&t->mux_lock);
+    if (ret < 0)
+        return fp_err_from_averror(ret) == FP_EINPUT ? FP_EOUTPUT : FP_EIO;
+    t->st.packets_copied++;
+    return 0;
+}
+
 static int copy_packet(void *opaque, AVPacket *pkt)
 {
     fp_transcode *t = opaque;
@@ -147,6 +149,10 @@ static int copy_packet(void *opaque, AVPacket *pkt)
         e = range_us(t, e);
         if ((s != AV_NOPTS_VALUE && us < s) || (e != AV_NOPTS_VALUE && us >= e))
             return 0;
+    }
+    if (t->aenc && t->aenc[pkt->stream_index]) {
+        ret = fp_audio_send(t->aenc[pkt->stream_index], pkt, audio_write, t, &t->aerr);
+        return ret < 0 && !t->aerr.code ? fp_errorf(&t->aerr, ret, "%s: output: write failed", t->o.output) : ret;
     }
     cp = av_packet_clone(pkt);
     if (!cp)
@@ -217,6 +223,55 @@ static int cores(void)
     return n > 0 ? (int)n : 1;
 }
 
+/* Encoders, segment length and threads per instance for the pool (fp_encpool_plan_make): the
+ * frames queued for the pool (encoders x segment) fit --encode-buffer, and encoders x threads is about
+ * the core count. Uses t->codec, t->cfg.framerate and t->o; sets t->nenc, t->seg_frames,
+ * t->cfg.threads. say: log the plan (once per configure; the fallback encoder re-plans silently). */
+static void plan_pool(fp_transcode *t, int w, int h, enum AVPixelFormat fmt, int say)
+{
+    const fp_transcode_opts *o = &t->o;
+    const fp_encoder_desc *d = fp_encoder_desc_find(t->codec->name);
+    AVDictionaryEntry *g = av_dict_get(o->enc_opts, "g", NULL, 0);
+    AVRational fr = t->cfg.framerate.num ? t->cfg.framerate : (AVRational){ 25, 1 };
+    int poolable = d && d->poolable, n, seg, ncores = cores();
+    int64_t frame_bytes = av_image_get_buffer_size(fmt, w, h, 64), budget;
+    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+    fp_encpool_plan pl;
+
+    seg = o->seg_frames > 0 ? o->seg_frames : g ? atoi(g->value) : (int)(2 * av_q2d(fr) + 0.5);
+    if (seg < 1)
+        seg = 1;
+    n = o->encoders > 0 ? o->encoders : poolable ? (ncores >= 4 ? ncores / 2 : 1) : 1;
+    if (!poolable && n > 1) {
+        if (say)
+            fp_log(FP_LOG_WARN, "encode", "%s: %s is not run as a pool; using one encoder", o->output,
+                   t->codec->name);
+        n = 1;
+    }
+    budget = (int64_t)(o->encode_buffer_mib > 0 ? o->encode_buffer_mib : FP_ENCPOOL_BUFFER_MIB) << 20;
+    /* The default must not be what exhausts a small machine; an explicit --encode-buffer is obeyed. */
+    if (o->encode_buffer_mib <= 0 && pages > 0 && psz > 0 && budget > (int64_t)pages * psz / 4)
+        budget = (int64_t)pages * psz / 4;
+    if (frame_bytes <= 0)
+        frame_bytes = (int64_t)w * h * 4;
+    /* Segments shorter than 1 s cost compression (a keyframe each) before fewer encoders cost speed. */
+    if (fp_encpool_plan_make(&pl, ncores, n, seg, o->seg_frames > 0 || g, (int)(av_q2d(fr) + 0.5), frame_bytes,
+                             budget) < 0) {
+        pl.n = 1;
+        pl.seg_frames = seg;
+        pl.threads = ncores;
+    }
+    t->nenc = pl.n;
+    t->seg_frames = pl.seg_frames;
+    t->cfg.threads = pl.threads; /* -threads N in enc_opts overrides (applied after, in fp_encoder_open) */
+    if (say && pl.note[0])
+        fp_log(FP_LOG_WARN, "encode", "%s: %s", o->output, pl.note);
+    if (say && pl.n > 1)
+        fp_log(FP_LOG_INFO, "encode", "%s: pool of %d x %s, %d threads each, %d-frame segments, up to %.0f MiB "
+               "of queued frames (--encode-buffer)", o->output, pl.n, t->codec->name, pl.threads, pl.seg_frames,
+               pl.buffer_bytes / 1048576.0);
+}
+
 static int open_output(fp_transcode *t, fp_err *e)
 {
     const char *path = t->o.output;
@@ -273,6 +328,19 @@ static int setup_copy_streams(fp_transcode *t, fp_err *e)
         }
         if (!want || (is->disposition & AV_DISPOSITION_ATTACHED_PIC))
             continue;
+        if (type == AVMEDIA_TYPE_AUDIO) {
+            fp_audio *a = NULL;
+            int r;
+            if (!t->aenc && !(t->aenc = av_calloc(ifmt->nb_streams, sizeof(*t->aenc))))
+                return fp_errorf(e, FP_ENOMEM, "%s: output: out of memory", t->o.output);
+            if ((r = fp_audio_open(&a, is, t->out, &t->o.audio, t->o.input, t->o.output, e)) < 0)
+                return r;
+            if (r > 0) {
+                t->aenc[i] = a;
+                t->smap[i] = fp_audio_stream_index(a);
+                continue;
+            }
+        }
         if (avformat_query_codec(t->out->oformat, is->codecpar->codec_id, FF_COMPLIANCE_NORMAL) == 0) {
             static const char *flag[] = { [AVMEDIA_TYPE_AUDIO] = "-an", [AVMEDIA_TYPE_SUBTITLE] = "-sn",
                                           [AVMEDIA_TYPE_DATA] = "-dn" };
@@ -418,23 +486,7 @@ int fp_transcode_open(fp_transcode **pt, const fp_transcode_opts *o, fp_err *e)
         t->enc_tb = t->ist->time_base;
         t->cfg.framerate = t->ist->avg_frame_rate.num ? t->ist->avg_frame_rate : t->ist->r_frame_rate;
     }
-    {
-        AVDictionaryEntry *g = av_dict_get(o->enc_opts, "g", NULL, 0);
-        AVRational fr = t->cfg.framerate.num ? t->cfg.framerate : (AVRational){ 25, 1 };
-        t->seg_frames = o->seg_frames > 0 ? o->seg_frames : g ? atoi(g->value) : (int)(2 * av_q2d(fr) + 0.5);
-        if (t->seg_frames < 1)
-            t->seg_frames = 1;
-    }
-    {
-        const fp_encoder_desc *d = fp_encoder_desc_find(t->codec->name);
-        int poolable = d && d->poolable;
-        t->nenc = o->encoders > 0 ? o->encoders : poolable ? (cores() >= 4 ? cores() / 2 : 1) : 1;
-        if (!poolable && t->nenc > 1) {
-            fp_log(FP_LOG_WARN, "encode", "%s: %s is not run as a pool; using one encoder", o->output,
-                   t->codec->name);
-            t->nenc = 1;
-        }
-    }
+    plan_pool(t, w, h, enc_fmt, 1);
 
     t->cfg.codec = t->codec;
     t->cfg.width = w;
@@ -455,7 +507,6 @@ int fp_transcode_open(fp_transcode **pt, const fp_transcode_opts *o, fp_err *e)
     av_dict_copy(&t->opts, o->enc_opts, 0);
     t->cfg.opts = t->opts;
     t->cfg.global_header = !!(t->out->oformat->flags & AVFMT_GLOBALHEADER);
-    t->cfg.threads = (cores() + t->nenc - 1) / t->nenc; /* -threads N in enc_opts overrides */
     /* Same keyframe grid for one encoder and for the pool, so both runs are comparable frame for frame. */
     t->cfg.gop = av_dict_get(o->enc_opts, "g", NULL, 0) ? 0 : t->seg_frames;
 
@@ -473,14 +524,9 @@ int fp_transcode_open(fp_transcode **pt, const fp_transcode_opts *o, fp_err *e)
             if ((ret = fp_encoder_choose_format(fb, t->out->oformat, t->src_fmt, forced, o->output,
                                                 &t->cfg.pix_fmt, e)) < 0)
                 goto fail;
-            {
-                const fp_encoder_desc *fd = fp_encoder_desc_find(fb->name);
-                if (o->encoders <= 0 && fd && fd->poolable) {
-                    t->nenc = cores() >= 4 ? cores() / 2 : 1;
-                    t->cfg.threads = (cores() + t->nenc - 1) / t->nenc; /* -threads N in enc_opts overrides */
-                }
-            }
             enc_fmt = t->cfg.pix_fmt;
+            plan_pool(t, w, h, enc_fmt, 0);
+            t->cfg.gop = av_dict_get(o->enc_opts, "g", NULL, 0) ? 0 : t->seg_frames;
             ret = fp_encoder_open(&probe, &t->cfg, e);
         }
         if (ret < 0) {
@@ -693,6 +739,34 @@ end:
 }
 #endif
 
+/* A swscale context that splits rows over threads (swscale's own slice threads, FFmpeg >= 5.0, used
+ * by sws_scale_frame). Why: this conversion runs on the one process-stage thread, and at 1080p it
+ * costs tens of ms a frame (ProRes 4444 10-bit -> yuva420p: ~35-70 ms on this 2-core machine), which
+ * would cap a pool of 16 encoders below what they can take. Half the cores, at most 8: the encoders
+ * need the rest. NULL on failure. */
+static struct SwsContext *sws_threaded(int sw, int sh, enum AVPixelFormat sf, int dw, int dh, enum AVPixelFormat df,
+                                       int flags)
+{
+    struct SwsContext *c = sws_alloc_context();
+    int n = cores() / 2;
+    if (!c)
+        return NULL;
+    n = n < 1 ? 1 : n > 8 ? 8 : n;
+    av_opt_set_int(c, "srcw", sw, 0);
+    av_opt_set_int(c, "srch", sh, 0);
+    av_opt_set_int(c, "src_format", sf, 0);
+    av_opt_set_int(c, "dstw", dw, 0);
+    av_opt_set_int(c, "dsth", dh, 0);
+    av_opt_set_int(c, "dst_format", df, 0);
+    av_opt_set_int(c, "sws_flags", flags, 0);
+    av_opt_set_int(c, "threads", n, 0); /* an older swscale without the option stays single-threaded */
+    if (sws_init_context(c, NULL, NULL) < 0) {
+        sws_freeContext(c);
+        return NULL;
+    }
+    return c;
+}
+
 /*
  * The device path's hook: a CUDA frame goes through fp_devpath (kernels on the GPU, one pinned
  * download). Opened at the first CUDA frame, when the decoded format is known (before decoding the
@@ -813,9 +887,14 @@ static int convert(fp_transcode *t, AVFrame *dec, fp_err *e)
         av_frame_unref(t->conv);
         return av_frame_ref(t->conv, src) < 0 ? fp_errorf(e, FP_ENOMEM, "process: out of memory") : 0;
     }
-    t->sws = sws_getCachedContext(t->sws, src->width, src->height, src->format, t->out_w, t->out_h,
-                                  t->cfg.pix_fmt, SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, NULL, NULL,
-                                  NULL);
+    if (!t->sws || t->sws_w != src->width || t->sws_h != src->height || t->sws_fmt != src->format) {
+        sws_freeContext(t->sws);
+        t->sws = sws_threaded(src->width, src->height, src->format, t->out_w, t->out_h, t->cfg.pix_fmt,
+                              SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT);
+        t->sws_w = src->width;
+        t->sws_h = src->height;
+        t->sws_fmt = src->format;
+    }
     if (!t->sws)
         return fp_errorf(e, FP_EUNSUPPORTED, "%s: process: no conversion from %s to %s", t->o.input,
                          av_get_pix_fmt_name(src->format), av_get_pix_fmt_name(t->cfg.pix_fmt));
@@ -826,28 +905,16 @@ static int convert(fp_transcode *t, AVFrame *dec, fp_err *e)
 }
 
 /*
- * The per-frame work, written once and driven two ways: by three pipeline stages (decode | process |
- * encode, on threads, bounded queues) or serially on the caller's thread (st == NULL). The serial
- * driver is the fallback while the pipeline module cannot be linked beside the jobs module (see
- * docs/media.md) and the reference for "1 thread equals N threads".
+ * The per-frame work, driven by three pipeline stages (decode | process | encode, on threads, bounded
+ * queues; fp_pipeline.h), which also give the progress line (fp_progress) and the per-stage table.
  */
 
-/* Hand a converted frame to the encoder side with its output pts: a new reference through the queue,
- * or straight into the pool (which takes its own reference). */
-static int emit(fp_transcode *t, fp_stage_t *st, AVFrame *f, int64_t pts, fp_err *e)
+/* Hand a converted frame to the encode stage with its output pts (a new reference through the queue). */
+static int emit(fp_transcode *t, fp_stage *st, AVFrame *f, int64_t pts, fp_err *e)
 {
-    AVFrame *c;
+    AVFrame *c = av_frame_clone(f);
     int ret;
-    if (!st) {
-        double t0 = now_s();
-        f->pts = pts;
-        f->pict_type = AV_PICTURE_TYPE_NONE;
-        ret = fp_encpool_send(t->pool, f, e);
-        t->st.encode_wait_s += now_s() - t0; /* blocked on a full pool = the encoders are behind */
-        return ret;
-    }
-#ifdef FP_MEDIA_PIPELINE
-    if (!(c = av_frame_clone(f)))
+    if (!c)
         return fp_errorf(e, FP_ENOMEM, "%s: process: out of memory", t->o.input);
     c->pts = pts;
     c->pict_type = AV_PICTURE_TYPE_NONE;
@@ -855,15 +922,10 @@ static int emit(fp_transcode *t, fp_stage_t *st, AVFrame *f, int64_t pts, fp_err
     if (ret < 0)
         av_frame_free(&c);
     return ret;
-#else
-    (void)c;
-    (void)ret;
-    return fp_errorf(e, FP_EINTERNAL, "transcode: built without the pipeline");
-#endif
 }
 
 /* --fps: emit the held frame for every output tick before `until_us`. */
-static int fps_emit_until(fp_transcode *t, fp_stage_t *st, int64_t until_us, fp_err *e)
+static int fps_emit_until(fp_transcode *t, fp_stage *st, int64_t until_us, fp_err *e)
 {
     int ret;
     if (!t->held)
@@ -879,7 +941,7 @@ static int fps_emit_until(fp_transcode *t, fp_stage_t *st, int64_t until_us, fp_
 }
 
 /* One decoded frame: download (NVDEC), convert / float processing, frame-rate conversion. */
-static int process_one(fp_transcode *t, fp_stage_t *st, AVFrame *f, fp_err *e)
+static int process_one(fp_transcode *t, fp_stage *st, AVFrame *f, fp_err *e)
 {
     int ret;
     if (t->decode_only) {
@@ -912,7 +974,7 @@ static int process_one(fp_transcode *t, fp_stage_t *st, AVFrame *f, fp_err *e)
 }
 
 /* End of input: the last held frame lasts its duration (--fps). */
-static int process_flush(fp_transcode *t, fp_stage_t *st, fp_err *e)
+static int process_flush(fp_transcode *t, fp_stage *st, fp_err *e)
 {
     int64_t dur;
     if (!t->held)
@@ -923,12 +985,18 @@ static int process_flush(fp_transcode *t, fp_stage_t *st, fp_err *e)
     return fps_emit_until(t, st, t->held->pts + dur, e);
 }
 
+static int stop_requested(void *opaque)
+{
+    const fp_transcode *t = opaque;
+    return (t->o.interrupted && t->o.interrupted()) ||
+           (t->o.interrupted_arg_fn && t->o.interrupted_arg_fn(t->o.interrupted_arg));
+}
+
 /* Next decoded frame; stream-copy write failures surface here (the copy runs inside the read). */
 static int decode_one(fp_transcode *t, AVFrame *f, fp_err *e)
 {
     int ret;
-    if ((t->o.interrupted && t->o.interrupted()) ||
-        (t->o.interrupted_arg_fn && t->o.interrupted_arg_fn(t->o.interrupted_arg)))
+    if (stop_requested(t))
         return fp_errorf(e, FP_EINTR, "%s: interrupted; no output written", t->o.output);
     ret = fp_input_read_frame(t->in, f, e);
     if (ret == FP_EIO || ret == FP_EOUTPUT)
@@ -941,68 +1009,13 @@ static int decode_one(fp_transcode *t, AVFrame *f, fp_err *e)
 static int pool_finish(fp_transcode *t, fp_err *e)
 {
     int ret = fp_encpool_finish(t->pool, e);
+    if (ret == FP_EINTR)
+        return fp_errorf(e, FP_EINTR, "%s: interrupted; no output written", t->o.output);
     if (ret == FP_EIO)
         fp_errorf(e, FP_EIO, "%s: output: write failed (disk full or I/O error)", t->o.output);
     return ret;
 }
 
-/* --progress json for the serial driver, in fp_progress's field names (fp_progress itself needs the
- * pipeline module, see run_serial). */
-static void serial_progress(fp_transcode *t, int done)
-{
-    double now = now_s(), el = now - (t->t_start.tv_sec + t->t_start.tv_nsec * 1e-9);
-    AVFormatContext *f = fp_input_format(t->in);
-    AVRational fr = t->ist->avg_frame_rate;
-    double total = f->duration > 0 && fr.num ? f->duration / (double)AV_TIME_BASE * av_q2d(fr) : 0;
-    double fps = el > 0 ? t->st.frames_in / el : 0;
-    if (!t->o.progress_json || (!done && now - t->last_progress < 1.0))
-        return;
-    t->last_progress = now;
-    if (total > 0 && fps > 0 && !done)
-        fprintf(stderr, "{\"event\":\"progress\",\"frames\":%lld,\"total\":%.0f,\"fps\":%.2f,\"eta_s\":%.1f,"
-                "\"elapsed_s\":%.2f,\"corrupt\":%d}\n", (long long)t->st.frames_in, total, fps,
-                (total - t->st.frames_in) / fps, el, fp_input_errors(t->in));
-    else
-        fprintf(stderr, "{\"event\":\"%s\",\"frames\":%lld,\"total\":%s,\"fps\":%.2f,\"eta_s\":null,"
-                "\"elapsed_s\":%.2f,\"corrupt\":%d}\n", done ? "done" : "progress",
-                (long long)(done ? t->st.frames_out : t->st.frames_in), total > 0 ? "null" : "null", fps, el,
-                fp_input_errors(t->in));
-}
-
-static __attribute__((unused)) int run_serial(fp_transcode *t, fp_err *e)
-{
-    AVFrame *f = av_frame_alloc();
-    int ret;
-    double t0;
-    if (!f)
-        return fp_errorf(e, FP_ENOMEM, "transcode: out of memory");
-    for (;;) {
-        t0 = now_s();
-        ret = decode_one(t, f, e);
-        t->st.decode_s += now_s() - t0;
-        if (ret == FP_EOF)
-            break;
-        if (ret < 0)
-            goto end;
-        t0 = now_s();
-        ret = process_one(t, NULL, f, e);
-        t->st.process_s += now_s() - t0;
-        av_frame_unref(f);
-        if (ret < 0)
-            goto end;
-        serial_progress(t, 0);
-    }
-    if ((ret = process_flush(t, NULL, e)) < 0)
-        goto end;
-    ret = pool_finish(t, e);
-    if (ret >= 0)
-        serial_progress(t, 1);
-end:
-    av_frame_free(&f);
-    return ret;
-}
-
-#ifdef FP_MEDIA_PIPELINE
 static void frame_free_cb(void *p)
 {
     AVFrame *f = p;
@@ -1064,11 +1077,13 @@ static int encode_stage(fp_stage *st, void *opaque)
     int ret;
     while ((ret = fp_stage_pop(st, t->q_conv, &item)) == 0) {
         AVFrame *f = item;
-        ret = fp_encpool_send(t->pool, f, fp_stage_err(st));
+        ret = fp_encpool_send(t->pool, f, fp_stage_err(st)); /* polls stop_requested (set_stop) */
         av_frame_free(&f);
         if (ret < 0) {
             if (ret == FP_EIO)
                 fp_stage_fail(st, FP_EIO, "%s: output: write failed (disk full or I/O error)", t->o.output);
+            if (ret == FP_EINTR)
+                fp_stage_fail(st, FP_EINTR, "%s: interrupted; no output written", t->o.output);
             return ret;
         }
         fp_stage_add_frames(st, 1);
@@ -1076,7 +1091,12 @@ static int encode_stage(fp_stage *st, void *opaque)
     if (ret != FP_EOF)
         return ret;
     fp_stage_heartbeat(st);
-    return pool_finish(t, fp_stage_err(st));
+    if ((ret = pool_finish(t, fp_stage_err(st))) < 0)
+        return ret;
+    /* a stop that landed after the last packet: still nothing is published */
+    if (stop_requested(t))
+        return fp_stage_fail(st, FP_EINTR, "%s: interrupted; no output written", t->o.output);
+    return 0;
 }
 
 static int run_pipeline(fp_transcode *t, fp_err *e)
@@ -1139,7 +1159,6 @@ static int run_pipeline(fp_transcode *t, fp_err *e)
     }
     return ret;
 }
-#endif
 
 int fp_transcode_run(fp_transcode *t, fp_err *e)
 {
@@ -1163,14 +1182,19 @@ int fp_transcode_run(fp_transcode *t, fp_err *e)
     t->header_written = 1;
     if ((ret = fp_encpool_open(&t->pool, &t->cfg, t->nenc, t->seg_frames, video_packet, t, e)) < 0)
         return ret;
+    fp_encpool_set_stop(t->pool, stop_requested, t);
     fp_log(FP_LOG_INFO, "transcode", "%s -> %s: %s %s, %d encoder(s), %d-frame segments, decode %s", t->o.input,
            t->o.output, t->codec->name, t->st.pix_fmt, t->nenc, t->seg_frames, t->st.gpu_decode ? "NVDEC" : "CPU");
 
-#ifdef FP_MEDIA_PIPELINE
     ret = run_pipeline(t, e);
-#else
-    ret = run_serial(t, e);
-#endif
+    /* the audio transcoders' last frames, before the trailer */
+    for (unsigned i = 0; ret >= 0 && t->aenc && i < fp_input_format(t->in)->nb_streams; i++)
+        if (t->aenc[i] && (ret = fp_audio_send(t->aenc[i], NULL, audio_write, t, &t->aerr)) < 0 && !t->aerr.code)
+            fp_errorf(&t->aerr, ret, "%s: output: write failed", t->o.output);
+    if (ret < 0 && t->aerr.code) {
+        fp_err_clear(e);
+        *e = t->aerr; /* the root cause, not the stage that carried it */
+    }
     if (ret < 0)
         goto end;
     ret = av_write_trailer(t->out);
@@ -1206,25 +1230,8 @@ end:
 
 void fp_transcode_print_metrics(const fp_transcode *t, FILE *f)
 {
-#ifdef FP_MEDIA_PIPELINE
     if (t->pl)
         fp_metrics_table_print(t->pl, f);
-#else
-    const fp_transcode_stats *s = &t->st;
-    double proc = s->process_s - s->encode_wait_s; /* process time includes handing frames to the pool */
-    double enc = s->seconds - s->decode_s - proc;   /* everything the pool cost the caller's thread */
-    const char *name[3] = { "decode", "process", "encode" };
-    const char *hint[3] = { "--decode gpu where a GPU is present", "a smaller --scale, or the GPU path",
-                            "raise --encoders, or a faster preset / -cpu-used" };
-    double v[3] = { s->decode_s, proc < 0 ? 0 : proc, enc < 0 ? 0 : enc };
-    int b = v[1] > v[0] ? 1 : 0;
-    b = v[2] > v[b] ? 2 : b;
-    fprintf(f, "  stage     busy_s   (serial driver: decode and process share one thread; %d encoder thread(s))\n",
-            s->encoders);
-    for (int i = 0; i < 3; i++)
-        fprintf(f, "  %-8s %7.2f  %5.1f%%\n", name[i], v[i], s->seconds > 0 ? 100 * v[i] / s->seconds : 0);
-    fprintf(f, "  bottleneck: %s (%s)\n", name[b], hint[b]);
-#endif
 }
 
 const fp_transcode_stats *fp_transcode_get_stats(const fp_transcode *t) { return &t->st; }
@@ -1236,9 +1243,7 @@ void fp_transcode_freep(fp_transcode **pt)
     if (!t)
         return;
     /* Stages first (they use the pool and the muxer), then the pool. */
-#ifdef FP_MEDIA_PIPELINE
     fp_pipeline_freep(&t->pl);
-#endif
     fp_encpool_freep(&t->pool);
     fp_devpath_freep(&t->dev); /* before the input: FFmpeg's device holds the context it runs on */
     if (t->out) {
@@ -1247,6 +1252,9 @@ void fp_transcode_freep(fp_transcode **pt)
         avformat_free_context(t->out);
     }
     fp_output_abort(&t->outp);
+    for (unsigned i = 0; t->aenc && t->in && i < fp_input_format(t->in)->nb_streams; i++)
+        fp_audio_freep(&t->aenc[i]);
+    av_free(t->aenc);
     fp_input_freep(&t->in);
     sws_freeContext(t->sws);
     av_frame_free(&t->sw);

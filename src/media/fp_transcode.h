@@ -25,6 +25,7 @@
 
 #include "core/fp_error.h"
 #include "gpu/fp_image.h"
+#include "media/fp_audio.h"
 #include "media/fp_input.h"
 
 /*
@@ -59,7 +60,10 @@ typedef struct fp_transcode_opts {
     const fp_process_stage *stage; /* NULL: none */
     int encoders;                /* pool size; 0: from the core count for poolable encoders */
     int seg_frames;              /* segment length; 0: the -g option or 2 s of frames */
+    int encode_buffer_mib;       /* memory for frames queued in the pool; 0: FP_ENCPOOL_BUFFER_MIB, capped to
+                                    a quarter of the machine's memory. encoders x segment fit in it. */
     int copy_audio, copy_subs, copy_data; /* 1 by default */
+    fp_audio_opts audio;         /* -c:a / -b:a: audio the container cannot hold is transcoded (fp_audio.h) */
     fp_input_opts in;            /* decode mode, max errors, watchdog, frame range */
     int progress_json;           /* one JSON line per 0.5 s on stderr */
     int (*interrupted)(void);    /* polled once per frame; non-zero stops with FP_EINTR */

@@ -495,12 +495,17 @@ static int run_gangs(runner *r, int batch, gang_totals *gt, fp_err *e)
 
 /* ---- join ------------------------------------------------------------------------------------ */
 
+/* fp_audio's packets (audio the container cannot hold, transcoded at the join). */
+static int join_write(void *opaque, AVPacket *pkt)
+{
+    return av_interleaved_write_frame(opaque, pkt) < 0 ? FP_EIO : 0;
+}
+
 int fp_matte_is_mov(const char *output)
 {
     const AVOutputFormat *f = av_guess_format(NULL, output, NULL);
     return f && !strcmp(f->name, "mov");
 }
-
 
 static int join(const fp_matte_chunk_opts *o, chunk *c, int n, fp_err *e)
 {
@@ -509,6 +514,8 @@ static int join(const fp_matte_chunk_opts *o, chunk *c, int n, fp_err *e)
     fp_output *po = NULL;
     int *map = NULL, vs, ret, ci = 0, have_v = 0, have_a = 0, v_eof = 0, a_eof = 0, out_v = -1;
     AVRational vtb = { 0, 1 };
+    fp_audio **aenc = NULL; /* source stream -> its audio transcoder (fp_audio.h); NULL: copied */
+    unsigned naenc = 0;
     AVDictionary *mux = NULL;
 
     if (!vp || !ap) {
@@ -529,7 +536,7 @@ static int join(const fp_matte_chunk_opts *o, chunk *c, int n, fp_err *e)
     }
     if (avformat_alloc_output_context2(&out, av_guess_format(NULL, o->output, NULL), NULL,
                                        fp_output_tmp_path(po)) < 0 ||
-        !(map = malloc(src->nb_streams * sizeof(*map)))) {
+        !(map = malloc(src->nb_streams * sizeof(*map))) || !(aenc = calloc(naenc = src->nb_streams, sizeof(*aenc)))) {
         ret = fp_errorf(e, FP_ENOMEM, "%s: join: out of memory", o->output);
         goto end;
     }
@@ -555,6 +562,15 @@ static int join(const fp_matte_chunk_opts *o, chunk *c, int n, fp_err *e)
             continue;
         if ((t == AVMEDIA_TYPE_AUDIO && o->no_audio) || (t == AVMEDIA_TYPE_SUBTITLE && o->no_subs))
             continue;
+        if (t == AVMEDIA_TYPE_AUDIO) {
+            /* audio the container cannot hold is transcoded, as in a single-pass run */
+            if ((ret = fp_audio_open(&aenc[i], is, out, NULL, o->input, o->output, e)) < 0)
+                goto end;
+            if (ret > 0) {
+                map[i] = fp_audio_stream_index(aenc[i]);
+                continue;
+            }
+        }
         if (avformat_query_codec(out->oformat, is->codecpar->codec_id, FF_COMPLIANCE_NORMAL) != 1) {
             ret = fp_errorf(e, FP_EUNSUPPORTED, "%s: configure: the %s container cannot hold %s stream #%u (%s)",
                             o->output, out->oformat->name, av_get_media_type_string(t), i,
@@ -634,9 +650,19 @@ static int join(const fp_matte_chunk_opts *o, chunk *c, int n, fp_err *e)
             p->stream_index = out_v;
             have_v = 0;
         } else {
+            have_a = 0;
+            if (aenc[p->stream_index]) {
+                ret = fp_audio_send(aenc[p->stream_index], p, join_write, out, e);
+                av_packet_unref(p);
+                if (ret < 0) {
+                    if (!e->code)
+                        fp_errorf(e, ret, "%s: output: write failed (disk full or I/O error)", o->output);
+                    goto end;
+                }
+                continue;
+            }
             itb = src->streams[p->stream_index]->time_base;
             p->stream_index = map[p->stream_index];
-            have_a = 0;
         }
         av_packet_rescale_ts(p, itb, out->streams[p->stream_index]->time_base);
         p->pos = -1;
@@ -645,6 +671,12 @@ static int join(const fp_matte_chunk_opts *o, chunk *c, int n, fp_err *e)
             goto end;
         }
     }
+    for (unsigned i = 0; i < src->nb_streams; i++)
+        if (aenc[i] && (ret = fp_audio_send(aenc[i], NULL, join_write, out, e)) < 0) {
+            if (!e->code)
+                fp_errorf(e, ret, "%s: output: write failed (disk full or I/O error)", o->output);
+            goto end;
+        }
     if (av_write_trailer(out) < 0 || (out->pb && out->pb->error < 0)) {
         ret = fp_errorf(e, FP_EIO, "%s: output: write failed (disk full or I/O error)", o->output);
         goto end;
@@ -660,6 +692,9 @@ end:
     avformat_close_input(&src);
     av_packet_free(&vp);
     av_packet_free(&ap);
+    for (unsigned i = 0; aenc && i < naenc; i++)
+        fp_audio_freep(&aenc[i]);
+    free(aenc);
     av_dict_free(&mux);
     free(map);
     fp_output_abort(&po);

@@ -3,6 +3,7 @@
 # audio). Usage: make_clips.sh DIR. Idempotent: a complete DIR (stamp file) is left as it is.
 set -euo pipefail
 D=$1
+G=${FP_GPU_CLIPS:-$(cd "$(dirname "$0")/../.." && pwd)/.gpu-deps/clips}   # scripts/fetch-gpu-deps.sh
 mkdir -p "$D"
 cd "$D"
 [ -f .complete ] && exit 0
@@ -15,6 +16,8 @@ ff -f lavfi -i "$V" -f lavfi -i "$A" -c:v libx264 -pix_fmt yuv420p -g 25 -c:a aa
 # codecs) lacks are skipped there, with a line; the cases that need them skip too.
 opt() { local out=$1; shift; ff "$@" "$out" 2>/dev/null || { rm -f "$out"; echo "make_clips: skipped $out (encoder not in this FFmpeg)" >&2; }; }
 opt hevc10.mkv -f lavfi -i "$V" -f lavfi -i "$A" -c:v libx265 -pix_fmt yuv420p10le -x265-params log-level=none -c:a aac -shortest
+# The GPU machine's FFmpeg has no libx265: scripts/fetch-gpu-deps.sh made the same clip beforehand.
+[ -f hevc10.mkv ] || [ ! -f "$G/hevc10.mkv" ] || { cp "$G/hevc10.mkv" . && echo "make_clips: hevc10.mkv from $G" >&2; }
 ff -f lavfi -i "$V" -f lavfi -i "$A" -c:v libvpx-vp9 -deadline realtime -cpu-used 8 -c:a libopus -shortest vp9.webm 2>/dev/null \
   || ff -f lavfi -i "$V" -f lavfi -i "$A" -c:v libvpx-vp9 -deadline realtime -cpu-used 8 -c:a libvorbis -shortest vp9.webm 2>/dev/null \
   || ff -f lavfi -i "$V" -c:v libvpx-vp9 -deadline realtime -cpu-used 8 vp9.webm

@@ -171,10 +171,50 @@ streams)
   check "chapters copied" eq "$(ffprobe -v error -show_chapters -of csv=p=0 o.mkv | wc -l)" 2
   check "metadata copied" eq "$(ffprobe -v error -show_entries format_tags=title -of csv=p=0 o.mkv)" "framepipe test clip"
   check "subtitle text" eq "$(ffmpeg -v error -i o.mkv -map 0:s -f srt - | grep -c -E 'hello|world')" 2
-  # a container that cannot hold the source's audio is refused with the options
-  expect_fail 4 o.webm configure o.webm transcode "$C/subs.mkv" -o o.webm
+  # -c:a copy into a container that cannot hold the source's audio is refused with the options
+  # (without -c:a the audio is transcoded: case audio)
+  expect_fail 4 o.webm configure o.webm transcode "$C/subs.mkv" -o o.webm -sn -c:a copy
   grep -q -- "-an" err.txt || fail "refusal suggests -an"
+  grep -q -- "-c:a libopus" err.txt || fail "refusal suggests -c:a libopus"
+  # subtitles WebM cannot hold (SRT) are still refused: only audio is converted
+  expect_fail 4 o.webm configure o.webm transcode "$C/subs.mkv" -o o.webm
+  grep -q -- "-sn" err.txt || fail "subtitle refusal suggests -sn"
   run_ok transcode "$C/subs.mkv" -o o2.mkv -an -sn && check "-an -sn" eq "$(nstreams o2.mkv a)$(nstreams o2.mkv s)" 00
+  ;;
+audio)
+  # audio the container cannot hold is transcoded: AAC -> Opus for WebM, Opus -> AAC for MOV; the output
+  # has as many samples as the source (resampled to the output rate) within one encoder frame
+  samples() { ffmpeg -v error -i "$1" -map 0:a:0 -ac 1 -ar "$2" -f s16le - | wc -c | awk '{ print $1 / 2 }'; }
+  acodec() { ffprobe -v error -select_streams a:0 -show_entries stream=codec_name -of csv=p=0 "$1"; }
+  abytes() { ffprobe -v error -select_streams a:0 -show_entries packet=size -of csv=p=0 "$1" | awk '{ s += $1 } END { print s }'; }
+  encs=$(ffmpeg -hide_banner -encoders 2>/dev/null)
+  case "$encs" in *" libopus "*) ;; *) skip "this FFmpeg has no libopus";; esac
+  run_ok transcode "$C/subs.mkv" -o o.webm -sn -c:v libvpx-vp9 -deadline realtime -cpu-used 8 || exit 1
+  check "AAC into WebM: Opus" eq "$(acodec o.webm)" opus
+  check "Opus samples = source samples (48 kHz, within one 960-sample frame)" \
+    near "$(samples o.webm 48000)" "$(samples "$C/subs.mkv" 48000)" 960
+  check "audio ends with the source's" near "$(dur o.webm a:0)" "$(dur "$C/subs.mkv" a:0)" 0.03
+  check "video frames kept" eq "$(nframes o.webm)" 50
+  if [ -f "$C/vp9.webm" ] && [ "$(acodec "$C/vp9.webm")" = opus ]; then
+    run_ok transcode "$C/vp9.webm" -o o.mov -c:v prores_ks || exit 1
+    check "Opus into MOV: AAC" eq "$(acodec o.mov)" aac
+    check "AAC samples = source samples (within one 1024-sample frame)" \
+      near "$(samples o.mov 48000)" "$(samples "$C/vp9.webm" 48000)" 1024
+  fi
+  run_ok transcode "$C/subs.mkv" -o lo.webm -sn -c:v libvpx-vp9 -deadline realtime -cpu-used 8 -b:a 24k || exit 1
+  run_ok transcode "$C/subs.mkv" -o hi.webm -sn -c:v libvpx-vp9 -deadline realtime -cpu-used 8 -b:a 192k || exit 1
+  check "-b:a 24k writes less audio than -b:a 192k" test "$(abytes lo.webm)" -lt "$(( $(abytes hi.webm) / 3 ))"
+  if case "$encs" in *" libvorbis "*) true;; *) false;; esac; then
+    run_ok transcode "$C/subs.mkv" -o v.webm -sn -c:v libvpx-vp9 -deadline realtime -cpu-used 8 -c:a libvorbis &&
+      check "-c:a libvorbis" eq "$(acodec v.webm)" vorbis
+  fi
+  # -c:a into a container that holds the source's codec still transcodes (asked for), -c:a copy copies
+  run_ok transcode "$C/subs.mkv" -o c.mkv -c:v libx264 -preset veryfast -c:a libopus && check "-c:a libopus into mkv" eq "$(acodec c.mkv)" opus
+  run_ok transcode "$C/subs.mkv" -o k.mkv -c:v libx264 -preset veryfast -c:a copy && check "-c:a copy" eq "$(acodec k.mkv)" aac
+  run_ok transcode "$C/subs.mkv" -o n.webm -sn -an -c:v libvpx-vp9 -deadline realtime -cpu-used 8 && check "-an" eq "$(nstreams n.webm a)" 0
+  "$FP" transcode "$C/subs.mkv" -o x.webm -b:a lots 2> err.txt; check "-b:a lots: usage error (exit 2)" eq $? 2
+  grep -q -- "-b:a 'lots'" err.txt || fail "the -b:a error names the value"
+  expect_fail 2 x.webm configure x.webm transcode "$C/subs.mkv" -o x.webm -sn -c:a nosuchcodec
   ;;
 vfr)
   run_ok transcode "$C/vfr.mkv" -o o.mkv -c:v libx264 || exit 1
@@ -342,8 +382,11 @@ nvdec)
   N=nv; mkdir -p "$N"
   NV="testsrc2=size=256x144:rate=25:duration=2"
   ffmpeg -nostdin -y -v error -f lavfi -i "$NV" -c:v libx264 -pix_fmt yuv420p -g 25 "$N/h264.mp4" || fail "make nv/h264.mp4"
+  # without libx265 (the GPU machine's FFmpeg), the same clip made beforehand by scripts/fetch-gpu-deps.sh
+  G=${FP_GPU_CLIPS:-$(cd "$(dirname "$0")/../.." && pwd)/.gpu-deps/clips}
   ffmpeg -nostdin -y -v error -f lavfi -i "$NV" -c:v libx265 -pix_fmt yuv420p10le -x265-params log-level=none "$N/hevc10.mkv" 2>/dev/null \
-    || { rm -f "$N/hevc10.mkv"; echo "  (hevc10 not made: no libx265 in this FFmpeg)"; }
+    || { rm -f "$N/hevc10.mkv"; cp "$G/hevc10_256x144.mkv" "$N/hevc10.mkv" 2>/dev/null && echo "  (hevc10 from $G)"; } \
+    || echo "  (hevc10 not made: no libx265 in this FFmpeg and no $G/hevc10_256x144.mkv)"
   ffmpeg -nostdin -y -v error -f lavfi -i "$NV" -c:v libvpx-vp9 -deadline realtime -cpu-used 8 "$N/vp9.webm" || fail "make nv/vp9.webm"
   for f in h264.mp4 hevc10.mkv vp9.webm; do
     [ -f "$N/$f" ] || { echo "  ($f not made by this FFmpeg)"; continue; }
