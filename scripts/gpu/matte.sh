@@ -124,6 +124,16 @@ do_test() {
         ko "chunked paths $m (expected batch 4 with FP_HOST_PATH=1, 4 device chunks without)"
       fi
       if [ "$d" -ge 0 ] && [ "$d" -le 2 ]; then ok "chunked device vs host $m"; else ko "chunked device vs host $m ($d)"; fi
+      # the batch's device twin (opt-in): one model call over the 4 device rows per step
+      if FP_MATTE_DEVICE_BATCH=1 "$FP" matte "$T/ch.mkv" -o "$T/ch_db.mkv" --model "$m" --backend cuda --chunks 4 -c:v ffv1 2>"$T/ch2.log"; then
+        grep -E "chunks|batch|device" "$T/ch2.log"
+        ffmpeg -nostdin -v error -y -i "$T/ch_db.mkv" -f rawvideo "$T/a.d"
+        d=$(maxdiff "$T/a.b" "$T/a.d")
+        echo "chunks: host-staged batch vs device batch $(basename "$(dirname "$m")"): max difference $d code values, every plane (tol 2)"
+        if grep -q "batch 4: " "$T/ch2.log" && [ "$d" -ge 0 ] && [ "$d" -le 2 ]; then ok "chunked device batch $m"; else ko "chunked device batch $m ($d)"; fi
+      else
+        ko "chunked device batch $m: $(tail -1 "$T/ch2.log")"
+      fi
     else
       ko "chunked $m: $(tail -1 "$T/ch.log") $(tail -1 "$T/ch1.log")"
     fi

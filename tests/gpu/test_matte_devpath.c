@@ -9,8 +9,9 @@
  *              model gets the same floats either way; the compose kernel is the host loop's twin);
  *   upload:    CPU decode into the device path (stage prefers the device) gives the same;
  *   chunks:    fp_matte_run_chunked (--chunks 3) on the device path (threads, one model per chunk: every
- *              chunk reports device_path) vs FP_HOST_PATH=1 (the host-staged batch of 3): same frames and
- *              timestamps, every plane within 2 code values.
+ *              chunk reports device_path), and with FP_MATTE_DEVICE_BATCH=1 (the batch of 3 on the device:
+ *              fp_matte_run_device_batch), each vs FP_HOST_PATH=1 (the host-staged batch of 3): same
+ *              frames and timestamps, every plane within 2 code values.
  * Exits 77 (skipped) without a CUDA device.
  */
 #include <stdint.h>
@@ -214,12 +215,13 @@ static void test_chunks(const char *clip, const char *dir)
         { "rgba", FP_MATTE_MODE_RGBA }, { "composite", FP_MATTE_MODE_COMPOSITE },
     };
     for (size_t i = 0; i < sizeof(cm) / sizeof(cm[0]); i++) {
-        char d[600], h[600];
+        char d[600], h[600], b[600];
         fp_matte_chunk_opts o = { 0 };
-        fp_matte_chunk_stats sd = { 0 }, sh = { 0 };
+        fp_matte_chunk_stats sd = { 0 }, sh = { 0 }, sb = { 0 };
         fp_err e;
-        int frames, pd, maxd, rd, rh;
+        int frames, pd, maxd, rd, rh, rb;
         snprintf(d, sizeof(d), "%s/matte_chunks_%s_dev.mkv", dir, cm[i].name);
+        snprintf(b, sizeof(b), "%s/matte_chunks_%s_devbatch.mkv", dir, cm[i].name);
         snprintf(h, sizeof(h), "%s/matte_chunks_%s_host.mkv", dir, cm[i].name);
         fp_matte_opts_default(&o.model);
         o.model.model = model_path;
@@ -245,6 +247,24 @@ static void test_chunks(const char *clip, const char *dir)
         rh = fp_matte_run_chunked(&o, &sh, &e);
         unsetenv("FP_HOST_PATH");
         CHECK_MSG(rh == 0, "%s chunks, host: %s", cm[i].name, e.msg);
+        fp_err_clear(&e);
+        setenv("FP_MATTE_DEVICE_BATCH", "1", 1);
+        o.output = b;
+        rb = fp_matte_run_chunked(&o, &sb, &e);
+        unsetenv("FP_MATTE_DEVICE_BATCH");
+        CHECK_MSG(rb == 0, "%s chunks, device batch: %s", cm[i].name, e.msg);
+        if (rh == 0 && rb == 0) {
+            CHECK_MSG(sb.device_chunks == 3 && sb.batch == 3, "%s device batch run: %d device chunks, batch %d",
+                      cm[i].name, sb.device_chunks, sb.batch);
+            if (compare(b, h, &frames, &pd, &maxd) == 0) {
+                CHECK_MSG(frames == 20 && pd == 0 && maxd <= 2, "%s device batch: %d frames, %d pts differ, max %d",
+                          cm[i].name, frames, pd, maxd);
+                printf("  %s --chunks 3: device batch vs host batch: %d frames, max difference %d (tolerance 2)\n",
+                       cm[i].name, frames, maxd);
+            } else {
+                CHECK_MSG(0, "%s device batch: unreadable outputs", cm[i].name);
+            }
+        }
         if (rd || rh)
             continue;
         CHECK_MSG(sd.device_chunks == 3 && sd.batch == 0, "%s device run: %d device chunks, batch %d", cm[i].name,
