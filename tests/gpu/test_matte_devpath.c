@@ -2,7 +2,7 @@
  * test_matte_devpath — GPU machine only (label gpu): the matte task with frames on the GPU.
  *   model:     fp_matte_run_device (device src/fgr/pha, recurrent state kept on the device) equals
  *              fp_matte_run (host) over 4 frames of random input, fp32 and fp16 compute (the tiny RVM
- *              export of tests/models);
+ *              export of tests/models); fp_matte_run_device_batch over 2 rows equals each row alone;
  *   transcode: NVDEC + device path + fp_matte_stage_process_cuda vs CPU decode + host stage, for the
  *              four output modes (RGBA straight, RGBA premultiplied, composite over a colour, alpha,
  *              foreground): same frame count, same timestamps, every plane within 2 code values (the
@@ -117,6 +117,70 @@ end:
     free(fd);
     free(pd);
     free(h16);
+}
+
+/* fp_matte_run_device_batch: 2 rows (two streams of random frames, state carried per row on the
+ * device) vs each stream alone through fp_matte_run (host), fp32; a later call with another row count
+ * is refused. */
+static void test_model_batch(const char *path)
+{
+    enum { W = 96, H = 64, FRAMES = 3, NB = 2 };
+    size_t n = (size_t)W * H;
+    fp_matte_opts mo;
+    fp_matte *mh[NB] = { NULL }, *md = NULL;
+    fp_err e;
+    float *rgb = malloc(NB * 3 * n * 4), *fh = malloc(3 * n * 4), *ph = malloc(n * 4), *fd = malloc(NB * 3 * n * 4),
+          *pd = malloc(NB * n * 4);
+    void *d_src = NULL, *d_f = NULL, *d_p = NULL;
+    uint32_t r = 11;
+    double maxd = 0;
+
+    fp_err_clear(&e);
+    fp_matte_opts_default(&mo);
+    mo.model = path;
+    mo.backend = "cuda";
+    mo.fp16 = 0;
+    if (fp_matte_open(&mh[0], &mo, &e) < 0 || fp_matte_open(&mh[1], &mo, &e) < 0 || fp_matte_open(&md, &mo, &e) < 0) {
+        CHECK_MSG(0, "open: %s", e.msg);
+        goto end;
+    }
+    cudaMalloc(&d_src, NB * 3 * n * 4);
+    cudaMalloc(&d_f, NB * 3 * n * 4);
+    cudaMalloc(&d_p, NB * n * 4);
+    for (int k = 0; k < FRAMES; k++) {
+        int b;
+        for (size_t i = 0; i < NB * 3 * n; i++) {
+            r = r * 1664525u + 1013904223u;
+            rgb[i] = (r >> 8) / 16777216.0f;
+        }
+        cudaMemcpy(d_src, rgb, NB * 3 * n * 4, cudaMemcpyHostToDevice);
+        b = fp_matte_run_device_batch(md, d_src, NB, W, H, d_f, d_p, &e);
+        CHECK_MSG(b == 0, "batch frame %d: %s", k, e.msg);
+        cudaMemcpy(fd, d_f, NB * 3 * n * 4, cudaMemcpyDeviceToHost);
+        cudaMemcpy(pd, d_p, NB * n * 4, cudaMemcpyDeviceToHost);
+        for (int j = 0; j < NB; j++) {
+            CHECK(fp_matte_run(mh[j], rgb + (size_t)j * 3 * n, W, H, fh, ph, &e) == 0);
+            for (size_t i = 0; i < 3 * n; i++)
+                maxd = fmax(maxd, fabs(fh[i] - fd[(size_t)j * 3 * n + i]));
+            for (size_t i = 0; i < n; i++)
+                maxd = fmax(maxd, fabs(ph[i] - pd[(size_t)j * n + i]));
+        }
+    }
+    CHECK_MSG(maxd <= 1e-5, "device batch of %d vs each row alone (host): max |diff| %g", NB, maxd);
+    printf("  model fp32: device batch of %d, %d frames, vs each stream alone max |diff| %g\n", NB, FRAMES, maxd);
+    CHECK(fp_matte_run_device_batch(md, d_src, 1, W, H, d_f, d_p, &e) == FP_EINVAL);
+end:
+    cudaFree(d_src);
+    cudaFree(d_f);
+    cudaFree(d_p);
+    for (int j = 0; j < NB; j++)
+        fp_matte_freep(&mh[j]);
+    fp_matte_freep(&md);
+    free(rgb);
+    free(fh);
+    free(ph);
+    free(fd);
+    free(pd);
 }
 
 static int run(fp_matte *m, const char *in, const char *out, fp_decode_mode mode, fp_matte_mode mm, int premult,
@@ -306,6 +370,7 @@ int main(void)
     strncat(model_path, "/../models/rvm_mobilenetv3/model.onnx", sizeof(model_path) - strlen(model_path) - 1);
     test_model(model_path, 0, 0);
     test_model(model_path, 1, 0);
+    test_model_batch(model_path);
     /* the fp16-interface wrap (fp16 src/state/outputs): the device path's src cast and fp16 compose */
     snprintf(model16_path, sizeof(model16_path), "%s/rvm_fp16_iface.onnx", dir);
     snprintf(cmd, sizeof(cmd), "mkdir -p %s && python3 %.*s/../tasks/make_fp16_rvm.py %s %s 2>&1", dir,
