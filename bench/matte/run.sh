@@ -3,7 +3,7 @@
 #   inputs : 1080p (10 s) and 4K (5 s) H.264 at 25 fps made with ffmpeg (libx264, else h264_nvenc)
 #   rows   : per model x input x output (VP9-alpha .webm, ProRes 4444 .mov): framepipe matte on CUDA
 #            (end-to-end fps, its per-stage table, host peak RSS from /usr/bin/time, GPU peak from
-#            nvidia-smi), the same with --chunks 4 (the chunks as one batch of 4, 8 warm-up frames each;
+#            nvidia-smi), the same with --chunks 4 (on CUDA: 4 chunks on the device path, one model each on its own thread; 8 warm-up frames each;
 #            ratio = the better of the two over the ceiling); the encode ceiling (framepipe key: the same encoder pool and alpha frames with
 #            a near-free stage instead of the model); and for .webm the Python baseline (baseline.py).
 #   output : OUTDIR/matte-bench.md (table) and the raw logs in OUTDIR/matte-bench/.
@@ -48,7 +48,7 @@ IN4K=$(mkin in4k 3840x2160 5) || { echo "cannot make the 4K input"; exit 1; }
 {
   echo "# framepipe matte benchmark ($(date -u +%F\ %H:%M) UTC, $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1))"
   echo
-  echo "| model | input | output | framepipe fps | --chunks 4 (batch 4) fps | encode ceiling fps | ratio | baseline fps | speed-up | host RSS MiB | GPU MiB | RSS / GPU MiB, chunks |"
+  echo "| model | input | output | framepipe fps | --chunks 4 (device path, 4 threads) fps | encode ceiling fps | ratio | baseline fps | speed-up | host RSS MiB | GPU MiB | RSS / GPU MiB, chunks |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 } >"$TAB"
 for m in "$@"; do
@@ -61,7 +61,7 @@ for m in "$@"; do
       an=""; [ "$ext" = webm ] && an="-an"
       log=$D/$name-$res-$ext.log
       peak_run "$log" "$FP" matte "$in" -o "$D/out.$ext" --model "$m" --backend cuda $an || { rc=1; echo "FAIL $log"; tail -3 "$log"; }
-      # the chunks as one batch: 4 chunks of the file, one frame of each per model call
+      # 4 chunks of the file on the device path (one model per chunk; FP_HOST_PATH=1 would give the host batch)
       logc=$D/$name-$res-$ext-chunks4.log
       peak_run "$logc" "$FP" matte "$in" -o "$D/outc.$ext" --model "$m" --backend cuda --chunks 4 $an || { rc=1; echo "FAIL $logc"; tail -3 "$logc"; }
       ceil=$D/ceiling-$res-$ext.log

@@ -7,8 +7,8 @@
 #          (FFV1 lossless, max difference in 8-bit code values, fp32 and fp16), frame count, large frames
 #          (3840x2160, 5760x2880, 8192x4096: 8 frames each, peak GPU memory from nvidia-smi).
 #          Full-size models also get the warm-up table and batched-vs-alone parity on CUDA
-#          (tests/tasks/matte_parity, 1920x1080, fp32 and fp16) and `--chunks 4` batched vs `--batch 1`
-#          (one model per chunk) end to end (alpha, 8-bit code values).
+#          (tests/tasks/matte_parity, 1920x1080, fp32 and fp16) and `--chunks 4` host batch vs device path
+#          (one model per chunk) end to end (every plane, 8-bit code values).
 #   bench: bench/matte/run.sh (1080p and 4K H.264 -> VP9-alpha WebM and ProRes 4444, fps and stage
 #          table, --chunks 4 batched, encode ceiling, Python baseline, peaks). Needs the full-size models.
 #   long : bench/matte/long.sh: a 10-minute 4K input (a 10 s clip looped by stream copy), peak host RSS
@@ -106,17 +106,34 @@ do_test() {
       fi
       grep -E "warm-up|batched|model" "$OUT/matte-parity-$(basename "$(dirname "$m")")-$prec.log"
     done
-    # chunked: 4 chunks in one batch on one GPU (one model call per step, a state row per chunk) vs the
-    # same chunk plan with one model per chunk (--batch 1): alpha within 2 code values (fp16 compute)
+    # chunked: 4 chunks as the host-staged batch (FP_HOST_PATH=1: one model call per step, a state row
+    # per chunk) vs the same chunk plan on the device path (a CUDA model's default: one model per chunk
+    # on its own thread, frames on the GPU): every plane within 2 code values (fp16 compute); the device
+    # run must report all 4 chunks on the device path
     ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=size=1920x1080:rate=25 -t 2 -c:v ffv1 "$T/ch.mkv"
-    if "$FP" matte "$T/ch.mkv" -o "$T/ch_out.mkv" --model "$m" --backend cuda --chunks 4 -c:v ffv1 2>"$T/ch.log" &&
-       "$FP" matte "$T/ch.mkv" -o "$T/ch_thr.mkv" --model "$m" --backend cuda --chunks 4 --batch 1 -c:v ffv1 2>"$T/ch1.log"; then
-      grep -E "auto-configuration|chunks|batch" "$T/ch.log" "$T/ch1.log"
-      ffmpeg -nostdin -v error -y -i "$T/ch_out.mkv" -vf alphaextract -f rawvideo -pix_fmt gray "$T/a.b"
-      ffmpeg -nostdin -v error -y -i "$T/ch_thr.mkv" -vf alphaextract -f rawvideo -pix_fmt gray "$T/a.t"
+    if FP_HOST_PATH=1 "$FP" matte "$T/ch.mkv" -o "$T/ch_out.mkv" --model "$m" --backend cuda --chunks 4 -c:v ffv1 2>"$T/ch.log" &&
+       "$FP" matte "$T/ch.mkv" -o "$T/ch_dev.mkv" --model "$m" --backend cuda --chunks 4 -c:v ffv1 2>"$T/ch1.log"; then
+      grep -E "auto-configuration|chunks|batch|device path" "$T/ch.log" "$T/ch1.log"
+      ffmpeg -nostdin -v error -y -i "$T/ch_out.mkv" -f rawvideo "$T/a.b"
+      ffmpeg -nostdin -v error -y -i "$T/ch_dev.mkv" -f rawvideo "$T/a.t"
       local d; d=$(maxdiff "$T/a.b" "$T/a.t")
-      echo "chunks batched vs one model per chunk $(basename "$(dirname "$m")"): max alpha difference $d code values (tol 2)"
-      if [ "$d" -ge 0 ] && [ "$d" -le 2 ]; then ok "chunked batch $m"; else ko "chunked batch $m ($d)"; fi
+      echo "chunks: host-staged batch vs device path per chunk $(basename "$(dirname "$m")"): max difference $d code values, every plane (tol 2)"
+      if grep -q "batch 4: " "$T/ch.log" && grep -q "4 of 4 chunks on the device path" "$T/ch1.log"; then
+        ok "chunked paths $m"
+      else
+        ko "chunked paths $m (expected batch 4 with FP_HOST_PATH=1, 4 device chunks without)"
+      fi
+      if [ "$d" -ge 0 ] && [ "$d" -le 2 ]; then ok "chunked device vs host $m"; else ko "chunked device vs host $m ($d)"; fi
+      # the batch's device twin (opt-in): one model call over the 4 device rows per step
+      if FP_MATTE_DEVICE_BATCH=1 "$FP" matte "$T/ch.mkv" -o "$T/ch_db.mkv" --model "$m" --backend cuda --chunks 4 -c:v ffv1 2>"$T/ch2.log"; then
+        grep -E "chunks|batch|device" "$T/ch2.log"
+        ffmpeg -nostdin -v error -y -i "$T/ch_db.mkv" -f rawvideo "$T/a.d"
+        d=$(maxdiff "$T/a.b" "$T/a.d")
+        echo "chunks: host-staged batch vs device batch $(basename "$(dirname "$m")"): max difference $d code values, every plane (tol 2)"
+        if grep -q "batch 4: " "$T/ch2.log" && [ "$d" -ge 0 ] && [ "$d" -le 2 ]; then ok "chunked device batch $m"; else ko "chunked device batch $m ($d)"; fi
+      else
+        ko "chunked device batch $m: $(tail -1 "$T/ch2.log")"
+      fi
     else
       ko "chunked $m: $(tail -1 "$T/ch.log") $(tail -1 "$T/ch1.log")"
     fi

@@ -65,6 +65,7 @@ typedef struct matte_args {
     int warmup;
     const char *gpus;
     const char *ext;
+    double chunk_seconds;
     int help;
 } matte_args;
 
@@ -124,6 +125,10 @@ static const matte_opt matte_opts[] = {
       "'all' = one per GPU (one on a machine without)" },
     { "ext", NULL, OPT_CHOICE, OFF(ext), "webm", 0, 0, "webm|mov|mkv",
       "many inputs: the outputs' container, OUTDIR/NAME.EXT" },
+    { "chunk-seconds", NULL, OPT_DOUBLE, OFF(chunk_seconds), "30", 0, 86400, NULL,
+      "many inputs: cut each file at keyframes into chunks of about this length, all files' chunks in one queue "
+      "(a long file spreads over every worker; --warmup-frames before each chunk); 0 = one piece of work per file. "
+      "A --composite image or video always runs whole files" },
     { "threads", NULL, OPT_INT, OFF(threads), "0", 0, 1024, NULL, "CPU threads of the model; 0 = all cores" },
     { "encoders", NULL, OPT_INT, OFF(encoders), "0", 0, 64, NULL, "encoder pool size; 0 = automatic" },
     { "no-audio", "an", OPT_FLAG, OFF(no_audio), "0", 0, 1, NULL,
@@ -375,6 +380,8 @@ static int run_many(const matte_args *a, fp_matte *m, fp_err *e)
     many_ctx c = { a };
     fp_matte_many_opts o = { 0 };
     fp_matte_many_stats st;
+    char *tp = NULL;
+    float bg[3];
 
     if (a->chunks > 1 || a->foreground || a->alpha)
         return fp_errorf(e, FP_EUNSUPPORTED, "%s: configure: --chunks, --foreground and --alpha take one input file",
@@ -414,7 +421,24 @@ static int run_many(const matte_args *a, fp_matte *m, fp_err *e)
     o.report = stderr;
     fp_log(FP_LOG_INFO, "matte", "%d file(s) from %s, %d worker(s) on %d %s device(s)", n, a->input, workers, devices,
            fp_matte_backend(m));
+    /* Chunked through the queue's matte task when it can express the run: it knows a colour
+     * composite but no background file (matte_bg.c is not a task parameter). */
+    if (a->chunk_seconds > 0 && (!a->composite || fp_key_parse_color(a->composite, bg) == 0)) {
+        fp_matte_task_extra x = { a->alpha_mode, a->vcodec, a->pix_fmt, a->no_audio, a->no_subs };
+        /* the task parses the colour with the same fp_key_parse_color */
+        tp = fp_matte_many_task_params_ex(&c.mo, a->composite ? "composite" : a->alpha_only ? "alpha" : "rgba",
+                                          a->composite, &x);
+        if (!tp) {
+            fp_matte_list_free(&files, n);
+            return fp_errorf(e, FP_ENOMEM, "matte: out of memory");
+        }
+        o.task_params = tp;
+        o.chunk_seconds = a->chunk_seconds;
+        o.warmup_frames = a->warmup;
+        fp_log(FP_LOG_INFO, "matte", "files cut into chunks of about %g s in the queue", a->chunk_seconds);
+    }
     ret = fp_matte_many_run(&o, &st, e);
+    free(tp);
     if (ret >= 0 && st.failed)
         ret = fp_errorf(e, st.first_error, "matte: %d of %d files failed (see above)", st.failed, n);
     fp_matte_list_free(&files, n);
@@ -793,7 +817,8 @@ int fp_cmd_matte(int argc, char **argv)
                     (long long)cs.model_calls, cs.mean_rows, cs.padded_rows ? ", padded tail" : ", shrinking tail",
                     (long long)cs.padded_rows);
         else
-            fprintf(stderr, "  no tensor batch: one model instance per chunk on its own thread\n");
+            fprintf(stderr, "  no tensor batch: one model instance per chunk on its own thread; %d of %d chunks on the "
+                    "device path\n", cs.device_chunks, cs.chunks);
         goto end;
     }
     if ((ret = run_pass(&a, m, a.output, mode, &r, &e)) < 0)

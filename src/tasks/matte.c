@@ -288,8 +288,13 @@ static void device_free(fp_matte *m)
 
 int fp_matte_run_device(fp_matte *m, const void *src, int w, int h, void *fgr, void *pha, fp_err *e)
 {
+    return fp_matte_run_device_batch(m, src, 1, w, h, fgr, pha, e);
+}
+
+int fp_matte_run_device_batch(fp_matte *m, const void *src, int nb, int w, int h, void *fgr, void *pha, fp_err *e)
+{
 #ifndef FP_HAVE_CUDA
-    (void)src; (void)w; (void)h; (void)fgr; (void)pha;
+    (void)src; (void)nb; (void)w; (void)h; (void)fgr; (void)pha;
     return fp_errorf(e, FP_EUNSUPPORTED, "%s: run: device tensors need a CUDA build", m->path);
 #else
     fp_tensor in[IN_COUNT], out[OUT_COUNT];
@@ -302,15 +307,21 @@ int fp_matte_run_device(fp_matte *m, const void *src, int w, int h, void *fgr, v
     if (!fp_matte_device_ok(m))
         return fp_errorf(e, FP_EUNSUPPORTED, "%s: run: device tensors need the cuda backend (this model runs on %s)",
                          m->path, m->backend);
-    if (w <= 0 || h <= 0)
-        return fp_errorf(e, FP_EINVAL, "%s: run: empty frame", m->path);
+    if (w <= 0 || h <= 0 || nb < 1)
+        return fp_errorf(e, FP_EINVAL, "%s: run: empty frame or batch", m->path);
+    if (nb > fp_matte_max_batch(m))
+        return fp_errorf(e, FP_EUNSUPPORTED, "%s: run: the model takes a batch of %d only (fixed input shape); "
+                         "%d asked", m->path, fp_matte_max_batch(m), nb);
+    if (m->dvalid && m->ddims[cur][0][0] != nb)
+        return fp_errorf(e, FP_EINVAL, "%s: run: batch of %d rows but the device state holds %lld (fp_matte_reset "
+                         "first)", m->path, nb, (long long)m->ddims[cur][0][0]);
     if (!m->dzero) {
         if ((err = cudaMalloc(&m->dzero, 16)) != cudaSuccess || (err = cudaMemset(m->dzero, 0, 16)) != cudaSuccess)
             return fp_errorf(e, FP_EDEVICE, "%s: run: %s", m->path, cudaGetErrorString(err));
     }
     memset(in, 0, sizeof(in));
     memset(out, 0, sizeof(out));
-    in[m->in_pos[IN_SRC]] = (fp_tensor){ .dtype = m->dt, .ndim = 4, .dims = { 1, 3, h, w }, .data = (void *)src,
+    in[m->in_pos[IN_SRC]] = (fp_tensor){ .dtype = m->dt, .ndim = 4, .dims = { nb, 3, h, w }, .data = (void *)src,
                                          .device = FP_DEVICE_CUDA };
     for (int k = 0; k < 4; k++) {
         fp_tensor *t = &in[m->in_pos[IN_R1 + k]];
@@ -329,9 +340,9 @@ int fp_matte_run_device(fp_matte *m, const void *src, int w, int h, void *fgr, v
                                           .data = m->ratio_dt == FP_DTYPE_FLOAT16 ? (void *)&ratio16 : (void *)&ratio32 };
     if ((ret = fp_model_output_shapes(m->model, in, IN_COUNT, out, OUT_COUNT, e)) < 0)
         return ret;
-    if (!out_shape_ok(&out[m->out_pos[OUT_FGR]], 1, 3, w, h) || !out_shape_ok(&out[m->out_pos[OUT_PHA]], 1, 1, w, h))
-        return fp_errorf(e, FP_EMODEL, "%s: run: outputs fgr/pha are not [1,3,%d,%d]/[1,1,%d,%d]", m->path, h, w, h,
-                         w);
+    if (!out_shape_ok(&out[m->out_pos[OUT_FGR]], nb, 3, w, h) || !out_shape_ok(&out[m->out_pos[OUT_PHA]], nb, 1, w, h))
+        return fp_errorf(e, FP_EMODEL, "%s: run: outputs fgr/pha are not [%d,3,%d,%d]/[%d,1,%d,%d]", m->path, nb, h, w,
+                         nb, h, w);
     out[m->out_pos[OUT_FGR]].data = fgr;
     out[m->out_pos[OUT_PHA]].data = pha;
     for (int k = 0; k < 4; k++) {

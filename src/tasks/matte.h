@@ -98,6 +98,11 @@ int fp_matte_max_batch(const fp_matte *m);
  */
 int fp_matte_run_device(fp_matte *m, const void *src, int w, int h, void *fgr, void *pha, fp_err *e);
 
+/* fp_matte_run_device over nb rows: src [nb,3,H,W], fgr [nb,3,H,W], pha [nb,1,H,W] (model's dtype, device),
+ * the device state [nb,...] (row i = sequence i; the zero state broadcasts over any nb). Every call of a
+ * sequence has the same nb (FP_EINVAL otherwise; fp_matte_reset starts over). fp_matte_run_device is nb 1. */
+int fp_matte_run_device_batch(fp_matte *m, const void *src, int nb, int w, int h, void *fgr, void *pha, fp_err *e);
+
 /* 1 when fp_matte_run_device can run (CUDA build and cuda backend). */
 int fp_matte_device_ok(const fp_matte *m);
 

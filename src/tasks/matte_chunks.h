@@ -55,7 +55,9 @@ typedef struct fp_matte_chunk_opts {
     int batch;                    /* chunks in one model call (fp_matte_run_batch; each its own state row,
                                      started together, the batch shrinking as chunks end); 0: as many as
                                      run at once; 1: each chunk its own model instance on its own thread.
-                                     A model with a fixed batch of 1 runs as 1. */
+                                     A model with a fixed batch of 1 runs as 1, and so does a CUDA model
+                                     whose device path is usable (no background file, FP_HOST_PATH unset):
+                                     the batch is host-staged, one device path per chunk is faster. */
     fp_matte_tail batch_tail;
     int queue_decoded, queue_converted; /* each chunk's fp_transcode queues; 0: its default */
     const char *announce;         /* a line printed once to stderr when the first chunk has opened (NULL: none) */
@@ -73,6 +75,8 @@ typedef struct fp_matte_chunk_stats {
     int64_t model_calls;          /* batch mode: model calls made, and their mean rows */
     double mean_rows;
     int64_t padded_rows;          /* batch mode, pad: rows run for chunks already ended */
+    int device_chunks;            /* chunks whose frames stayed on the GPU (threads mode, CUDA model: the
+                                     device path of fp_devpath.h; the batch is host-staged) */
 } fp_matte_chunk_stats;
 
 /* Whether the output's container is QuickTime MOV (by extension), whose muxer keeps no stream tags:

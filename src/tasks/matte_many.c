@@ -223,6 +223,12 @@ fail:
 
 char *fp_matte_many_task_params(const fp_matte_opts *mo, const char *mode, const char *bg_hex)
 {
+    return fp_matte_many_task_params_ex(mo, mode, bg_hex, NULL);
+}
+
+char *fp_matte_many_task_params_ex(const fp_matte_opts *mo, const char *mode, const char *bg_hex,
+                                   const fp_matte_task_extra *x)
+{
     cJSON *j = cJSON_CreateObject();
     char *s;
     if (!j)
@@ -235,6 +241,16 @@ char *fp_matte_many_task_params(const fp_matte_opts *mo, const char *mode, const
         cJSON_AddStringToObject(j, "bg", bg_hex);
     cJSON_AddNumberToObject(j, "downsample_ratio", mo->downsample_ratio);
     cJSON_AddNumberToObject(j, "threads", mo->threads);
+    if (x && x->alpha_mode)
+        cJSON_AddStringToObject(j, "alpha_mode", x->alpha_mode);
+    if (x && x->vcodec)
+        cJSON_AddStringToObject(j, "vcodec", x->vcodec);
+    if (x && x->pix_fmt)
+        cJSON_AddStringToObject(j, "pix_fmt", x->pix_fmt);
+    if (x && x->no_audio)
+        cJSON_AddTrueToObject(j, "no_audio");
+    if (x && x->no_subs)
+        cJSON_AddTrueToObject(j, "no_subs");
     s = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
     return s;

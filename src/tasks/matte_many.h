@@ -73,6 +73,19 @@ int fp_matte_is_many(const char *arg);
 struct fp_matte_opts;
 char *fp_matte_many_task_params(const struct fp_matte_opts *mo, const char *mode, const char *bg_hex);
 
+/* The rest of the command line the "matte" task understands (all optional: NULL/0 = the task's
+ * default). Strings borrowed. */
+typedef struct fp_matte_task_extra {
+    const char *alpha_mode;     /* "straight" | "premultiplied" */
+    const char *vcodec;         /* FFmpeg encoder name */
+    const char *pix_fmt;        /* encoder pixel format */
+    int no_audio, no_subs;      /* the join drops audio / subtitles */
+} fp_matte_task_extra;
+
+/* fp_matte_many_task_params plus x's settings (x may be NULL). Same ownership: free() the result. */
+char *fp_matte_many_task_params_ex(const struct fp_matte_opts *mo, const char *mode, const char *bg_hex,
+                                   const fp_matte_task_extra *x);
+
 /* Run every file. Returns 0 when the queue worked (files may still have failed: see st), or a
  * negative code for the run itself (FP_EDB, FP_EOUTPUT for OUTDIR, FP_ENOMEM). */
 int fp_matte_many_run(const fp_matte_many_opts *o, fp_matte_many_stats *st, fp_err *e);

@@ -665,6 +665,99 @@ faults:
         CHECK_EQ_INT(count_entries(od, ""), 2); /* a.webm, b.webm, no temporary */
         free(err);
     }
+    /* many files with --chunk-seconds: a 3 s file is cut at keyframes into 3 chunks in the queue (own
+     * state and warm-up each, joined without re-encoding), a 1 s file is one chunk; every plane of the
+     * lossless FFV1 outputs within one code value of the whole-file pass (--chunk-seconds 0, no queue
+     * task), frame count and timestamps as the input; without warm-up they differ (so this can fail);
+     * --alpha-mode reaches the task (stream tag) */
+    {
+        char dir[1100], od[1100], od0[1100], errp[1100], *err;
+        size_t n = 0;
+        int code;
+        snprintf(dir, sizeof(dir), "%s/manyc", tmp);
+        snprintf(od, sizeof(od), "%s/manyc-out", tmp);
+        snprintf(od0, sizeof(od0), "%s/manyc-whole", tmp);
+        snprintf(errp, sizeof(errp), "%s/manyc.err", tmp);
+        sh("rm -rf '%s' '%s' '%s' && mkdir -p '%s'", dir, od, od0, dir);
+        CHECK(sh("ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=size=96x72:rate=10 -t 3 -c:v ffv1 '%s/long.mkv' && "
+                 "ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=size=96x72:rate=10 -t 1 -c:v ffv1 '%s/short.mkv'",
+                 dir, dir) == 0);
+        code = sh("'%s' matte '%s' -o '%s' --model '%s' --backend cpu --gpus 2 --ext mkv --chunk-seconds 1 2>'%s'",
+                  fpbin, dir, od, model, errp);
+        err = read_file(errp, &n);
+        printf("many, chunked: exit %d\n%s", code, err ? err : "");
+        CHECK_EQ_INT(code, 0);
+        CHECK(err && strstr(err, "2 files: 2 ok, 0 failed"));
+        CHECK_MSG(err && strstr(err, "30 frames in 3 chunk(s)"), "long.mkv in 3 chunks");
+        CHECK_MSG(err && strstr(err, "10 frames in 1 chunk(s)"), "short.mkv in 1 chunk");
+        free(err);
+        code = sh("'%s' matte '%s' -o '%s' --model '%s' --backend cpu --ext mkv --chunk-seconds 0 2>'%s'", fpbin, dir,
+                  od0, model, errp);
+        err = read_file(errp, &n);
+        CHECK_MSG(code == 0 && err && !strstr(err, "chunk(s)"), "whole files: exit %d: %s", code, err ? err : "");
+        free(err);
+        for (int f = 0; f < 2; f++) {
+            const char *name = f ? "short" : "long";
+            char i1[1200], o1[1200], o0[1200], pa[1200], pb[1200];
+            unsigned char *x, *y;
+            size_t nx = 0, ny = 0;
+            int maxd = 0;
+            snprintf(i1, sizeof(i1), "%s/%s.mkv", dir, name);
+            snprintf(o1, sizeof(o1), "%s/%s.mkv", od, name);
+            snprintf(o0, sizeof(o0), "%s/%s.mkv", od0, name);
+            frames_and_times(i1, o1);
+            CHECK_MSG(strstr(probe_v(o1, NULL, "stream_tags=alpha_type", buf, sizeof(buf)), "straight"),
+                      "%s: tag '%s'", o1, buf);
+            snprintf(pa, sizeof(pa), "%s/manyc-%s-0.yuva", tmp, name);
+            snprintf(pb, sizeof(pb), "%s/manyc-%s-1.yuva", tmp, name);
+            CHECK(sh("ffmpeg -nostdin -v error -y -i '%s' -f rawvideo '%s' && ffmpeg -nostdin -v error -y -i '%s' "
+                     "-f rawvideo '%s'", o0, pa, o1, pb) == 0);
+            x = (unsigned char *)read_file(pa, &nx);
+            y = (unsigned char *)read_file(pb, &ny);
+            CHECK(x && y && nx == ny && nx > 0);
+            for (size_t i = 0; x && y && nx == ny && i < nx; i++) {
+                int d = abs(x[i] - y[i]);
+                maxd = d > maxd ? d : maxd;
+            }
+            printf("many, %s.mkv: chunked in the queue vs whole file: max difference %d code value(s)\n", name, maxd);
+            CHECK(maxd <= 1);
+            free(x);
+            free(y);
+        }
+        /* so the comparison can fail: without warm-up the 2nd and 3rd chunks start from the zero state */
+        {
+            char o1[1200], pa[1200], pb[1200];
+            unsigned char *x, *y;
+            size_t nx = 0, ny = 0;
+            int maxd = 0;
+            sh("rm -rf '%s'", od);
+            code = sh("'%s' matte '%s' -o '%s' --model '%s' --backend cpu --gpus 2 --ext mkv --chunk-seconds 1 "
+                      "--warmup-frames 0 2>/dev/null", fpbin, dir, od, model);
+            CHECK_EQ_INT(code, 0);
+            snprintf(o1, sizeof(o1), "%s/long.mkv", od);
+            snprintf(pa, sizeof(pa), "%s/manyc-long-0.yuva", tmp);
+            snprintf(pb, sizeof(pb), "%s/manyc-long-w0.yuva", tmp);
+            CHECK(sh("ffmpeg -nostdin -v error -y -i '%s' -f rawvideo '%s'", o1, pb) == 0);
+            x = (unsigned char *)read_file(pa, &nx);
+            y = (unsigned char *)read_file(pb, &ny);
+            CHECK(x && y && nx == ny && nx > 0);
+            for (size_t i = 0; x && y && nx == ny && i < nx; i++) {
+                int d = abs(x[i] - y[i]);
+                maxd = d > maxd ? d : maxd;
+            }
+            printf("many, long.mkv: chunked without warm-up vs whole file: max difference %d code value(s)\n", maxd);
+            CHECK(maxd >= 2);
+            free(x);
+            free(y);
+            /* --alpha-mode reaches the queue's task (the small model keys everything, so premultiplied
+             * colour is 0: only the tag is checked) */
+            sh("rm -rf '%s'", od);
+            CHECK_EQ_INT(sh("'%s' matte '%s' -o '%s' --model '%s' --backend cpu --ext mkv --chunk-seconds 1 "
+                            "--alpha-mode premultiplied 2>/dev/null", fpbin, dir, od, model), 0);
+            CHECK_MSG(strstr(probe_v(o1, NULL, "stream_tags=alpha_type", buf, sizeof(buf)), "premultiplied"),
+                      "%s: tag '%s'", o1, buf);
+        }
+    }
 #else
     SKIP("many files: built without the jobs module (FP_JOBS=OFF)");
 #endif

@@ -2,12 +2,16 @@
  * test_matte_devpath — GPU machine only (label gpu): the matte task with frames on the GPU.
  *   model:     fp_matte_run_device (device src/fgr/pha, recurrent state kept on the device) equals
  *              fp_matte_run (host) over 4 frames of random input, fp32 and fp16 compute (the tiny RVM
- *              export of tests/models);
+ *              export of tests/models); fp_matte_run_device_batch over 2 rows equals each row alone;
  *   transcode: NVDEC + device path + fp_matte_stage_process_cuda vs CPU decode + host stage, for the
  *              four output modes (RGBA straight, RGBA premultiplied, composite over a colour, alpha,
  *              foreground): same frame count, same timestamps, every plane within 2 code values (the
  *              model gets the same floats either way; the compose kernel is the host loop's twin);
- *   upload:    CPU decode into the device path (stage prefers the device) gives the same.
+ *   upload:    CPU decode into the device path (stage prefers the device) gives the same;
+ *   chunks:    fp_matte_run_chunked (--chunks 3) on the device path (threads, one model per chunk: every
+ *              chunk reports device_path), and with FP_MATTE_DEVICE_BATCH=1 (the batch of 3 on the device:
+ *              fp_matte_run_device_batch), each vs FP_HOST_PATH=1 (the host-staged batch of 3): same
+ *              frames and timestamps, every plane within 2 code values.
  * Exits 77 (skipped) without a CUDA device.
  */
 #include <stdint.h>
@@ -23,6 +27,7 @@
 #include "media/fp_input.h"
 #include "media/fp_transcode.h"
 #include "tasks/matte.h"
+#include "tasks/matte_chunks.h"
 #include "tasks/matte_stage.h"
 #include "nn/nn_tensor.h"
 
@@ -114,6 +119,70 @@ end:
     free(h16);
 }
 
+/* fp_matte_run_device_batch: 2 rows (two streams of random frames, state carried per row on the
+ * device) vs each stream alone through fp_matte_run (host), fp32; a later call with another row count
+ * is refused. */
+static void test_model_batch(const char *path)
+{
+    enum { W = 96, H = 64, FRAMES = 3, NB = 2 };
+    size_t n = (size_t)W * H;
+    fp_matte_opts mo;
+    fp_matte *mh[NB] = { NULL }, *md = NULL;
+    fp_err e;
+    float *rgb = malloc(NB * 3 * n * 4), *fh = malloc(3 * n * 4), *ph = malloc(n * 4), *fd = malloc(NB * 3 * n * 4),
+          *pd = malloc(NB * n * 4);
+    void *d_src = NULL, *d_f = NULL, *d_p = NULL;
+    uint32_t r = 11;
+    double maxd = 0;
+
+    fp_err_clear(&e);
+    fp_matte_opts_default(&mo);
+    mo.model = path;
+    mo.backend = "cuda";
+    mo.fp16 = 0;
+    if (fp_matte_open(&mh[0], &mo, &e) < 0 || fp_matte_open(&mh[1], &mo, &e) < 0 || fp_matte_open(&md, &mo, &e) < 0) {
+        CHECK_MSG(0, "open: %s", e.msg);
+        goto end;
+    }
+    cudaMalloc(&d_src, NB * 3 * n * 4);
+    cudaMalloc(&d_f, NB * 3 * n * 4);
+    cudaMalloc(&d_p, NB * n * 4);
+    for (int k = 0; k < FRAMES; k++) {
+        int b;
+        for (size_t i = 0; i < NB * 3 * n; i++) {
+            r = r * 1664525u + 1013904223u;
+            rgb[i] = (r >> 8) / 16777216.0f;
+        }
+        cudaMemcpy(d_src, rgb, NB * 3 * n * 4, cudaMemcpyHostToDevice);
+        b = fp_matte_run_device_batch(md, d_src, NB, W, H, d_f, d_p, &e);
+        CHECK_MSG(b == 0, "batch frame %d: %s", k, e.msg);
+        cudaMemcpy(fd, d_f, NB * 3 * n * 4, cudaMemcpyDeviceToHost);
+        cudaMemcpy(pd, d_p, NB * n * 4, cudaMemcpyDeviceToHost);
+        for (int j = 0; j < NB; j++) {
+            CHECK(fp_matte_run(mh[j], rgb + (size_t)j * 3 * n, W, H, fh, ph, &e) == 0);
+            for (size_t i = 0; i < 3 * n; i++)
+                maxd = fmax(maxd, fabs(fh[i] - fd[(size_t)j * 3 * n + i]));
+            for (size_t i = 0; i < n; i++)
+                maxd = fmax(maxd, fabs(ph[i] - pd[(size_t)j * n + i]));
+        }
+    }
+    CHECK_MSG(maxd <= 1e-5, "device batch of %d vs each row alone (host): max |diff| %g", NB, maxd);
+    printf("  model fp32: device batch of %d, %d frames, vs each stream alone max |diff| %g\n", NB, FRAMES, maxd);
+    CHECK(fp_matte_run_device_batch(md, d_src, 1, W, H, d_f, d_p, &e) == FP_EINVAL);
+end:
+    cudaFree(d_src);
+    cudaFree(d_f);
+    cudaFree(d_p);
+    for (int j = 0; j < NB; j++)
+        fp_matte_freep(&mh[j]);
+    fp_matte_freep(&md);
+    free(rgb);
+    free(fh);
+    free(ph);
+    free(fd);
+    free(pd);
+}
+
 static int run(fp_matte *m, const char *in, const char *out, fp_decode_mode mode, fp_matte_mode mm, int premult,
                int device, fp_transcode_stats *st)
 {
@@ -203,6 +272,80 @@ static int compare(const char *a, const char *b, int *frames, int *pts_diff, int
     return 0;
 }
 
+/* --chunks 3 on the device path vs the host-staged batch (FP_HOST_PATH=1), rgba and composite. */
+static void test_chunks(const char *clip, const char *dir)
+{
+    static const struct { const char *name; fp_matte_mode mode; } cm[] = {
+        { "rgba", FP_MATTE_MODE_RGBA }, { "composite", FP_MATTE_MODE_COMPOSITE },
+    };
+    for (size_t i = 0; i < sizeof(cm) / sizeof(cm[0]); i++) {
+        char d[600], h[600], b[600];
+        fp_matte_chunk_opts o = { 0 };
+        fp_matte_chunk_stats sd = { 0 }, sh = { 0 }, sb = { 0 };
+        fp_err e;
+        int frames, pd, maxd, rd, rh, rb;
+        snprintf(d, sizeof(d), "%s/matte_chunks_%s_dev.mkv", dir, cm[i].name);
+        snprintf(b, sizeof(b), "%s/matte_chunks_%s_devbatch.mkv", dir, cm[i].name);
+        snprintf(h, sizeof(h), "%s/matte_chunks_%s_host.mkv", dir, cm[i].name);
+        fp_matte_opts_default(&o.model);
+        o.model.model = model_path;
+        o.model.backend = "cuda";
+        o.model.fp16 = 0;
+        o.input = clip;
+        o.mode = cm[i].mode;
+        o.bg_rgb[0] = 0.2f;
+        o.bg_rgb[1] = 0.4f;
+        o.bg_rgb[2] = 0.9f;
+        o.vcodec = "ffv1";
+        o.chunks = 3;
+        o.warmup_frames = 8;
+        o.no_audio = o.no_subs = 1;
+        fp_err_clear(&e);
+        unsetenv("FP_HOST_PATH");
+        o.output = d;
+        rd = fp_matte_run_chunked(&o, &sd, &e);
+        CHECK_MSG(rd == 0, "%s chunks, device: %s", cm[i].name, e.msg);
+        fp_err_clear(&e);
+        setenv("FP_HOST_PATH", "1", 1);
+        o.output = h;
+        rh = fp_matte_run_chunked(&o, &sh, &e);
+        unsetenv("FP_HOST_PATH");
+        CHECK_MSG(rh == 0, "%s chunks, host: %s", cm[i].name, e.msg);
+        fp_err_clear(&e);
+        setenv("FP_MATTE_DEVICE_BATCH", "1", 1);
+        o.output = b;
+        rb = fp_matte_run_chunked(&o, &sb, &e);
+        unsetenv("FP_MATTE_DEVICE_BATCH");
+        CHECK_MSG(rb == 0, "%s chunks, device batch: %s", cm[i].name, e.msg);
+        if (rh == 0 && rb == 0) {
+            CHECK_MSG(sb.device_chunks == 3 && sb.batch == 3, "%s device batch run: %d device chunks, batch %d",
+                      cm[i].name, sb.device_chunks, sb.batch);
+            if (compare(b, h, &frames, &pd, &maxd) == 0) {
+                CHECK_MSG(frames == 20 && pd == 0 && maxd <= 2, "%s device batch: %d frames, %d pts differ, max %d",
+                          cm[i].name, frames, pd, maxd);
+                printf("  %s --chunks 3: device batch vs host batch: %d frames, max difference %d (tolerance 2)\n",
+                       cm[i].name, frames, maxd);
+            } else {
+                CHECK_MSG(0, "%s device batch: unreadable outputs", cm[i].name);
+            }
+        }
+        if (rd || rh)
+            continue;
+        CHECK_MSG(sd.device_chunks == 3 && sd.batch == 0, "%s device run: %d device chunks, batch %d", cm[i].name,
+                  sd.device_chunks, sd.batch);
+        CHECK_MSG(sh.device_chunks == 0 && sh.batch == 3, "%s host run: %d device chunks, batch %d", cm[i].name,
+                  sh.device_chunks, sh.batch);
+        if (compare(d, h, &frames, &pd, &maxd) == 0) {
+            CHECK_MSG(frames == 20 && pd == 0 && maxd <= 2, "%s chunks: %d frames, %d pts differ, max difference %d",
+                      cm[i].name, frames, pd, maxd);
+            printf("  %s --chunks 3: device path (threads) vs host batch: %d frames, max difference %d (tolerance 2)\n",
+                   cm[i].name, frames, maxd);
+        } else {
+            CHECK_MSG(0, "%s chunks: unreadable outputs", cm[i].name);
+        }
+    }
+}
+
 int main(void)
 {
     const char *dir = getenv("FP_TEST_TMP") ? getenv("FP_TEST_TMP") : "/tmp";
@@ -227,6 +370,7 @@ int main(void)
     strncat(model_path, "/../models/rvm_mobilenetv3/model.onnx", sizeof(model_path) - strlen(model_path) - 1);
     test_model(model_path, 0, 0);
     test_model(model_path, 1, 0);
+    test_model_batch(model_path);
     /* the fp16-interface wrap (fp16 src/state/outputs): the device path's src cast and fp16 compose */
     snprintf(model16_path, sizeof(model16_path), "%s/rvm_fp16_iface.onnx", dir);
     snprintf(cmd, sizeof(cmd), "mkdir -p %s && python3 %.*s/../tasks/make_fp16_rvm.py %s %s 2>&1", dir,
@@ -286,6 +430,7 @@ int main(void)
         }
     }
     fp_matte_freep(&m);
+    test_chunks(clip, dir);
     if (model16_path[0]) {
         /* fp16 interface through the whole path: the src cast kernel and the fp16 compose */
         char g[600], c[600];
