@@ -1135,6 +1135,10 @@ static int run_pipeline(fp_transcode *t, fp_err *e)
     /* The decoder's own watchdog (fp_input) covers stalls inside FFmpeg; the pipeline's would take a
      * long final flush of a slow encoder for a stall, so it stays off here. */
     po.watchdog_s = 0;
+    /* After a failure the other stages get this long to notice: a model stage in the middle of an 8K
+     * frame (seconds) is working, not stuck, and a stage left behind would use what the caller frees
+     * next (a 2026-11-22 segfault at 8192x4096). Stalls inside FFmpeg are the input watchdog's. */
+    po.stuck_grace_s = 120;
     po.progress = prog;
     po.progress_stage = s_enc;
     po.ignore_signals = 1; /* o->interrupted is polled by the decode stage */

@@ -61,8 +61,11 @@ int fp_autoconf(const fp_autoconf_in *in, fp_autoconf_out *out)
         snprintf(out->why, sizeof(out->why), "CPU only: %d cores shared by the model and %d encoder%s",
                  cores, out->encoders, out->encoders == 1 ? "" : "s");
     }
-    host_budget = host / 4;
+    /* The encoder pool buffers whole segments itself (--encode-buffer); this queue only decouples the
+     * model from the pool's hand-off, so a few frames do, and never more than 512 MiB of them (an 8K
+     * RGBA frame is 128 MiB: 28 of them pinned on the device path was a 2026-11-22 out-of-memory). */
+    host_budget = host / 4 < (512ULL << 20) ? host / 4 : (512ULL << 20);
     host_frames = out->host_frame_bytes ? (int)(host_budget / out->host_frame_bytes) : 4;
-    out->host_queue_depth = clampi(clampi(2 * out->encoders, 4, 64), 2, host_frames > 2 ? host_frames : 2);
+    out->host_queue_depth = clampi(clampi(2 * out->encoders, 4, 8), 2, host_frames > 2 ? host_frames : 2);
     return 0;
 }

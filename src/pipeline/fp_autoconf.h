@@ -13,7 +13,8 @@
  *    fp16 tensors alive under our memory plan), and the output RGBA (w*h*4).
  *  - batch = the largest power of two <= 16 whose frames fit in half the budget; at least 1.
  *  - GPU-side queues (decode -> model) hold 2 batches, capped by what is left of the budget, 2..32.
- *  - host queues (model -> encoders) hold RGBA frames; 25 % of available RAM, 2 per encoder, 4..64.
+ *  - host queues (model -> encoders) hold RGBA frames: 2 per encoder, 4..8, within min(25 % of available
+ *    RAM, 512 MiB) and at least 2 (the encoder pool buffers segments itself, --encode-buffer).
  *  - encoders = cores - 1 (one core for demux/decode-feed/mux), or cores - 2 with a GPU (one more
  *    feeds it), at least 1, at most 16. On the CPU path the model runs with batch 1 and its own
  *    threads, so encoders = max(1, cores / 2).

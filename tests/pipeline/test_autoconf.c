@@ -30,7 +30,8 @@ int main(void)
     CHECK_EQ_INT(o.batch, 16);
     CHECK_EQ_INT(o.gpu_queue_depth, 32);
     CHECK_EQ_INT(o.encoders, 14);
-    CHECK_EQ_INT(o.host_queue_depth, 28);
+    CHECK_EQ_INT(o.host_queue_depth, 8);
+    CHECK_EQ_INT(conf(80 * GIB, 8192, 4096, 16).host_queue_depth, 4); /* 512 MiB / 128 MiB frames */
     CHECK_EQ_INT(o.host_frame_bytes, 1920 * 1080 * 4);
 
     /* 8 GiB free: budget 4.6 GiB; 1080p fits 4 frames in half of it, 4K only 1 */
