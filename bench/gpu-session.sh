@@ -26,6 +26,7 @@ step() { # name budget_s cmd...
   say "$name rc=$r"
   return $r
 }
+ROOT=$PWD
 source <(sed -n '/^setup_env()/,/^}/p' scripts/gpu-check.sh)
 setup_env
 export FP_BUILD=$PWD/build-gpu FFMPEG=/tmp/ffmin/bin/ffmpeg
