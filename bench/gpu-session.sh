@@ -30,12 +30,13 @@ ROOT=$PWD
 source <(sed -n '/^setup_env()/,/^}/p' scripts/gpu-check.sh)
 setup_env
 export FP_BUILD=$PWD/build-gpu FFMPEG=/tmp/ffmin/bin/ffmpeg
-FP=$FP_BUILD/framepipe
-M=/tmp/fp-models/rvm_mobilenetv3/model.onnx
+export OUT FP=$FP_BUILD/framepipe M=/tmp/fp-models/rvm_mobilenetv3/model.onnx
+STEPS=${GPU_STEPS:-build export large nn matte vp9pool decode long}
+want() { case " $STEPS " in *" $1 "*) return 0 ;; esac; return 1; }
 
-step build 200 bash scripts/gpu-check.sh build || { tail -30 "$OUT/build.log"; exit 1; }
+if want build; then step build 200 bash scripts/gpu-check.sh build || { tail -30 "$OUT/build.log"; exit 1; }; fi
 mkdir -p /tmp/fp-models
-step export 120 python3 bench/models/export.py full /tmp/fp-models rvm_mobilenetv3
+want export && step export 120 python3 bench/models/export.py full /tmp/fp-models rvm_mobilenetv3
 large() {
   for s in 3840x2160 5760x2880 8192x4096; do
     in=/tmp/large_$s.mkv
@@ -50,16 +51,19 @@ large() {
     rm -f /tmp/large.mkv
   done
 }
-step large 90 large
-step nn 150 env NN_BENCH_MODELS=/tmp/fp-models/rvm_mobilenetv3/ bash scripts/gpu/nn.sh bench
+export -f large   # timeout runs programs, not shell functions
+want large && step large 90 bash -c large
+want nn && step nn 150 env NN_BENCH_MODELS=/tmp/fp-models/rvm_mobilenetv3/ bash scripts/gpu/nn.sh bench
 cp "$OUT"/side_by_side.md "$OUT"/nn-side-by-side.md 2>/dev/null
 matte1080() { # the 1080p rows of bench/matte/run.sh only (4K rows would not fit this call)
   SIZES_ONLY=1080 bash bench/matte/run.sh "$FP" "$OUT" "$M"
 }
-step matte 170 matte1080
-step vp9pool 110 env SIZE=1920x1080 SEG=12 BASEF=50 bash bench/media/bench_vp9_pool.sh "$FP" "$FFMPEG" "$OUT/vp9" 10 "1 4 8 16"
-step decode 60 bash bench/media/bench_decode.sh "$FP" "$FFMPEG" "$OUT/decode" 10 4
+export -f matte1080
+want matte && step matte 170 bash -c matte1080
+want vp9pool && step vp9pool 110 env SIZE=1920x1080 SEG=12 BASEF=50 bash bench/media/bench_vp9_pool.sh "$FP" "$FFMPEG" "$OUT/vp9" 10 "1 4 8 16"
+want decode && step decode 60 bash bench/media/bench_decode.sh "$FP" "$FFMPEG" "$OUT/decode" 10 4
 # long.sh stops itself at LONG_LIMIT and still writes its table (an outer SIGINT would not)
-step long 400 env LONG_LIMIT=$(( $(left) - 45 )) bash bench/matte/long.sh "$FP" "$OUT" "$M"
+want long && step long 400 env LONG_LIMIT=$(( $(left) - 45 )) bash bench/matte/long.sh "$FP" "$OUT" "$M"
 say "done"
-(cd "$OUT" && tar czf logs.tgz --exclude logs.tgz --exclude session.txt $(ls -A | grep -vxE "logs.tgz|session.txt") 2>/dev/null)
+# $OUT returns 8 files: logs and tables only, no media
+(cd "$OUT" && find . -type f \( -name "*.log" -o -name "*.md" -o -name "*.csv" -o -name "*.txt" -o -name "*.json*" -o -name "*.stages" \) ! -name session.txt -print0 | tar czf logs.tgz --null -T - && find . -mindepth 1 -maxdepth 1 ! -name logs.tgz ! -name session.txt -exec rm -rf {} +)
