@@ -520,6 +520,8 @@ int fp_input_open(fp_input **pin, const char *path, const fp_input_opts *o, fp_e
     if (in->use_gpu) {
         in->dec->hw_device_ctx = av_buffer_ref(in->hw_device);
         in->dec->get_format = get_cuda_format;
+        if (o->frames_held > 0)
+            in->dec->extra_hw_frames = o->frames_held;
     }
 #endif
     ret = avcodec_open2(in->dec, codec, NULL);

@@ -51,6 +51,10 @@ typedef struct fp_input_opts {
     int want_alpha_decoder; /* VP9 with alpha_mode=1: decode with libvpx-vp9 so alpha survives */
     fp_stall_fn on_stall;
     void *stall_opaque;
+    int frames_held;      /* decoded frames the caller may hold at once (its queues and stages). NVDEC's
+                             surface pool is fixed at open: it gets this many extra surfaces, else a deep
+                             queue starves the decoder (it fails as a corrupt packet / out of memory).
+                             0: FFmpeg's default (a couple of spare surfaces) */
     fp_packet_fn on_packet; /* NULL: other streams are read and dropped */
     void *packet_opaque;
 } fp_input_opts;

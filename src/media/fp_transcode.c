@@ -389,6 +389,11 @@ int fp_transcode_open(fp_transcode **pt, const fp_transcode_opts *o, fp_err *e)
     io.stall_opaque = t;
     io.on_packet = (o->copy_audio || o->copy_subs || o->copy_data) ? copy_packet : NULL;
     io.packet_opaque = t;
+    /* NVDEC surfaces held downstream: the decoded queue, the frame in the process stage and the one
+     * being queued (matte's auto-configuration asks for up to 32 decoded frames; with FFmpeg's default
+     * pool the H100 run of 2026-11-22 15:26 failed "corrupt packet" at frame 11). */
+    if (io.frames_held <= 0)
+        io.frames_held = (o->queue_decoded > 0 ? o->queue_decoded : 4) + 2;
     if ((ret = fp_input_open(&t->in, o->input, &io, e)) < 0)
         goto fail;
     t->ist = fp_input_video_stream(t->in);
