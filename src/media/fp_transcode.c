@@ -392,8 +392,11 @@ int fp_transcode_open(fp_transcode **pt, const fp_transcode_opts *o, fp_err *e)
     /* NVDEC surfaces held downstream: the decoded queue, the frame in the process stage and the one
      * being queued (matte's auto-configuration asks for up to 32 decoded frames; with FFmpeg's default
      * pool the H100 run of 2026-11-22 15:26 failed "corrupt packet" at frame 11). */
+    /* FFmpeg's NVDEC ties each output frame to a decode surface and NVDEC caps the surfaces near 32
+     * (the DPB takes up to 17): at most 8 extra, so the decoded queue is at most 6 on NVDEC (decoding
+     * is fast there; a deeper queue buys nothing). */
     if (io.frames_held <= 0)
-        io.frames_held = (o->queue_decoded > 0 ? o->queue_decoded : 4) + 2;
+        io.frames_held = FFMIN((o->queue_decoded > 0 ? o->queue_decoded : 4) + 2, 8);
     if ((ret = fp_input_open(&t->in, o->input, &io, e)) < 0)
         goto fail;
     t->ist = fp_input_video_stream(t->in);
@@ -569,6 +572,8 @@ int fp_transcode_open(fp_transcode **pt, const fp_transcode_opts *o, fp_err *e)
     }
     /* What `ffmpeg -hwaccel cuda -hwaccel_output_format cuda -f null` measures: decode alone. */
     t->decode_only = t->st.gpu_decode && !t->float_path && !strcmp(o->output, "null");
+    if (t->st.gpu_decode && t->o.queue_decoded > io.frames_held - 2)
+        t->o.queue_decoded = io.frames_held - 2; /* the surfaces NVDEC was given (above) */
     if (t->st.gpu_decode || (o->stage && o->stage->prefer_device))
         t->cuda_device = fp_devpath_current_device();
     t->st.encoders = t->nenc;
